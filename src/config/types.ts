@@ -1,0 +1,167 @@
+/**
+ * The validated, defaulted and frozen configuration. The shape follows
+ * shared/CONTRACT.md; the defaults live in schema.ts and nowhere else.
+ * Every relative path here has already been resolved against the config
+ * file's folder by the loader.
+ */
+
+export type TlsProfileName = 'modern' | 'compatible' | 'legacy';
+export type KeyType = 'rsa-2048' | 'rsa-3072' | 'ecdsa-p256';
+export type IssuerType = 'self-signed' | 'acme' | 'manual';
+export type AcmeChallenge = 'http-01' | 'tls-alpn-01' | 'dns-01';
+
+export interface HttpsListenerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Falls back to `tls.profile`. */
+  readonly profile?: TlsProfileName;
+}
+
+export interface HttpListenerConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface AdminListenerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tokenFile?: string;
+  /** false: plain HTTP, accepted only on a loopback host. */
+  readonly tls: boolean;
+}
+
+export interface ListenConfig {
+  readonly https: readonly HttpsListenerConfig[];
+  readonly http: readonly HttpListenerConfig[];
+  readonly admin?: AdminListenerConfig;
+}
+
+export interface TlsConfig {
+  readonly profile: TlsProfileName;
+  /** How often the primary replaces the session-ticket keys shared by the workers. */
+  readonly ticketKeyRotationMs: number;
+}
+
+export interface AcmeConfig {
+  readonly directoryUrl: string;
+  readonly email?: string;
+  readonly challenge: AcmeChallenge;
+  readonly caFile?: string;
+  readonly eab?: { readonly kid: string; readonly hmacKeyFile: string };
+  readonly dnsHook?: string;
+}
+
+export interface IssuerConfig {
+  readonly type: IssuerType;
+  readonly acme?: AcmeConfig;
+}
+
+export interface StoreConfig {
+  readonly type: 'file' | 'redis';
+  readonly url?: string;
+  readonly prefix?: string;
+  readonly keyFile?: string;
+}
+
+export interface CertificatesConfig {
+  readonly dir: string;
+  readonly store: StoreConfig;
+  readonly keyTypes: readonly KeyType[];
+  readonly renewBeforeDays: number;
+  readonly issuer: IssuerConfig;
+}
+
+export interface NodeConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly aliases: readonly string[];
+  /**
+   * Connect here instead of resolving the URL's host (a pinned address, as a
+   * hosts-file entry would give). Host header and SNI still carry the URL's host.
+   */
+  readonly address?: string;
+}
+
+export interface SrvConfig {
+  readonly name: string;
+  readonly servers: readonly string[];
+  readonly refreshSeconds: number;
+}
+
+export interface UpstreamTlsConfig {
+  readonly caFile?: string;
+  readonly verify: boolean;
+  readonly servername?: string;
+}
+
+export interface HealthCheckConfig {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  readonly expectStatus: number;
+  readonly expectBody?: string;
+}
+
+export interface TimeoutsConfig {
+  readonly connectMs: number;
+  readonly firstByteMs: number;
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  readonly publicName?: string;
+  readonly nodes: readonly NodeConfig[];
+  readonly srv?: SrvConfig;
+  readonly tls: UpstreamTlsConfig;
+  readonly healthCheck: HealthCheckConfig;
+  readonly timeouts: TimeoutsConfig;
+  readonly sticky?: { readonly cookie: string };
+  readonly retries: number;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS' | 'PATCH';
+
+export interface RouteConfig {
+  readonly pathPrefix: string;
+  readonly cluster: string;
+  readonly methods?: readonly HttpMethod[];
+  readonly host?: string;
+}
+
+export interface GatewayIdentityConfig {
+  readonly fqdn: string;
+  readonly altNames: readonly string[];
+}
+
+export interface LogConfig {
+  readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One access line per proxied request. */
+  readonly access: boolean;
+}
+
+export interface ShutdownConfig {
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  readonly graceMs: number;
+}
+
+export interface UcgateConfig {
+  readonly gateway: GatewayIdentityConfig;
+  readonly listen: ListenConfig;
+  readonly tls: TlsConfig;
+  readonly certificates: CertificatesConfig;
+  readonly clusters: readonly ClusterConfig[];
+  /** Absent in the file: the built-in UC allow-list, expanded by the loader. */
+  readonly routes: readonly RouteConfig[];
+  /** Whether `routes` came from the built-in allow-list. */
+  readonly routesBuiltIn: boolean;
+  /** Data-plane processes; 0 runs the data plane inside the primary. Default: one per core. */
+  readonly workers: number;
+  readonly log: LogConfig;
+  readonly shutdown: ShutdownConfig;
+  /** Absolute path of the file this came from (empty for an in-memory config). */
+  readonly configFile: string;
+}
