@@ -6,12 +6,16 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes, createPrivateKey } from 'node:crypto';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import { isIP } from 'node:net';
 import type { KeyType } from '../config/types.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// @peculiar/x509 types its provider with the DOM's Crypto; node's webcrypto is that object.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-type Algorithm = RsaHashedKeyGenParams | EcKeyGenParams;
+type Algorithm = webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams;
 
 function algorithmFor(keyType: KeyType): Algorithm & { hash: string } {
   switch (keyType) {

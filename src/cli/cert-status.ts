@@ -1,0 +1,48 @@
+/** `ucgate cert status [--json]`: every certificate the gateway holds, with days left. */
+import { loadCliConfig } from './config-path.js';
+import { printProblems } from './output.js';
+import { openStorage } from '../store/create-storage.js';
+import { createIssuer } from '../issuers/create-issuer.js';
+import { loadActiveCertificate } from '../certificates/certificate-store.js';
+import { describeCertificate, daysLeft, type CertificateInfo } from '../pki/certificate-info.js';
+
+export interface CertificateStatusEntry extends CertificateInfo {
+  readonly name: string;
+  readonly source: string;
+  readonly daysLeft: number;
+}
+
+export async function certStatusCommand(options: { config?: string; json?: boolean }): Promise<number> {
+  try {
+    const config = await loadCliConfig(options.config);
+    const storage = await openStorage(config);
+    const entries: CertificateStatusEntry[] = [];
+    const missing: string[] = [];
+    const now = Date.now();
+    for (const keyType of config.certificates.keyTypes) {
+      const cert = await loadActiveCertificate(storage, keyType);
+      if (!cert) missing.push(keyType);
+      else entries.push({ name: `gateway-${keyType}`, source: cert.source, daysLeft: daysLeft(cert.info, now), ...cert.info });
+    }
+    const anchor = await createIssuer(config, storage).trustAnchorPem();
+    if (anchor) {
+      const info = describeCertificate(anchor);
+      entries.push({ name: 'local-ca', source: 'self-signed', daysLeft: daysLeft(info, now), ...info });
+    }
+    if (options.json) {
+      process.stdout.write(JSON.stringify({ certificates: entries, missing }, null, 2) + '\n');
+      return 0;
+    }
+    for (const entry of entries) {
+      process.stdout.write(
+        `${entry.name}\n  subject   ${entry.subject}\n  SANs      ${entry.subjectAltNames.join(', ') || '-'}\n` +
+          `  issuer    ${entry.issuer}\n  key       ${entry.keyType}\n  valid     ${entry.notBefore} → ${entry.notAfter} (${entry.daysLeft} days left)\n` +
+          `  source    ${entry.source}\n  serial    ${entry.serialNumber}\n  sha256    ${entry.fingerprintSha256}\n`,
+      );
+    }
+    for (const keyType of missing) process.stdout.write(`gateway-${keyType}\n  none stored yet (issued on first start)\n`);
+    return 0;
+  } catch (err) {
+    return printProblems(err);
+  }
+}

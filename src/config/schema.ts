@@ -1,0 +1,420 @@
+/**
+ * The configuration's JSON Schema (ajv, draft-07), the string formats it names,
+ * and the validator that words ajv's failures for people. Every default lives
+ * here and nowhere else: ajv's `useDefaults` fills them in while validating.
+ * Two annotation keywords carry that wording: `mustBe` ("must be <mustBe>")
+ * for format and pattern failures, `requiredWhen` for a conditional `required`.
+ *
+ * There is no `oneOf`/`anyOf` here on purpose: their failures cascade into
+ * errors that do not name the real key. Conditions use `if`/`then`; rules
+ * that span keys (nodes xor srv, admin tls on loopback) live in the loader.
+ */
+import { availableParallelism } from 'node:os';
+import { isIP, isIPv4 } from 'node:net';
+import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
+
+const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// SRV owner names carry `_service._proto.` labels (RFC 2782).
+const SRV_LABEL = /^_?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function labelsMatch(s: string, label: RegExp): boolean {
+  return s.length > 0 && s.length <= 253 && s.split('.').every((l) => label.test(l));
+}
+
+/** A host name made of DNS labels (not an IP address literal). */
+export function isDnsName(s: string): boolean {
+  return isIP(s) === 0 && labelsMatch(s, DNS_LABEL);
+}
+
+/** A DNS name or an IPv4/IPv6 address literal (no brackets). */
+export function isHost(s: string): boolean {
+  return isIP(s) !== 0 || isDnsName(s);
+}
+
+/** Hosts that only this machine can reach; plain HTTP is tolerated there. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'));
+}
+
+function isHttpsUrl(s: string): boolean {
+  if (!/^https:\/\//i.test(s)) return false;
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' && u.hostname !== '' && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}
+
+function isRedisUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isHostPort(s: string): boolean {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  if (m === null) return false;
+  const port = Number(m[3]);
+  const host = m[1] ?? m[2] ?? '';
+  return port >= 1 && port <= 65535 && (m[1] !== undefined ? isIP(host) === 6 : isHost(host));
+}
+
+/** The `format` validators the schema refers to, for `ajv.addFormat`. */
+export const configFormats: Readonly<Record<string, (s: string) => boolean>> = {
+  'dns-name': isDnsName,
+  host: isHost,
+  'srv-name': (s) => labelsMatch(s, SRV_LABEL),
+  'host-port': isHostPort,
+  'https-url': isHttpsUrl,
+  'redis-url': isRedisUrl,
+};
+
+/** An object that rejects unknown keys. */
+function obj(properties: Record<string, SchemaObject>, required: string[] = [], extra: SchemaObject = {}): SchemaObject {
+  return { type: 'object', additionalProperties: false, properties, required, ...extra };
+}
+
+function int(minimum: number, maximum: number, extra: SchemaObject = {}): SchemaObject {
+  return { type: 'integer', minimum, maximum, ...extra };
+}
+
+function list(items: SchemaObject, extra: SchemaObject = {}): SchemaObject {
+  return { type: 'array', items, ...extra };
+}
+
+const str: SchemaObject = { type: 'string', minLength: 1 };
+const filePath: SchemaObject = { type: 'string', minLength: 1 };
+const port = int(0, 65535);
+const dnsName: SchemaObject = { type: 'string', format: 'dns-name', mustBe: 'a DNS name such as ucgw.example.test' };
+const host: SchemaObject = { type: 'string', format: 'host', mustBe: 'a DNS name or an IP address' };
+// Names end up in metric labels, log fields and route references.
+const name: SchemaObject = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  mustBe: 'a name of letters, digits, ".", "_" or "-" (at most 64)',
+};
+const profile: SchemaObject = { type: 'string', enum: ['modern', 'compatible', 'legacy'] };
+const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
+
+const listen = obj(
+  {
+    https: list(obj({ host: { ...host, default: '0.0.0.0' }, port, profile }, ['port']), {
+      minItems: 1,
+      default: [{ host: '0.0.0.0', port: 8443 }],
+    }),
+    http: list(obj({ host: { ...host, default: '0.0.0.0' }, port }, ['port']), { default: [] }),
+    admin: obj({
+      host: { ...host, default: '127.0.0.1' },
+      port: { ...port, default: 9000 },
+      tokenFile: filePath,
+      tls: { type: 'boolean', default: true },
+    }),
+  },
+  [],
+  { default: {} },
+);
+
+const acme = obj(
+  {
+    directoryUrl: { type: 'string', format: 'https-url', mustBe: 'an https:// URL (RFC 8555 requires TLS)' },
+    email: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$', mustBe: 'an email address' },
+    challenge: { type: 'string', enum: ['http-01', 'tls-alpn-01', 'dns-01'], default: 'http-01' },
+    caFile: filePath,
+    eab: obj({ kid: str, hmacKeyFile: filePath }, ['kid', 'hmacKeyFile']),
+    dnsHook: str,
+  },
+  ['directoryUrl'],
+);
+
+const certificates = obj(
+  {
+    dir: { ...filePath, default: 'certs' },
+    store: obj(
+      {
+        type: { type: 'string', enum: ['file', 'redis'], default: 'file' },
+        url: { type: 'string', format: 'redis-url', mustBe: 'a redis:// or rediss:// URL' },
+        prefix: { type: 'string' },
+        keyFile: filePath,
+      },
+      [],
+      {
+        default: {},
+        if: { properties: { type: { const: 'redis' } }, required: ['type'] },
+        then: { required: ['url'], requiredWhen: 'when store type is redis' },
+      },
+    ),
+    keyTypes: list(
+      { type: 'string', enum: ['rsa-2048', 'rsa-3072', 'ecdsa-p256'] },
+      { minItems: 1, maxItems: 2, uniqueItems: true, default: ['rsa-2048'] },
+    ),
+    renewBeforeDays: int(1, 365, { default: 30 }),
+    issuer: obj(
+      { type: { type: 'string', enum: ['self-signed', 'acme', 'manual'], default: 'self-signed' }, acme },
+      [],
+      {
+        default: {},
+        if: { properties: { type: { const: 'acme' } }, required: ['type'] },
+        then: { required: ['acme'], requiredWhen: 'when issuer type is acme' },
+      },
+    ),
+  },
+  [],
+  { default: {} },
+);
+
+const node = obj(
+  {
+    name,
+    url: { type: 'string', format: 'https-url', mustBe: 'an https:// URL' },
+    priority: int(0, 65535, { default: 1 }),
+    weight: int(0, 256, { default: 1 }),
+    aliases: list(host, { uniqueItems: true, default: [] }),
+    address: host,
+  },
+  ['name', 'url'],
+);
+
+const cluster = obj(
+  {
+    name,
+    publicName: dnsName,
+    nodes: list(node, { minItems: 1 }),
+    srv: obj(
+      {
+        name: { type: 'string', format: 'srv-name', mustBe: 'an SRV name such as _cisco-uds._tcp.example.test' },
+        // Empty: ask the system's resolvers.
+        servers: list(
+          { type: 'string', format: 'host-port', mustBe: 'a DNS server as host:port' },
+          { default: [] },
+        ),
+        refreshSeconds: int(1, 86400, { default: 60 }),
+      },
+      ['name'],
+    ),
+    tls: obj(
+      { caFile: filePath, verify: { type: 'boolean', default: true }, servername: host },
+      [],
+      { default: {} },
+    ),
+    healthCheck: obj(
+      {
+        path: { type: 'string', pattern: '^/', mustBe: 'a path starting with "/"', default: '/cucm-uds/version' },
+        intervalMs: int(1, 3_600_000, { default: 2000 }),
+        timeoutMs: int(1, 600_000, { default: 1000 }),
+        fall: int(1, 100, { default: 2 }),
+        rise: int(1, 100, { default: 2 }),
+        expectStatus: int(100, 599, { default: 200 }),
+        expectBody: str,
+      },
+      [],
+      { default: {} },
+    ),
+    timeouts: obj(
+      { connectMs: int(1, 600_000, { default: 1000 }), firstByteMs: int(1, 3_600_000, { default: 5000 }) },
+      [],
+      { default: {} },
+    ),
+    sticky: obj({ cookie: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", mustBe: 'a cookie name' } }, [
+      'cookie',
+    ]),
+    retries: int(0, 10, { default: 2 }),
+  },
+  ['name'],
+);
+
+const route = obj(
+  {
+    pathPrefix: { type: 'string', pattern: '^/', mustBe: 'a path starting with "/"' },
+    cluster: name,
+    methods: list({ type: 'string', enum: methods }, { minItems: 1, uniqueItems: true }),
+    host,
+  },
+  ['pathPrefix', 'cluster'],
+);
+
+/** The whole configuration file. Compile with `useDefaults: true`. */
+export const configSchema: SchemaObject = obj(
+  {
+    gateway: obj({ fqdn: dnsName, altNames: list(host, { uniqueItems: true, default: [] }) }, ['fqdn']),
+    listen,
+    tls: obj(
+      {
+        profile: { ...profile, default: 'modern' },
+        // A week at most: older ticket keys undo forward secrecy (RFC 8446 §4.6.1).
+        ticketKeyRotationMs: int(1000, 604_800_000, { default: 43_200_000 }),
+      },
+      [],
+      { default: {} },
+    ),
+    certificates,
+    clusters: list(cluster, { minItems: 1 }),
+    routes: list(route, { minItems: 1 }),
+    // The only machine-dependent default: one data-plane process per core.
+    workers: int(0, 64, { default: Math.min(64, availableParallelism()) }),
+    log: obj(
+      {
+        level: {
+          type: 'string',
+          enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+          default: 'info',
+        },
+        access: { type: 'boolean', default: true },
+      },
+      [],
+      { default: {} },
+    ),
+    shutdown: obj({ graceMs: int(0, 3_600_000, { default: 10_000 }) }, [], { default: {} }),
+  },
+  ['gateway', 'clusters'],
+);
+
+// ---------------------------------------------------------------- validation
+
+const SIMPLE_KEY = /^[A-Za-z0-9_]+$/;
+
+// strictRequired would reject `then: { required }` naming keys defined beside it.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false });
+for (const keyword of ['mustBe', 'requiredWhen']) ajv.addKeyword({ keyword, schemaType: 'string' });
+for (const [formatName, check] of Object.entries(configFormats)) ajv.addFormat(formatName, check);
+const validate = ajv.compile(configSchema);
+
+/**
+ * Validates `data` against {@link configSchema}, filling in its defaults (the
+ * object is modified in place). Returns one `[path, message]` per problem,
+ * worded for people, or [] when the data is valid.
+ */
+export function checkSchema(data: Record<string, unknown>): [string, string][] {
+  if (validate(data)) return [];
+  const out: [string, string][] = [];
+  for (const e of validate.errors ?? []) {
+    const p = schemaProblem(e, data);
+    if (p !== undefined) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Appends a key or array index to a problem path in the file's own terms:
+ * `clusters[0].nodes[1].url`. '' is the document itself.
+ */
+export function keyPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  // Keys outside [A-Za-z0-9_] would make the path ambiguous to read; callers
+  // that can (unknown keys) quote the real key in the message instead.
+  const k = SIMPLE_KEY.test(key) ? key : key.replace(/[^A-Za-z0-9_]/g, '_') || '_';
+  return parent === '' ? k : `${parent}.${k}`;
+}
+
+/** A user value inside a one-line message: quoted, escaped, shortened. */
+export function quoteValue(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Turns one ajv error into `[path, human message]`, or undefined to drop it. */
+function schemaProblem(e: ErrorObject, root: Record<string, unknown>): [string, string] | undefined {
+  let at = '';
+  let cur: unknown = root;
+  const segments = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/');
+  for (const raw of segments) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      at = keyPath(at, Number(seg));
+      cur = cur[Number(seg)];
+    } else {
+      at = keyPath(at, seg);
+      cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  const ps = (e.parentSchema ?? {}) as SchemaObject;
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'if': // its `then` failure is reported on the real key
+      return undefined;
+    case 'required': {
+      const when = typeof ps.requiredWhen === 'string' ? ` ${ps.requiredWhen}` : '';
+      return [keyPath(at, String(params.missingProperty)), `is required${when}`];
+    }
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const hint = suggest(key, Object.keys((ps.properties as Record<string, unknown> | undefined) ?? {}));
+      return SIMPLE_KEY.test(key) ? [keyPath(at, key), `unknown key${hint}`] : [at, `unknown key ${quoteValue(key)}${hint}`];
+    }
+    case 'type':
+      return [at, typeMessage(String(params.type), ps)];
+    case 'minimum':
+    case 'maximum':
+      return [at, rangeMessage(ps)];
+    case 'enum':
+      return [at, `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`];
+    case 'format':
+    case 'pattern':
+      return [at, `must be ${typeof ps.mustBe === 'string' ? ps.mustBe : `valid (${e.keyword} ${quoteValue(e.schema)})`}`];
+    case 'minItems':
+      return [at, params.limit === 1 ? 'must not be empty' : `must have at least ${String(params.limit)} entries`];
+    case 'maxItems':
+      return [at, `must have at most ${String(params.limit)} entries`];
+    case 'uniqueItems':
+      return [at, `lists ${quoteValue(Array.isArray(cur) ? cur[Number(params.j)] : undefined)} more than once`];
+    case 'minLength':
+      return [at, 'must not be empty'];
+    default:
+      return [at, `is invalid (${e.message ?? e.keyword})`];
+  }
+}
+
+function typeMessage(type: string, ps: SchemaObject): string {
+  if (ps.type === 'integer') return rangeMessage(ps);
+  if (typeof ps.mustBe === 'string') return `must be ${ps.mustBe}`;
+  const words: Record<string, string> = {
+    string: 'must be a string',
+    boolean: 'must be true or false',
+    array: 'must be a list',
+    object: 'must be a mapping (key: value)',
+    number: 'must be a number',
+  };
+  return words[type] ?? `must be of type ${type}`;
+}
+
+function rangeMessage(ps: SchemaObject): string {
+  const min = ps.minimum as number | undefined;
+  const max = ps.maximum as number | undefined;
+  if (min !== undefined && max !== undefined) return `must be an integer from ${min} to ${max}`;
+  if (min !== undefined) return `must be an integer of at least ${min}`;
+  return 'must be an integer';
+}
+
+/** ` (did you mean "x"?)` for a near miss of a known key, else ''. */
+function suggest(key: string, known: string[]): string {
+  let best = '';
+  // Short keys are all a couple of edits apart; only near misses are worth a hint.
+  let bestDistance = Math.min(2, Math.max(1, Math.floor(key.length / 3))) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best === '' ? '' : ` (did you mean "${best}"?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 99;
+}

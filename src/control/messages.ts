@@ -1,0 +1,46 @@
+/**
+ * The IPC vocabulary between the primary (control plane) and the workers
+ * (data plane). Plain JSON: node:cluster serialises it.
+ */
+import type { UcgateConfig, KeyType } from '../config/types.js';
+
+/** A certificate as a listener needs it. keyPem is secret: never log a message that carries one. */
+export interface WireCertificate {
+  readonly keyType: KeyType;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface NodeHealthUpdate {
+  readonly cluster: string;
+  readonly node: string;
+  readonly healthy: boolean;
+}
+
+export interface ListenerAddress {
+  readonly name: string;
+  readonly protocol: 'https' | 'http';
+  readonly host: string;
+  readonly port: number;
+  readonly profile?: string;
+}
+
+export type PrimaryMessage =
+  | { readonly t: 'init'; readonly config: UcgateConfig; readonly certificates: readonly WireCertificate[]; readonly ticketKeys: string }
+  | { readonly t: 'certificates'; readonly certificates: readonly WireCertificate[] }
+  | { readonly t: 'ticket-keys'; readonly ticketKeys: string }
+  | { readonly t: 'health'; readonly updates: readonly NodeHealthUpdate[] }
+  | { readonly t: 'shutdown'; readonly graceMs: number };
+
+export type WorkerMessage =
+  /** Sent once the worker listens for messages: `online` fires before ESM code has run, so `init` waits for this. */
+  | { readonly t: 'hello' }
+  | { readonly t: 'listening'; readonly listeners: readonly ListenerAddress[] }
+  | { readonly t: 'start-failed'; readonly message: string }
+  | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string }
+  | { readonly t: 'upstream-success'; readonly cluster: string; readonly node: string; readonly status: number }
+  | { readonly t: 'failover'; readonly cluster: string };
+
+export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
+}

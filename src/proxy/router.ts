@@ -1,0 +1,234 @@
+/**
+ * The request router: normalise the target, refuse administration paths,
+ * then pick the route. Everything that depends on the route table is built
+ * once in createRouter; a request costs a normalisation, a deny check, one
+ * map lookup by first path segment and a short scan of that bucket.
+ *
+ * Host-specific routes form their own table that is consulted first, like a
+ * server block in nginx: a request for `cl2.example` is routed by cl2's
+ * routes when one matches its path, and by the host-less routes otherwise.
+ * Within a table the longest prefix wins; its method decides 405.
+ */
+import { Buffer } from 'node:buffer';
+import { ConfigError } from '../errors.js';
+import type { RouteConfig } from '../config/types.js';
+import { createDenyList } from './deny-list.js';
+import { normaliseTarget, type NormalisedTarget } from './normalise-path.js';
+
+/** The target is routed to `cluster`. */
+export interface ProxyDecision {
+  readonly kind: 'proxy';
+  readonly route: RouteConfig;
+  readonly cluster: string;
+  /** Path, `;params` and query to send upstream (see NormalisedTarget.forwardPath). */
+  readonly forwardPath: string;
+  /** Lowercased canonical path the decision was made on. */
+  readonly matchPath: string;
+  /** `''` or `?...` exactly as received: what log redaction needs. */
+  readonly query: string;
+  /** Lowercased host of an absolute-form target (it overrides Host), else undefined. */
+  readonly targetHost: string | undefined;
+}
+
+export interface DenyDecision {
+  readonly kind: 'deny';
+  readonly status: 403;
+}
+
+export interface NotFoundDecision {
+  readonly kind: 'not-found';
+  readonly status: 404;
+}
+
+export interface MethodNotAllowedDecision {
+  readonly kind: 'method-not-allowed';
+  readonly status: 405;
+  /** Values for the `Allow` header, in route order. */
+  readonly allow: readonly string[];
+}
+
+export interface BadRequestDecision {
+  readonly kind: 'bad-request';
+  readonly status: 400;
+  /** Why, in a few words; never contains the target itself. */
+  readonly reason: string;
+}
+
+export type RouteDecision = ProxyDecision | DenyDecision | NotFoundDecision | MethodNotAllowedDecision | BadRequestDecision;
+
+/** Routes requests by target, host and method. */
+export interface Router {
+  /**
+   * Decides what to do with a request. `rawTarget` is `req.url` as received;
+   * `host` the Host header (port, case and a trailing dot are ignored), which
+   * an absolute-form target overrides (RFC 9112 §3.2.2). Never throws.
+   */
+  route(method: string, rawTarget: string, host?: string): RouteDecision;
+}
+
+/** Options for createRouter. */
+export interface RouterOptions {
+  /** Opt-in end-user paths: `ccmuser`, `ucmuser`, `webdialer` (see createDenyList). */
+  readonly optIn?: readonly string[];
+}
+
+/** Routes sharing one host and one normalised prefix, in config order. */
+interface Group {
+  readonly key: string;
+  /** The prefix ends in `/`: it also matches the path without that slash. */
+  readonly dir: boolean;
+  readonly bare: string;
+  readonly routes: RouteConfig[];
+  /** Per route: allowed methods, or null for any. */
+  readonly methods: (ReadonlySet<string> | null)[];
+  readonly allow: string[];
+}
+
+interface Table {
+  /** By the prefix's first segment, longest prefix first. */
+  readonly buckets: Map<string, Group[]>;
+  /** The `/` prefix: matches everything. */
+  root: Group | undefined;
+}
+
+const DENY: DenyDecision = Object.freeze({ kind: 'deny', status: 403 });
+const NOT_FOUND: NotFoundDecision = Object.freeze({ kind: 'not-found', status: 404 });
+
+function firstSegment(matchPath: string): string {
+  const slash = matchPath.indexOf('/', 1);
+  return matchPath.slice(1, slash < 0 ? matchPath.length : slash);
+}
+
+function hostKey(host: string): string {
+  let end = host.length;
+  if (host.charCodeAt(0) === 0x5b) {
+    const close = host.indexOf(']');
+    if (close > 0) end = close + 1;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) end = colon;
+  }
+  if (end > 0 && host.charCodeAt(end - 1) === 0x2e) end--;
+  return (end === host.length ? host : host.slice(0, end)).toLowerCase();
+}
+
+function groupMatches(g: Group, path: string): boolean {
+  if (g.dir) return path.startsWith(g.key) || path === g.bare;
+  return path === g.key || (path.startsWith(g.key) && path.charCodeAt(g.key.length) === 0x2f);
+}
+
+function findGroup(table: Table, matchPath: string): Group | undefined {
+  const bucket = table.buckets.get(firstSegment(matchPath));
+  if (bucket !== undefined) {
+    for (let i = 0; i < bucket.length; i++) if (groupMatches(bucket[i]!, matchPath)) return bucket[i];
+  }
+  return table.root;
+}
+
+function compilePrefix(prefix: string, index: number): string {
+  // Config text is UTF-8; targets arrive as byte strings. Compare like with like.
+  const t = normaliseTarget(Buffer.from(prefix, 'utf8').toString('latin1'));
+  const where = `routes[${index}].pathPrefix`;
+  if (!t.ok) throw new ConfigError([`${where}: ${t.reason}`]);
+  if (t.host !== undefined || t.query !== '') throw new ConfigError([`${where}: must be a path, without host or query`]);
+  return t.matchPath;
+}
+
+function addRoute(table: Table, route: RouteConfig, key: string): void {
+  let group: Group | undefined;
+  const seg = firstSegment(key);
+  const bucket = key === '/' ? undefined : (table.buckets.get(seg) ?? []);
+  if (bucket === undefined) group = table.root;
+  else group = bucket.find((g) => g.key === key);
+  if (group === undefined) {
+    const dir = key.endsWith('/');
+    group = { key, dir, bare: dir ? key.slice(0, -1) : key, routes: [], methods: [], allow: [] };
+    if (bucket === undefined) table.root = group;
+    else {
+      bucket.push(group);
+      table.buckets.set(seg, bucket);
+    }
+  }
+  let methods: Set<string> | null = null;
+  if (route.methods !== undefined) {
+    // HEAD wherever GET (RFC 9110 §9.3.2), listed next to it in Allow.
+    methods = new Set<string>();
+    for (const m of route.methods) {
+      methods.add(m);
+      if (m === 'GET') methods.add('HEAD');
+    }
+  }
+  group.routes.push(route);
+  group.methods.push(methods);
+  for (const m of methods ?? []) if (!group.allow.includes(m)) group.allow.push(m);
+}
+
+function decide(group: Group, method: string, t: NormalisedTarget): RouteDecision {
+  for (let i = 0; i < group.routes.length; i++) {
+    const allowed = group.methods[i]!;
+    if (allowed === null || allowed.has(method)) {
+      const route = group.routes[i]!;
+      return {
+        kind: 'proxy',
+        route,
+        cluster: route.cluster,
+        forwardPath: t.forwardPath,
+        matchPath: t.matchPath,
+        query: t.query,
+        targetHost: t.host,
+      };
+    }
+  }
+  return { kind: 'method-not-allowed', status: 405, allow: group.allow };
+}
+
+/**
+ * Compiles `routes` into a Router. Prefixes are normalised like request
+ * paths, so `/emapp/EMAppServlet` matches `/EMAPP/emappservlet;jsessionid=1`
+ * but not `/emapp/EMAppServletFoo`, and `/cucm-uds/` also matches
+ * `/cucm-uds`. Throws ConfigError for a prefix that is not a path, and
+ * UCGATE_ERR_CONFIG_INVALID for an opt-in that is not allowed.
+ */
+export function createRouter(routes: readonly RouteConfig[], options: RouterOptions = {}): Router {
+  const deny = createDenyList(options.optIn);
+  const anyHost: Table = { buckets: new Map(), root: undefined };
+  const byHost = new Map<string, Table>();
+  routes.forEach((route, i) => {
+    const key = compilePrefix(route.pathPrefix, i);
+    let table = anyHost;
+    if (route.host !== undefined) {
+      const h = hostKey(route.host);
+      table = byHost.get(h) ?? { buckets: new Map(), root: undefined };
+      byHost.set(h, table);
+    }
+    addRoute(table, route, key);
+  });
+  for (const table of [anyHost, ...byHost.values()]) {
+    for (const bucket of table.buckets.values()) {
+      bucket.sort((a, b) => b.key.length - a.key.length);
+      for (const g of bucket) Object.freeze(g.allow);
+    }
+    if (table.root !== undefined) Object.freeze(table.root.allow);
+  }
+  const hostRouting = byHost.size > 0;
+
+  return {
+    route(method: string, rawTarget: string, host?: string): RouteDecision {
+      const t = normaliseTarget(rawTarget);
+      if (!t.ok) return { kind: 'bad-request', status: 400, reason: t.reason };
+      if (deny.isDenied(t.matchPath)) return DENY;
+      const deeper = t.decodedMatchPaths;
+      for (let i = 0; i < deeper.length; i++) if (deny.isDenied(deeper[i]!)) return DENY;
+
+      let group: Group | undefined;
+      if (hostRouting) {
+        const h = t.host ?? host;
+        const table = h === undefined ? undefined : byHost.get(hostKey(h));
+        if (table !== undefined) group = findGroup(table, t.matchPath);
+      }
+      group ??= findGroup(anyHost, t.matchPath);
+      if (group === undefined) return NOT_FOUND;
+      return decide(group, method, t);
+    },
+  };
+}

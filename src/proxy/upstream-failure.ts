@@ -1,0 +1,52 @@
+/**
+ * One table from an upstream failure to its class and to the status the client
+ * gets (http-proxy-middleware's status-code.ts): refused or reset → 502,
+ * timeout → 504, no node → 503. Branches on `err.code`, never on message text.
+ */
+
+export type FailureClass = 'connect' | 'tls' | 'timeout' | 'reset' | 'protocol';
+
+export interface UpstreamFailure {
+  readonly class: FailureClass;
+  readonly code: string;
+  readonly status: 502 | 504;
+  readonly message: string;
+}
+
+export const CONNECT_TIMEOUT = 'UCGATE_ERR_UPSTREAM_CONNECT_TIMEOUT';
+export const FIRST_BYTE_TIMEOUT = 'UCGATE_ERR_UPSTREAM_FIRST_BYTE_TIMEOUT';
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'EPROTO',
+]);
+
+export function classifyUpstreamError(err: unknown): UpstreamFailure {
+  const code = String((err as { code?: unknown })?.code ?? 'UNKNOWN');
+  const message = (err as Error)?.message ?? String(err);
+  if (code === CONNECT_TIMEOUT || code === FIRST_BYTE_TIMEOUT || code === 'ETIMEDOUT') return { class: 'timeout', code, status: 504, message };
+  if (CONNECT_CODES.has(code)) return { class: 'connect', code, status: 502, message };
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { class: 'tls', code, status: 502, message };
+  if (RESET_CODES.has(code)) return { class: 'reset', code, status: 502, message };
+  return { class: 'protocol', code, status: 502, message };
+}
+
+export class UpstreamTimeoutError extends Error {
+  readonly code: string;
+  constructor(code: typeof CONNECT_TIMEOUT | typeof FIRST_BYTE_TIMEOUT, ms: number) {
+    super(code === CONNECT_TIMEOUT ? `no TLS connection within ${ms} ms` : `no response head within ${ms} ms`);
+    this.code = code;
+  }
+}

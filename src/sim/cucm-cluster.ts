@@ -1,0 +1,112 @@
+/**
+ * A whole simulated CUCM cluster: one private CA, one Tomcat leaf per node
+ * (SANs: its FQDN and 127.0.0.1), and the nodes themselves sharing one
+ * server list and one publisher. What `ucgate demo` and the tests start.
+ */
+import { createCa, issueLeaf, type KeyAndCertificate } from '../pki/x509.js';
+import type { KeyType } from '../config/types.js';
+import { startCucmNode, type CucmNode, type CucmNodeOptions } from './cucm-node.js';
+
+export interface CucmClusterNodeSpec {
+  readonly name: string;
+  readonly hostname: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+}
+
+export interface CucmClusterOptions {
+  /**
+   * The nodes, publisher first. Default: `pub` (cucm-pub.<domain>) and
+   * `sub1` (cucm-sub1.<domain>); a number asks for the publisher plus N-1
+   * subscribers named the same way.
+   */
+  readonly nodes?: number | readonly CucmClusterNodeSpec[];
+  /** Default `example.test`. */
+  readonly domain?: string;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Key type of the node certificates; CUCM's Tomcat certificate is RSA. Default `rsa-2048`. */
+  readonly keyType?: KeyType;
+  readonly version?: string;
+  readonly users?: Readonly<Record<string, string>>;
+  readonly emPins?: Readonly<Record<string, string>>;
+}
+
+export interface CucmCluster {
+  /** The CA that signed every node certificate: trust this to verify the nodes. */
+  readonly caPem: string;
+  /** CA certificate and key, for tests that need more certificates from the same CA. */
+  readonly ca: KeyAndCertificate;
+  /** Publisher first. */
+  readonly nodes: readonly CucmNode[];
+  readonly publisher: CucmNode;
+  /** The node with this short name; throws if there is none. */
+  node(name: string): CucmNode;
+  /** Closes every node; never hangs. */
+  close(): Promise<void>;
+}
+
+function nodeSpecs(nodes: CucmClusterOptions['nodes'], domain: string): readonly CucmClusterNodeSpec[] {
+  if (typeof nodes === 'object') return nodes;
+  const count = nodes ?? 2;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`a cluster needs at least one node, not ${count}`);
+  return Array.from({ length: count }, (_, i) => {
+    const name = i === 0 ? 'pub' : `sub${i}`;
+    return { name, hostname: `cucm-${name}.${domain}` };
+  });
+}
+
+/** Generates the certificates and starts every node of a simulated cluster. */
+export async function startCucmCluster(options: CucmClusterOptions = {}): Promise<CucmCluster> {
+  const specs = nodeSpecs(options.nodes, options.domain ?? 'example.test');
+  if (specs.length === 0) throw new RangeError('a cluster needs at least one node');
+  const ca = await createCa({ commonName: 'ucgate simulated CUCM CA' });
+  const leaves = await Promise.all(
+    specs.map((spec) =>
+      issueLeaf({
+        issuer: ca,
+        commonName: spec.hostname,
+        subjectAltNames: [spec.hostname, '127.0.0.1'],
+        keyType: options.keyType ?? 'rsa-2048',
+      }),
+    ),
+  );
+  const clusterNodes = specs.map((spec) => spec.hostname);
+  const nodes: CucmNode[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.close()));
+  };
+  try {
+    for (const [i, spec] of specs.entries()) {
+      const nodeOptions: CucmNodeOptions = {
+        name: spec.name,
+        hostname: spec.hostname,
+        clusterNodes,
+        homeCluster: clusterNodes[0]!,
+        certPem: leaves[i]!.certPem,
+        keyPem: leaves[i]!.keyPem,
+        ...(options.host !== undefined && { host: options.host }),
+        ...(spec.port !== undefined && { port: spec.port }),
+        ...(options.version !== undefined && { version: options.version }),
+        ...(options.users !== undefined && { users: options.users }),
+        ...(options.emPins !== undefined && { emPins: options.emPins }),
+      };
+      nodes.push(await startCucmNode(nodeOptions));
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  return {
+    caPem: ca.certPem,
+    ca,
+    nodes,
+    publisher: nodes[0]!,
+    node(name) {
+      const found = nodes.find((node) => node.name === name);
+      if (!found) throw new RangeError(`no node named ${name} in this cluster (${nodes.map((n) => n.name).join(', ')})`);
+      return found;
+    },
+    close: closeAll,
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The embedded default store: one file per key under `certificates.dir`.
+ * Leftover temp files from a write killed midway are swept on open.
+ */
+import { readFile, stat, unlink, readdir, mkdir, open } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { Locker, Storage, StoreOptions } from './storage.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { UcgateError, ErrorCodes } from '../errors.js';
+
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+export class FileStorage implements Storage, Locker {
+  readonly #root: string;
+  readonly #locks = new Map<string, Promise<void>>();
+
+  constructor(root: string) {
+    this.#root = resolve(root);
+  }
+
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Creates the folder (0700) and removes temp files a crashed write left behind. */
+  async open(): Promise<this> {
+    await mkdir(this.#root, { recursive: true, mode: 0o700 });
+    await this.#sweep(this.#root);
+    return this;
+  }
+
+  #path(key: string): string {
+    const path = resolve(this.#root, ...key.split('/'));
+    if (path !== this.#root && !path.startsWith(this.#root + sep)) {
+      throw new UcgateError(ErrorCodes.STORE_IO, `storage key escapes the store: ${key}`);
+    }
+    return path;
+  }
+
+  async load(key: string): Promise<Buffer> {
+    return readFile(this.#path(key));
+  }
+
+  async store(key: string, value: string | Buffer, options: StoreOptions = {}): Promise<void> {
+    await writeFileAtomic(this.#path(key), value, options.secret ? 0o600 : 0o644);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await stat(this.#path(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.#path(key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const entries = await readdir(this.#path(prefix));
+      return entries.filter((name) => !TEMP_FILE.test(name)).sort().map((name) => (prefix ? `${prefix}/${name}` : name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /**
+   * In-process serialisation plus an exclusive lock file, so two ucgate
+   * processes on one store (a CLI command beside a running gateway) do not
+   * both write the same certificate. A stale lock file (older than 10 minutes)
+   * is taken over.
+   */
+  async lock(name: string): Promise<() => Promise<void>> {
+    while (this.#locks.has(name)) await this.#locks.get(name);
+    let release!: () => void;
+    this.#locks.set(name, new Promise<void>((done) => (release = done)));
+    const file = this.#path(`locks/${name}.lock`);
+    await mkdir(join(this.#root, 'locks'), { recursive: true, mode: 0o700 });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const handle = await open(file, 'wx', 0o600);
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          this.#locks.delete(name);
+          release();
+          throw err;
+        }
+        const info = await stat(file).catch(() => undefined);
+        if (info && Date.now() - info.mtimeMs > 600_000) await unlink(file).catch(() => undefined);
+        if (Date.now() > deadline) {
+          this.#locks.delete(name);
+          release();
+          throw new UcgateError(ErrorCodes.STORE_IO, `timed out waiting for lock ${name}`);
+        }
+        await new Promise((done) => setTimeout(done, 100));
+      }
+    }
+    return async () => {
+      await unlink(file).catch(() => undefined);
+      this.#locks.delete(name);
+      release();
+    };
+  }
+
+  async #sweep(dir: string): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await this.#sweep(path);
+      else if (TEMP_FILE.test(entry.name)) await unlink(path).catch(() => undefined);
+    }
+  }
+}

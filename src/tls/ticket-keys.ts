@@ -1,0 +1,35 @@
+/**
+ * Session-ticket keys, made by the primary and handed to every worker, so a
+ * session resumed on any worker succeeds. Node takes one 48-byte key set per
+ * server; rotation replaces it, and tickets sealed under the old keys fall
+ * back to a full handshake once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock, ClockTimer } from '../clock.js';
+
+export const TICKET_KEY_BYTES = 48;
+
+export function newTicketKeys(): Buffer {
+  return randomBytes(TICKET_KEY_BYTES);
+}
+
+/** Calls `onRotate` with fresh keys every `intervalMs` until stopped. */
+export function rotateTicketKeys(clock: Clock, intervalMs: number, onRotate: (keys: Buffer) => void): { stop(): void } {
+  let timer: ClockTimer | undefined;
+  let stopped = false;
+  const schedule = () => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      onRotate(newTicketKeys());
+      schedule();
+    }, intervalMs);
+    timer.unref?.();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Node selection for one cluster: the lowest priority number with a healthy
+ * node wins (as SRV records order targets); inside that tier, smooth weighted
+ * round robin (nginx's algorithm: even spread, no bursts). When no node is
+ * healthy anywhere, every node is tried rather than refusing everyone (panic).
+ */
+import type { UpstreamNode } from './upstream-node.js';
+
+interface Tier {
+  readonly priority: number;
+  readonly nodes: readonly UpstreamNode[];
+  readonly current: number[];
+}
+
+export class Balancer {
+  readonly nodes: readonly UpstreamNode[];
+  readonly #tiers: readonly Tier[];
+
+  constructor(nodes: readonly UpstreamNode[]) {
+    this.nodes = nodes;
+    const byPriority = new Map<number, UpstreamNode[]>();
+    for (const node of nodes) {
+      const tier = byPriority.get(node.priority) ?? [];
+      tier.push(node);
+      byPriority.set(node.priority, tier);
+    }
+    this.#tiers = [...byPriority.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([priority, tierNodes]) => ({ priority, nodes: tierNodes, current: tierNodes.map(() => 0) }));
+  }
+
+  /**
+   * The next node for a request, skipping those in `exclude` (already tried
+   * by this request). Healthy nodes first; in panic, any node not yet tried.
+   */
+  pick(exclude?: ReadonlySet<UpstreamNode>): UpstreamNode | undefined {
+    return this.#pick(exclude, true) ?? this.#pick(exclude, false);
+  }
+
+  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean): UpstreamNode | undefined {
+    for (const tier of this.#tiers) {
+      let total = 0;
+      let best = -1;
+      for (let i = 0; i < tier.nodes.length; i++) {
+        const node = tier.nodes[i]!;
+        if (exclude?.has(node) || (healthyOnly && (!node.healthy || node.weight <= 0))) continue;
+        // In panic a weight-0 (drained) node still counts: anything beats refusing the request.
+        const weight = Math.max(node.weight, 1);
+        tier.current[i]! += weight;
+        total += weight;
+        if (best < 0 || tier.current[i]! > tier.current[best]!) best = i;
+      }
+      if (best >= 0) {
+        tier.current[best]! -= total;
+        return tier.nodes[best];
+      }
+    }
+    return undefined;
+  }
+}

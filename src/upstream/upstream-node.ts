@@ -1,0 +1,64 @@
+/**
+ * One CUCM node as the data plane sees it: where to connect, the names to
+ * present (Host and SNI are the node's own, which CUCM 14SU1+ insists on),
+ * and a keep-alive agent whose TLS verifies the node against the cluster CA.
+ */
+import { Agent } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+
+// Below Tomcat's default keep-alive timeout (20 s), so we close idle sockets
+// before the node does and never write into one it is closing.
+const FREE_SOCKET_TIMEOUT_MS = 15_000;
+
+export interface UpstreamTarget {
+  readonly protocol: 'https:';
+  readonly host: string;
+  readonly port: number;
+}
+
+export class UpstreamNode {
+  readonly cluster: string;
+  readonly name: string;
+  readonly url: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** The Host header sent upstream: the URL's authority. */
+  readonly hostHeader: string;
+  readonly servername: string;
+  readonly target: UpstreamTarget;
+  readonly agent: Agent;
+  /** Set from the primary's health state; every node starts healthy. */
+  healthy = true;
+
+  constructor(cluster: ClusterConfig, node: NodeConfig, caPem: string | undefined) {
+    const url = new URL(node.url);
+    this.cluster = cluster.name;
+    this.name = node.name;
+    this.url = node.url;
+    this.priority = node.priority;
+    this.weight = node.weight;
+    this.hostHeader = url.host;
+    this.servername = cluster.tls.servername ?? url.hostname.replace(/^\[|\]$/g, '');
+    this.target = { protocol: 'https:', host: node.address ?? url.hostname, port: url.port ? Number(url.port) : 443 };
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 256,
+      maxFreeSockets: 64,
+      scheduling: 'lifo',
+      timeout: FREE_SOCKET_TIMEOUT_MS,
+      servername: this.servername,
+      rejectUnauthorized: cluster.tls.verify,
+      ...(caPem ? { ca: caPem } : {}),
+    });
+  }
+
+  destroy(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Reads a cluster's CA file once per config, not once per node or request. */
+export function readClusterCa(cluster: ClusterConfig): string | undefined {
+  return cluster.tls.caFile ? readFileSync(cluster.tls.caFile, 'utf8') : undefined;
+}

@@ -1,0 +1,114 @@
+/**
+ * One worker's data plane: its listeners, the proxy state they consult, and
+ * graceful drain. It never decides anything about certificates or health; it
+ * applies what the primary sends (in a worker process), or what the primary
+ * hands it directly (with `workers: 0`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { UcgateConfig } from '../config/types.js';
+import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../control/messages.js';
+import { buildProxyState, disposeProxyState, type ProxyState } from '../proxy/proxy-state.js';
+import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
+import { HttpsListener, HttpListener, type Listener } from './listeners.js';
+
+export interface DataPlaneOptions {
+  readonly log: Logger;
+  readonly observer?: UpstreamObserver;
+}
+
+export interface DataPlaneInit {
+  readonly config: UcgateConfig;
+  readonly certificates: readonly WireCertificate[];
+  readonly ticketKeys: Buffer;
+}
+
+export class DataPlane {
+  readonly #log: Logger;
+  readonly #observer: UpstreamObserver | undefined;
+  #state: ProxyState | undefined;
+  #listeners: Listener[] = [];
+  #draining = false;
+  #inFlight = 0;
+
+  constructor(options: DataPlaneOptions) {
+    this.#log = options.log;
+    this.#observer = options.observer;
+  }
+
+  get state(): ProxyState | undefined {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  async start(init: DataPlaneInit): Promise<ListenerAddress[]> {
+    const { config } = init;
+    this.#state = buildProxyState(config);
+    const proxyRequest = createRequestHandler({ state: () => this.#state!, log: this.#log, ...(this.#observer ? { observer: this.#observer } : {}) });
+    const handler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
+      this.#inFlight++;
+      res.once('close', () => {
+        this.#inFlight--;
+        if (this.#draining) this.#closeIdle();
+      });
+      // While draining, answer what arrives on open connections, then close them.
+      if (this.#draining) res.shouldKeepAlive = false;
+      proxyRequest(req, res, listener);
+    };
+    config.listen.https.forEach((listener, i) => {
+      this.#listeners.push(
+        new HttpsListener(listener, `https#${i}:${listener.port}`, config.tls.profile, init.certificates, init.ticketKeys, handler),
+      );
+    });
+    config.listen.http.forEach((listener, i) => this.#listeners.push(new HttpListener(listener, `http#${i}:${listener.port}`, handler)));
+    const addresses: ListenerAddress[] = [];
+    for (const listener of this.#listeners) addresses.push(await listener.listen());
+    return addresses;
+  }
+
+  setCertificates(certificates: readonly WireCertificate[]): void {
+    for (const listener of this.#listeners) if (listener instanceof HttpsListener) listener.setCertificates(certificates);
+  }
+
+  setTicketKeys(ticketKeys: Buffer): void {
+    for (const listener of this.#listeners) if (listener instanceof HttpsListener) listener.setTicketKeys(ticketKeys);
+  }
+
+  setHealth(updates: readonly NodeHealthUpdate[]): void {
+    const state = this.#state;
+    if (!state) return;
+    for (const update of updates) {
+      const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
+      if (node) node.healthy = update.healthy;
+    }
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (closing each keep-alive
+   * connection as its last response ends), and after `graceMs` cuts what is left.
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const closed = this.#listeners.map(
+      (listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())),
+    );
+    this.#closeIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+    const outcome = await Promise.race([Promise.all(closed).then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.#log.warn({ event: 'drain_timeout', inFlight: this.#inFlight, graceMs }, 'grace period over: closing remaining connections');
+      for (const listener of this.#listeners) listener.server.closeAllConnections();
+    }
+    if (this.#state) disposeProxyState(this.#state);
+  }
+
+  #closeIdle(): void {
+    for (const listener of this.#listeners) listener.server.closeIdleConnections();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Client-facing listeners. Each HTTPS listener serves the gateway certificate
+ * whatever SNI the client sends (or none: phones may not), with the TLS profile
+ * it asks for. Several key types are offered together and OpenSSL picks the
+ * one the client can use (RSA for phones, ECDSA for clients that offer it).
+ */
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName } from '../config/types.js';
+import type { WireCertificate, ListenerAddress } from '../control/messages.js';
+import type { ListenerInfo } from '../proxy/request-handler.js';
+import { tlsProfile } from '../tls/profiles.js';
+
+// Phones reuse connections for menus; keep them open longer than Node's 5 s default.
+const SERVER_TIMEOUTS = { keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 120_000 };
+
+export type ListenerHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
+
+export interface Listener {
+  readonly server: HttpsServer | HttpServer;
+  readonly info: ListenerInfo;
+  listen(): Promise<ListenerAddress>;
+}
+
+function secureOptions(profile: TlsProfileName, certificates: readonly WireCertificate[], ticketKeys: Buffer) {
+  return {
+    ...tlsProfile(profile).options,
+    key: certificates.map((cert) => cert.keyPem),
+    cert: certificates.map((cert) => cert.certPem),
+    ticketKeys,
+  };
+}
+
+export class HttpsListener implements Listener {
+  readonly server: HttpsServer;
+  readonly info: ListenerInfo;
+  readonly profile: TlsProfileName;
+  readonly #config: HttpsListenerConfig;
+  #ticketKeys: Buffer;
+  #certificates: readonly WireCertificate[];
+
+  constructor(
+    config: HttpsListenerConfig,
+    name: string,
+    defaultProfile: TlsProfileName,
+    certificates: readonly WireCertificate[],
+    ticketKeys: Buffer,
+    handler: ListenerHandler,
+  ) {
+    this.#config = config;
+    this.profile = config.profile ?? defaultProfile;
+    this.#ticketKeys = ticketKeys;
+    this.#certificates = certificates;
+    this.info = { name, protocol: 'https', port: config.port };
+    this.server = createHttpsServer({ ...secureOptions(this.profile, certificates, ticketKeys), ...SERVER_TIMEOUTS }, (req, res) =>
+      handler(req, res, this.info),
+    );
+  }
+
+  async listen(): Promise<ListenerAddress> {
+    const address = await listenOn(this.server, this.#config.host, this.#config.port);
+    (this.info as { port: number }).port = address.port;
+    return { name: this.info.name, protocol: 'https', host: this.#config.host, port: address.port, profile: this.profile };
+  }
+
+  /** The next handshake uses these; connections already open keep theirs. */
+  setCertificates(certificates: readonly WireCertificate[]): void {
+    this.#certificates = certificates;
+    this.server.setSecureContext(secureOptions(this.profile, certificates, this.#ticketKeys));
+    this.server.setTicketKeys(this.#ticketKeys);
+  }
+
+  setTicketKeys(ticketKeys: Buffer): void {
+    this.#ticketKeys = ticketKeys;
+    this.server.setTicketKeys(ticketKeys);
+  }
+
+  get certificates(): readonly WireCertificate[] {
+    return this.#certificates;
+  }
+}
+
+export class HttpListener implements Listener {
+  readonly server: HttpServer;
+  readonly info: ListenerInfo;
+  readonly #config: HttpListenerConfig;
+
+  constructor(config: HttpListenerConfig, name: string, handler: ListenerHandler) {
+    this.#config = config;
+    this.info = { name, protocol: 'http', port: config.port };
+    this.server = createHttpServer(SERVER_TIMEOUTS, (req, res) => handler(req, res, this.info));
+  }
+
+  async listen(): Promise<ListenerAddress> {
+    const address = await listenOn(this.server, this.#config.host, this.#config.port);
+    (this.info as { port: number }).port = address.port;
+    return { name: this.info.name, protocol: 'http', host: this.#config.host, port: address.port };
+  }
+}
+
+function listenOn(server: HttpsServer | HttpServer, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

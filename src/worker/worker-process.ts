@@ -1,0 +1,75 @@
+/**
+ * A data-plane worker under node:cluster: waits for `init` from the primary,
+ * listens, and from then on applies what the primary broadcasts. Upstream
+ * outcomes go back to the primary, which owns health.
+ */
+import type { Logger } from '../log.js';
+import type { PrimaryMessage, WorkerMessage } from '../control/messages.js';
+import { isPrimaryMessage } from '../control/messages.js';
+import { DataPlane } from './data-plane.js';
+
+export interface WorkerProcess {
+  /** Resolves when the worker has drained and may exit. */
+  readonly finished: Promise<void>;
+  shutdown(graceMs: number): void;
+}
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+export function runWorker(log: Logger): WorkerProcess {
+  const plane = new DataPlane({
+    log,
+    observer: {
+      failure: (node, failure) => send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code }),
+      success: (node, status) => {
+        // Only statuses that say something about the node's health travel to the primary.
+        if (status >= 500) send({ t: 'upstream-success', cluster: node.cluster, node: node.name, status });
+      },
+      failover: (cluster) => send({ t: 'failover', cluster }),
+    },
+  });
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let shuttingDown = false;
+  const shutdown = (graceMs: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ event: 'worker_draining', inFlight: plane.inFlight }, 'draining');
+    void plane.drain(graceMs).then(finish, finish);
+  };
+
+  process.on('message', (message: unknown) => {
+    if (!isPrimaryMessage(message)) return;
+    const m = message as PrimaryMessage;
+    switch (m.t) {
+      case 'init':
+        plane
+          .start({ config: m.config, certificates: m.certificates, ticketKeys: Buffer.from(m.ticketKeys, 'base64') })
+          .then((listeners) => send({ t: 'listening', listeners }))
+          .catch((err: Error) => {
+            log.error({ event: 'worker_start_failed', err: err.message }, 'worker could not start');
+            send({ t: 'start-failed', message: err.message });
+          });
+        break;
+      case 'certificates':
+        plane.setCertificates(m.certificates);
+        log.info({ event: 'certificates_applied', count: m.certificates.length }, 'certificates applied');
+        break;
+      case 'ticket-keys':
+        plane.setTicketKeys(Buffer.from(m.ticketKeys, 'base64'));
+        break;
+      case 'health':
+        plane.setHealth(m.updates);
+        break;
+      case 'shutdown':
+        shutdown(m.graceMs);
+        break;
+    }
+  });
+  send({ t: 'hello' });
+  // The primary going away (crash, kill -9) must not leave orphaned workers serving.
+  process.on('disconnect', () => shutdown(1000));
+  return { finished, shutdown };
+}

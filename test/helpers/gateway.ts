@@ -1,0 +1,150 @@
+/**
+ * Runs the real gateway as a child process (`node dist/main.js start`), with a
+ * config written to a test folder, and exposes what a test needs: the ports
+ * it bound (from its `gateway_ready` log line), every JSON log line, the trust
+ * PEM (`ucgate cert export-trust`), and a stop that returns the exit status.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { CucmCluster } from '../../src/sim/cucm-cluster.js';
+import { waitFor } from './net.js';
+
+export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const MAIN = join(REPO, 'dist', 'main.js');
+export const FQDN = 'ucgw.example.test';
+
+export type LogLine = Record<string, unknown> & { event?: string; msg?: string; level?: string };
+
+/** Routes used by the end-to-end tests: the UC allow-list plus the simulator's test endpoints. */
+export const TEST_ROUTES = [
+  { pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET', 'HEAD'] },
+  { pathPrefix: '/ccmcip/', cluster: 'cucm' },
+  { pathPrefix: '/emapp/EMAppServlet', cluster: 'cucm' },
+  { pathPrefix: '/ucgate-test/', cluster: 'cucm' },
+];
+
+/** A cluster entry for a simulated cluster: node URLs carry the FQDNs, connections go to 127.0.0.1. */
+export function clusterConfig(cucm: CucmCluster, caFile: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'cucm',
+    nodes: cucm.nodes.map((node, i) => ({ name: node.name, url: `https://${node.hostname}:${node.port}`, address: '127.0.0.1', priority: i + 1 })),
+    tls: { caFile },
+    timeouts: { connectMs: 1000, firstByteMs: 3000 },
+    ...extra,
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ucgate ${args.join(' ')} did not finish in time\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface GatewayProcess {
+  readonly proc: ChildProcess;
+  readonly configFile: string;
+  /** Ports of the listeners in config order (https first, then http). */
+  readonly ports: readonly number[];
+  readonly port: number;
+  readonly logs: LogLine[];
+  stdout(): string;
+  stderr(): string;
+  trustPem(): Promise<string>;
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends the signal and resolves with how the process ended. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface TeardownTarget {
+  teardown(fn: () => unknown): void;
+}
+
+export function writeConfig(dir: string, config: Record<string, unknown>, name = 'ucgate.yaml'): string {
+  const file = join(dir, name);
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+export async function startGatewayProcess(t: TeardownTarget, dir: string, config: Record<string, unknown>): Promise<GatewayProcess> {
+  const configFile = writeConfig(dir, { workers: 1, ...config });
+  const proc = spawn(process.execPath, [MAIN, 'start', '--config', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk;
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        logs.push({ msg: line, event: 'non_json' });
+      }
+    }
+  });
+  proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    proc.once('exit', (code, signal) => resolveExit((exited = { code, signal }))),
+  );
+  t.teardown(async () => {
+    if (!exited) {
+      proc.kill('SIGKILL');
+      await exit;
+    }
+  });
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 15_000) =>
+    waitFor(
+      () => {
+        if (exited && !logs.some(predicate)) throw new Error(`gateway exited (${exited.code}) before the log line appeared\n${stderr}\n${stdout.slice(-2000)}`);
+        return logs.find(predicate);
+      },
+      { timeoutMs, intervalMs: 20, message: 'log line' },
+    );
+  const ready = await waitForLog((line) => line.event === 'gateway_ready', 30_000);
+  const ports = (ready.listeners as { port: number }[]).map((listener) => listener.port);
+  return {
+    proc,
+    configFile,
+    ports,
+    port: ports[0]!,
+    logs,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    trustPem: async () => {
+      const result = await runCli(['cert', 'export-trust', '--config', configFile]);
+      if (result.code !== 0) throw new Error(`export-trust failed: ${result.stderr}`);
+      return result.stdout;
+    },
+    waitForLog,
+    stop: async (signal = 'SIGTERM') => {
+      if (!exited) proc.kill(signal);
+      return exit;
+    },
+  };
+}
