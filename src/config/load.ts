@@ -148,7 +148,8 @@ function yamlProblem(err: YAMLError): string {
 
 /**
  * A private copy made only of plain objects, arrays and primitives, so the
- * caller's input is never touched by ajv's defaults. `__proto__` keys stay
+ * caller's input is never touched by ajv's defaults. Null values in mappings
+ * are dropped (absent, so defaults apply). `__proto__` keys stay
  * ordinary data. Cycles (recursive YAML aliases) and class instances are
  * reported rather than followed.
  */
@@ -173,7 +174,8 @@ function toPlain(v: unknown, at: string, ancestors: Set<object>, add: Add): unkn
   ancestors.add(v);
   const out: Obj = {};
   for (const [k, x] of Object.entries(v)) {
-    if (x === undefined) continue;
+    // YAML `key:` with nothing after it (say, every entry commented out) means "not set".
+    if (x === undefined || x === null) continue;
     Object.defineProperty(out, k, {
       value: toPlain(x, keyPath(at, k), ancestors, add),
       enumerable: true,

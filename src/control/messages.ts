@@ -2,7 +2,7 @@
  * The IPC vocabulary between the primary (control plane) and the workers
  * (data plane). Plain JSON: node:cluster serialises it.
  */
-import type { UcgateConfig, KeyType } from '../config/types.js';
+import type { UcgateConfig, KeyType, NodeConfig } from '../config/types.js';
 
 /** A certificate as a listener needs it. keyPem is secret: never log a message that carries one. */
 export interface WireCertificate {
@@ -30,6 +30,9 @@ export type PrimaryMessage =
   | { readonly t: 'certificates'; readonly certificates: readonly WireCertificate[] }
   | { readonly t: 'ticket-keys'; readonly ticketKeys: string }
   | { readonly t: 'health'; readonly updates: readonly NodeHealthUpdate[] }
+  | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
+  | { readonly t: 'nodes'; readonly cluster: string; readonly nodes: readonly NodeConfig[]; readonly health: readonly NodeHealthUpdate[] }
+  | { readonly t: 'metrics-request'; readonly id: number }
   | { readonly t: 'shutdown'; readonly graceMs: number };
 
 export type WorkerMessage =
@@ -37,9 +40,10 @@ export type WorkerMessage =
   | { readonly t: 'hello' }
   | { readonly t: 'listening'; readonly listeners: readonly ListenerAddress[] }
   | { readonly t: 'start-failed'; readonly message: string }
-  | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string }
-  | { readonly t: 'upstream-success'; readonly cluster: string; readonly node: string; readonly status: number }
-  | { readonly t: 'failover'; readonly cluster: string };
+  | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string; readonly message: string }
+  | { readonly t: 'upstream-status'; readonly cluster: string; readonly node: string; readonly status: number; readonly retryAfterMs?: number }
+  | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
+  | { readonly t: 'metrics'; readonly id: number; readonly metrics: unknown[] };
 
 export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';

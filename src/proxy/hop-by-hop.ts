@@ -8,6 +8,8 @@ import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:h
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding'];
 
+const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
+
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (!value) return [];
   const joined = Array.isArray(value) ? value.join(',') : value;
@@ -24,4 +26,25 @@ export function stripHopByHop(headers: IncomingHttpHeaders): void {
 export function stripHopByHopRequest(proxyReq: ClientRequest, req: IncomingMessage): void {
   for (const token of connectionTokens(req.headers.connection)) if (token !== 'transfer-encoding') proxyReq.removeHeader(token);
   for (const name of HOP_BY_HOP) if (name !== 'transfer-encoding') proxyReq.removeHeader(name);
+}
+
+/**
+ * A response's raw header list (name, value, name, value...) without the
+ * hop-by-hop ones: keeps the node's casing and repeated Set-Cookie lines.
+ */
+export function filterResponseHeaders(raw: readonly string[]): string[] {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const token of connectionTokens(raw[i + 1])) named.add(token);
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP_SET.has(name) || named?.has(name)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
 }

@@ -1,18 +1,21 @@
 /**
  * Everything a worker consults per request, built once per config (pino's
- * discipline: work at configure time, lookups per request). A config change
- * builds a new ProxyState and swaps it in whole; requests in flight keep the
- * one they started with.
+ * discipline: work at configure time, lookups per request). A change (config,
+ * SRV answer) builds a new ProxyState and swaps it in whole; requests in
+ * flight keep the node objects they started with.
  */
-import type { ClusterConfig, UcgateConfig } from '../config/types.js';
+import type { ClusterConfig, NodeConfig, UcgateConfig } from '../config/types.js';
 import { createRouter, type Router } from './router.js';
 import { Balancer } from '../upstream/balancer.js';
 import { UpstreamNode, readClusterCa } from '../upstream/upstream-node.js';
+import { StickyTable } from '../upstream/sticky-sessions.js';
 
 export interface ClusterRuntime {
   readonly config: ClusterConfig;
   readonly balancer: Balancer;
   readonly nodesByName: ReadonlyMap<string, UpstreamNode>;
+  readonly sticky: StickyTable;
+  readonly caPem: string | undefined;
 }
 
 export interface ProxyState {
@@ -21,18 +24,40 @@ export interface ProxyState {
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
 }
 
+function clusterRuntime(config: ClusterConfig, nodes: readonly UpstreamNode[], sticky: StickyTable, caPem: string | undefined): ClusterRuntime {
+  return { config, balancer: new Balancer(nodes), nodesByName: new Map(nodes.map((node) => [node.name, node])), sticky, caPem };
+}
+
 export function buildProxyState(config: UcgateConfig): ProxyState {
   const clusters = new Map<string, ClusterRuntime>();
   for (const cluster of config.clusters) {
     const ca = readClusterCa(cluster);
-    const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca));
-    clusters.set(cluster.name, {
-      config: cluster,
-      balancer: new Balancer(nodes),
-      nodesByName: new Map(nodes.map((node) => [node.name, node])),
-    });
+    clusters.set(cluster.name, clusterRuntime(cluster, cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca)), new StickyTable(), ca));
   }
   return { config, router: createRouter(config.routes), clusters };
+}
+
+const sameNode = (node: UpstreamNode, config: NodeConfig) =>
+  node.url === config.url && node.priority === config.priority && node.weight === config.weight && node.target.host === (config.address ?? new URL(config.url).hostname);
+
+/**
+ * The state with one cluster's node set replaced (SRV discovery). Nodes that
+ * did not change are kept, with their pools and health; the caller disposes
+ * of the removed ones once requests on them are done.
+ */
+export function withClusterNodes(state: ProxyState, clusterName: string, nodes: readonly NodeConfig[]): { state: ProxyState; removed: UpstreamNode[] } {
+  const current = state.clusters.get(clusterName);
+  if (!current) return { state, removed: [] };
+  const kept: UpstreamNode[] = [];
+  for (const config of nodes) {
+    const existing = current.nodesByName.get(config.name);
+    kept.push(existing && sameNode(existing, config) ? existing : new UpstreamNode(current.config, config, current.caPem));
+  }
+  const keptSet = new Set(kept);
+  const removed = current.balancer.nodes.filter((node) => !keptSet.has(node));
+  const clusters = new Map(state.clusters);
+  clusters.set(clusterName, clusterRuntime(current.config, kept, current.sticky, current.caPem));
+  return { state: { ...state, clusters }, removed };
 }
 
 /** Closes the upstream keep-alive pools of a state that is no longer used. */

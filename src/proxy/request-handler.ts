@@ -3,12 +3,14 @@
  * http-proxy, and on an upstream failure move to the next node when that is
  * safe — the client sees only the answer that worked.
  *
- * When a retry is safe: the response head has not reached the client, and
- * either the method is idempotent and the failure happened before the head
- * (connect, TLS, reset, first-byte timeout), or none of the request body has
- * left for the failed node. A body is held back (the "gate") until the
- * upstream TLS session is up, so a refused or failed connection leaves it
- * unread and replayable.
+ * When a retry is safe: no response has been passed to the client, and either
+ * the method is idempotent, or none of the request body has left for the
+ * failed node. A body is held back (the "gate") until the upstream TLS session
+ * is up, so a refused or failed connection leaves it unread and replayable.
+ * A 503 with Retry-After (UDS saying it is busy) is also replayed elsewhere.
+ *
+ * Responses are written here (selfHandleResponse) so that a busy answer can
+ * be swallowed and retried, and so later passes (rewriting) have one place.
  */
 import type { IncomingMessage, ServerResponse, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,15 +19,12 @@ import httpProxy from 'http-proxy';
 import type { Logger } from '../log.js';
 import type { ClusterRuntime, ProxyState } from './proxy-state.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
-import {
-  classifyUpstreamError,
-  UpstreamTimeoutError,
-  CONNECT_TIMEOUT,
-  FIRST_BYTE_TIMEOUT,
-  type UpstreamFailure,
-} from './upstream-failure.js';
+import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
+import { classifyUpstreamError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT, type UpstreamFailure } from './upstream-failure.js';
 import { loggableTarget } from './loggable-target.js';
-import { stripHopByHop, stripHopByHopRequest } from './hop-by-hop.js';
+import { stripHopByHopRequest, filterResponseHeaders } from './hop-by-hop.js';
+import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
+import { retryAfterMs } from './retry-after.js';
 
 export interface ListenerInfo {
   readonly name: string;
@@ -33,15 +32,35 @@ export interface ListenerInfo {
   readonly port: number;
 }
 
-/** What the data plane tells the rest of the system about upstream outcomes. */
+/** What the data plane tells the control plane about upstream outcomes. */
 export interface UpstreamObserver {
   failure(node: UpstreamNode, failure: UpstreamFailure): void;
-  success(node: UpstreamNode, status: number): void;
-  failover(cluster: string): void;
+  /** A 5xx answer from the node; `retryAfterMs` when it said how long it is busy. */
+  serverError(node: UpstreamNode, status: number, retryAfterMs: number | undefined): void;
+  /** A node issued a new upstream session (sticky); the primary shares it with every worker. */
+  session(cluster: string, sessionId: string, node: string): void;
 }
+
+export interface RequestHandlerOptions {
+  readonly state: () => ProxyState;
+  readonly log: Logger;
+  readonly metrics: DataPlaneMetrics;
+  readonly observer?: UpstreamObserver;
+}
+
+export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const CONTEXT = Symbol('ucgate.request');
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 interface RequestContext {
   readonly listener: ListenerInfo;
@@ -50,8 +69,9 @@ interface RequestContext {
   readonly target: string;
   readonly idempotent: boolean;
   readonly hasBody: boolean;
+  readonly sessionId: string | undefined;
   readonly tried: Set<UpstreamNode>;
-  readonly failures: UpstreamFailure[];
+  lastFailureStatus: number | undefined;
   attempt: number;
   node: UpstreamNode | undefined;
   bodyStarted: boolean;
@@ -64,31 +84,13 @@ interface RequestContext {
 
 type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext };
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
-export interface RequestHandlerOptions {
-  readonly state: () => ProxyState;
-  readonly log: Logger;
-  readonly observer?: UpstreamObserver;
-}
-
-export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
-
 export function createRequestHandler(options: RequestHandlerOptions): GatewayRequestHandler {
-  const { log, observer } = options;
-  const proxy = httpProxy.createProxyServer({ xfwd: false, ws: false, prependPath: false });
+  const { log, observer, metrics } = options;
+  const proxy = httpProxy.createProxyServer({ xfwd: false, ws: false, prependPath: false, selfHandleResponse: true });
 
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
     const ctx = (req as ContextCarrier)[CONTEXT];
-    if (!ctx || !ctx.node) return;
+    if (!ctx?.node) return;
     const node = ctx.node;
     stripHopByHopRequest(proxyReq, req);
     proxyReq.setHeader('host', node.hostHeader);
@@ -122,23 +124,49 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
 
   proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     const ctx = (req as ContextCarrier)[CONTEXT];
-    if (!ctx) return;
+    if (!ctx?.node || ctx.done) {
+      proxyRes.resume();
+      return;
+    }
     clearTimeout(ctx.timer);
     ctx.timer = undefined;
+    const node = ctx.node;
+    const status = proxyRes.statusCode ?? 502;
+    const cluster = ctx.cluster.config;
+    metrics.upstreamRequests.inc({ cluster: cluster.name, node: node.name, code: status });
+    if (status >= 500) {
+      const busyMs = status === 503 ? retryAfterMs(proxyRes.headers['retry-after']) : undefined;
+      observer?.serverError(node, status, busyMs);
+      if (busyMs !== undefined) node.coolDown(busyMs);
+      // A busy node's refusal is replayed elsewhere when that is safe, like a failed connection.
+      if (status === 503 && canRetry(ctx) && ctx.cluster.balancer.pick(ctx.tried)) {
+        proxyRes.resume();
+        ctx.lastFailureStatus = 503;
+        forward(req, res, ctx);
+        return;
+      }
+    }
     ctx.responseStarted = true;
-    stripHopByHop(proxyRes.headers);
-    if (ctx.node) observer?.success(ctx.node, proxyRes.statusCode ?? 0);
-    if (ctx.tried.size > 1) observer?.failover(ctx.cluster.config.name);
+    if (ctx.tried.size > 1) metrics.failovers.inc({ cluster: cluster.name });
+    if (cluster.sticky) {
+      const issued = responseSessionId(proxyRes.headers['set-cookie'], cluster.sticky.cookie);
+      if (issued && issued !== ctx.sessionId) {
+        ctx.cluster.sticky.set(cluster.name, issued, node.name, Date.now());
+        observer?.session(cluster.name, issued, node.name);
+      }
+    }
+    res.writeHead(status, proxyRes.statusMessage, filterResponseHeaders(proxyRes.rawHeaders));
     proxyRes.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
-    // A node that dies mid-body: nothing can be fixed any more, cut the client short rather than crash.
+    // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
     proxyRes.on('error', () => res.destroy());
+    proxyRes.pipe(res);
   });
 
   const forward = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
-    const node = ctx.cluster.balancer.pick(ctx.tried);
+    const preferred = ctx.sessionId ? ctx.cluster.nodesByName.get(ctx.cluster.sticky.get(ctx.cluster.config.name, ctx.sessionId, Date.now()) ?? '') : undefined;
+    const node = ctx.cluster.balancer.pick(ctx.tried, preferred);
     if (!node) {
-      const last = ctx.failures.at(-1);
-      respondStatus(res, last ? last.status : 503);
+      respondStatus(res, ctx.lastFailureStatus ?? 503);
       return;
     }
     ctx.attempt++;
@@ -146,52 +174,43 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     ctx.tried.add(node);
     ctx.gate = ctx.hasBody ? new PassThrough() : undefined;
     const attempt = ctx.attempt;
-    proxy.web(
-      req,
-      res,
-      { target: node.target, agent: node.agent, ...(ctx.gate ? { buffer: ctx.gate } : {}) },
-      (err: Error) => {
-        if (ctx.attempt !== attempt || ctx.done) return;
-        clearTimeout(ctx.timer);
-        ctx.timer = undefined;
-        const failure = classifyUpstreamError(err);
-        ctx.failures.push(failure);
-        log.warn(
-          {
-            event: 'upstream_error',
-            cluster: node.cluster,
-            node: node.name,
-            class: failure.class,
-            code: failure.code,
-            reason: failure.message,
-          },
-          `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
-        );
-        observer?.failure(node, failure);
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        // Once a response head has arrived, http-proxy has begun copying it onto `res`: never replay then.
-        const retryable = !ctx.responseStarted && (ctx.idempotent || !ctx.bodyStarted);
-        if (retryable && ctx.tried.size <= ctx.cluster.config.retries) forward(req, res, ctx);
-        else respondStatus(res, failure.status);
-      },
-    );
+    proxy.web(req, res, { target: node.target, agent: node.agent, ...(ctx.gate ? { buffer: ctx.gate } : {}) }, (err: Error) => {
+      if (ctx.attempt !== attempt || ctx.done) return;
+      clearTimeout(ctx.timer);
+      ctx.timer = undefined;
+      const failure = classifyUpstreamError(err);
+      ctx.lastFailureStatus = failure.status;
+      log.warn(
+        { event: 'upstream_error', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, reason: failure.message },
+        `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
+      );
+      metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: failure.class });
+      // This worker stops choosing the node at once; the primary's verdict (rise/fall) follows.
+      if (failure.class !== 'reset' || !ctx.responseStarted) node.eject(ctx.cluster.config.healthCheck.intervalMs);
+      observer?.failure(node, failure);
+      if (ctx.responseStarted || res.headersSent) res.destroy();
+      else if (canRetry(ctx) && ctx.tried.size <= ctx.cluster.config.retries) forward(req, res, ctx);
+      else respondStatus(res, failure.status);
+    });
   };
 
   return (req, res, listener) => {
     const startNs = process.hrtime.bigint();
     const state = options.state();
     const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
+    const logAccess = state.config.log.access;
     if (decision.kind !== 'proxy') {
       if (decision.kind === 'method-not-allowed') res.setHeader('allow', decision.allow.join(', '));
       respondStatus(res, decision.status);
-      res.once('close', () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, loggableTarget(req.url ?? '/')));
+      res.once('close', () => {
+        metrics.requests.inc({ listener: listener.name, code: res.statusCode });
+        if (logAccess) accessLog(log, req, res, listener, startNs, undefined, undefined, 0, loggableTarget(req.url ?? '/'), 0);
+      });
       return;
     }
     const cluster = state.clusters.get(decision.cluster)!;
     const method = req.method ?? 'GET';
+    const sticky = cluster.config.sticky;
     const ctx: RequestContext = {
       listener,
       startNs,
@@ -199,8 +218,9 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       target: decision.forwardPath,
       idempotent: IDEMPOTENT.has(method),
       hasBody: hasRequestBody(req),
+      sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
       tried: new Set(),
-      failures: [],
+      lastFailureStatus: undefined,
       attempt: 0,
       node: undefined,
       bodyStarted: false,
@@ -215,10 +235,16 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     res.once('close', () => {
       ctx.done = true;
       clearTimeout(ctx.timer);
-      accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
+      metrics.requests.inc({ listener: listener.name, code: res.writableFinished ? res.statusCode : 0 });
+      metrics.requestDuration.observe({ cluster: cluster.config.name }, Number(process.hrtime.bigint() - startNs) / 1e9);
+      if (logAccess) accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
     });
     forward(req, res, ctx);
   };
+}
+
+function canRetry(ctx: RequestContext): boolean {
+  return !ctx.responseStarted && (ctx.idempotent || !ctx.bodyStarted);
 }
 
 function hasRequestBody(req: IncomingMessage): boolean {
@@ -252,7 +278,7 @@ function accessLog(
   node: string | undefined,
   bytes: number,
   path: string,
-  tries = 0,
+  tries: number,
 ): void {
   // Fields are named one by one: headers (Authorization, Cookie) are never copied into a log line.
   log.info({

@@ -33,17 +33,20 @@ export class Balancer {
    * The next node for a request, skipping those in `exclude` (already tried
    * by this request). Healthy nodes first; in panic, any node not yet tried.
    */
-  pick(exclude?: ReadonlySet<UpstreamNode>): UpstreamNode | undefined {
-    return this.#pick(exclude, true) ?? this.#pick(exclude, false);
+  pick(exclude?: ReadonlySet<UpstreamNode>, preferred?: UpstreamNode): UpstreamNode | undefined {
+    const now = Date.now();
+    // Sticky: the node that issued the client's session, while it is available.
+    if (preferred && !exclude?.has(preferred) && preferred.available(now)) return preferred;
+    return this.#pick(exclude, true, now) ?? this.#pick(exclude, false, now);
   }
 
-  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean): UpstreamNode | undefined {
+  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean, now: number): UpstreamNode | undefined {
     for (const tier of this.#tiers) {
       let total = 0;
       let best = -1;
       for (let i = 0; i < tier.nodes.length; i++) {
         const node = tier.nodes[i]!;
-        if (exclude?.has(node) || (healthyOnly && (!node.healthy || node.weight <= 0))) continue;
+        if (exclude?.has(node) || (healthyOnly && (!node.available(now) || node.weight <= 0))) continue;
         // In panic a weight-0 (drained) node still counts: anything beats refusing the request.
         const weight = Math.max(node.weight, 1);
         tier.current[i]! += weight;

@@ -30,6 +30,11 @@ export class UpstreamNode {
   readonly agent: Agent;
   /** Set from the primary's health state; every node starts healthy. */
   healthy = true;
+  /**
+   * Until when this worker keeps away from the node on its own: after a failed
+   * try (until the primary's next verdict) or a 503 + Retry-After.
+   */
+  #avoidUntil = 0;
 
   constructor(cluster: ClusterConfig, node: NodeConfig, caPem: string | undefined) {
     const url = new URL(node.url);
@@ -51,6 +56,26 @@ export class UpstreamNode {
       rejectUnauthorized: cluster.tls.verify,
       ...(caPem ? { ca: caPem } : {}),
     });
+  }
+
+  /** Whether this worker should send new requests here now. */
+  available(now: number): boolean {
+    return this.healthy && now >= this.#avoidUntil;
+  }
+
+  /** A request just failed here: keep away for about one check interval, unless the primary says otherwise sooner. */
+  eject(ms: number): void {
+    this.#avoidUntil = Math.max(this.#avoidUntil, Date.now() + ms);
+  }
+
+  coolDown(ms: number): void {
+    this.eject(ms);
+  }
+
+  /** The primary's verdict replaces this worker's own guess. */
+  setHealthy(healthy: boolean): void {
+    this.healthy = healthy;
+    this.#avoidUntil = 0;
   }
 
   destroy(): void {

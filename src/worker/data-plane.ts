@@ -8,13 +8,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
 import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../control/messages.js';
-import { buildProxyState, disposeProxyState, type ProxyState } from '../proxy/proxy-state.js';
+import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
+import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
 import { HttpsListener, HttpListener, type Listener } from './listeners.js';
+import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 
 export interface DataPlaneOptions {
   readonly log: Logger;
   readonly observer?: UpstreamObserver;
+  /** Process and event-loop figures (in a worker process; the primary counts its own). */
+  readonly processMetrics?: boolean;
 }
 
 export interface DataPlaneInit {
@@ -30,10 +34,12 @@ export class DataPlane {
   #listeners: Listener[] = [];
   #draining = false;
   #inFlight = 0;
+  readonly metrics: DataPlaneMetrics;
 
   constructor(options: DataPlaneOptions) {
     this.#log = options.log;
     this.#observer = options.observer;
+    this.metrics = new DataPlaneMetrics({ processMetrics: options.processMetrics ?? false });
   }
 
   get state(): ProxyState | undefined {
@@ -47,7 +53,12 @@ export class DataPlane {
   async start(init: DataPlaneInit): Promise<ListenerAddress[]> {
     const { config } = init;
     this.#state = buildProxyState(config);
-    const proxyRequest = createRequestHandler({ state: () => this.#state!, log: this.#log, ...(this.#observer ? { observer: this.#observer } : {}) });
+    const proxyRequest = createRequestHandler({
+      state: () => this.#state!,
+      log: this.#log,
+      metrics: this.metrics,
+      ...(this.#observer ? { observer: this.#observer } : {}),
+    });
     const handler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
       this.#inFlight++;
       res.once('close', () => {
@@ -82,8 +93,26 @@ export class DataPlane {
     if (!state) return;
     for (const update of updates) {
       const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
-      if (node) node.healthy = update.healthy;
+      if (node) node.setHealthy(update.healthy);
     }
+  }
+
+  /**
+   * A cluster's node set changed (SRV). Removed nodes' pools close after the
+   * grace period, so requests already on them finish.
+   */
+  setNodes(cluster: string, nodes: readonly NodeConfig[], health: readonly NodeHealthUpdate[]): void {
+    if (!this.#state) return;
+    const { state, removed } = withClusterNodes(this.#state, cluster, nodes);
+    this.#state = state;
+    this.setHealth(health);
+    const grace = state.config.shutdown.graceMs;
+    if (removed.length > 0) setTimeout(() => removed.forEach((node) => node.destroy()), grace).unref();
+  }
+
+  /** Another worker saw this node issue a session: keep that client there too. */
+  learnSession(cluster: string, sessionId: string, node: string): void {
+    this.#state?.clusters.get(cluster)?.sticky.set(cluster, sessionId, node, Date.now());
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * A data-plane worker under node:cluster: waits for `init` from the primary,
+ * A data-plane worker under node:cluster: asks the primary for `init`,
  * listens, and from then on applies what the primary broadcasts. Upstream
  * outcomes go back to the primary, which owns health.
  */
@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { PrimaryMessage, WorkerMessage } from '../control/messages.js';
 import { isPrimaryMessage } from '../control/messages.js';
 import { DataPlane } from './data-plane.js';
+import type { UpstreamObserver } from '../proxy/request-handler.js';
 
 export interface WorkerProcess {
   /** Resolves when the worker has drained and may exit. */
@@ -18,18 +19,17 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
+/** Upstream outcomes, forwarded to the primary as they happen. */
+export const reportToPrimary: UpstreamObserver = {
+  failure: (node, failure) =>
+    send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, message: failure.message }),
+  serverError: (node, status, retryAfterMs) =>
+    send({ t: 'upstream-status', cluster: node.cluster, node: node.name, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
+  session: (cluster, sessionId, node) => send({ t: 'sticky', cluster, sessionId, node }),
+};
+
 export function runWorker(log: Logger): WorkerProcess {
-  const plane = new DataPlane({
-    log,
-    observer: {
-      failure: (node, failure) => send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code }),
-      success: (node, status) => {
-        // Only statuses that say something about the node's health travel to the primary.
-        if (status >= 500) send({ t: 'upstream-success', cluster: node.cluster, node: node.name, status });
-      },
-      failover: (cluster) => send({ t: 'failover', cluster }),
-    },
-  });
+  const plane = new DataPlane({ log, observer: reportToPrimary, processMetrics: true });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let shuttingDown = false;
@@ -62,6 +62,15 @@ export function runWorker(log: Logger): WorkerProcess {
         break;
       case 'health':
         plane.setHealth(m.updates);
+        break;
+      case 'nodes':
+        plane.setNodes(m.cluster, m.nodes, m.health);
+        break;
+      case 'sticky':
+        plane.learnSession(m.cluster, m.sessionId, m.node);
+        break;
+      case 'metrics-request':
+        void plane.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
         break;
       case 'shutdown':
         shutdown(m.graceMs);

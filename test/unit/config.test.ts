@@ -95,6 +95,11 @@ t.test('built-in routes are the UC allow-list on the first cluster', async (t) =
       ['/changecredential/', 'cucm', 'GET HEAD POST'],
     ],
   );
+  const empty = parseConfigText(
+    'gateway: { fqdn: ucgw.example.test }\nclusters: { name: cucm, srv: { name: _cisco-uds._tcp.example.test } }\nroutes:\n# - { pathPrefix: /x/, cluster: cucm }\n',
+    opts,
+  );
+  t.equal(empty.routesBuiltIn, true, 'an empty routes: key means the built-in list');
   const own = parseConfig(withChange((c) => (c.routes = [{ pathPrefix: '/x/', cluster: 'cucm' }])), opts);
   t.equal(own.routesBuiltIn, false);
   t.strictSame(own.routes, [{ pathPrefix: '/x/', cluster: 'cucm' }]);

@@ -1,0 +1,143 @@
+/**
+ * The data-plane workers under node:cluster: forks them, hands each the
+ * current state when it says hello, replaces one that dies, broadcasts, and
+ * gathers their metrics. Reports from workers surface as `report` events.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { ListenerAddress, PrimaryMessage, WorkerMessage } from './messages.js';
+
+const WORKER_START_TIMEOUT_MS = 30_000;
+const RESTART_DELAY_MS = 500;
+const METRICS_TIMEOUT_MS = 3_000;
+
+export interface WorkerPoolOptions {
+  readonly count: number;
+  readonly log: Logger;
+  readonly logLevel: string;
+  /** The message that brings a new worker up to date (config, certificates, keys). */
+  readonly initMessage: () => PrimaryMessage;
+  /** Messages a (re)started worker needs after init: current health, node sets. */
+  readonly catchUp: () => PrimaryMessage[];
+}
+
+export class WorkerPool extends EventEmitter {
+  readonly #options: WorkerPoolOptions;
+  readonly #workers = new Set<Worker>();
+  readonly #pendingMetrics = new Map<number, { worker: Worker; resolve: (metrics: unknown[]) => void }>();
+  #nextMetricsId = 1;
+  #stopping = false;
+
+  constructor(options: WorkerPoolOptions) {
+    super();
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  /** Forks every worker; resolves with the listeners they bound (all share the same ports). */
+  async start(): Promise<ListenerAddress[]> {
+    // Workers run the same entry point as this process (main.ts under tsx in tests, main.js when built).
+    const entry = new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url);
+    cluster.setupPrimary({ exec: fileURLToPath(entry) });
+    const started = await Promise.all(Array.from({ length: this.#options.count }, () => this.#fork()));
+    return started[0] ?? [];
+  }
+
+  #fork(): Promise<ListenerAddress[]> {
+    const worker = cluster.fork({ UCGATE_WORKER: '1', UCGATE_LOG_LEVEL: this.#options.logLevel });
+    this.#workers.add(worker);
+    return new Promise<ListenerAddress[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('worker did not start listening in time')), WORKER_START_TIMEOUT_MS);
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.t) {
+          case 'hello':
+            worker.send(this.#options.initMessage());
+            break;
+          case 'listening':
+            clearTimeout(timer);
+            for (const update of this.#options.catchUp()) worker.send(update);
+            resolve([...message.listeners]);
+            break;
+          case 'start-failed':
+            clearTimeout(timer);
+            reject(new Error(message.message));
+            break;
+          case 'metrics': {
+            const pending = this.#pendingMetrics.get(message.id);
+            if (pending?.worker === worker) {
+              this.#pendingMetrics.delete(message.id);
+              pending.resolve(message.metrics);
+            }
+            break;
+          }
+          default:
+            this.emit('report', message, worker);
+        }
+      });
+      worker.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        this.#workers.delete(worker);
+        if (this.#stopping) return;
+        reject(new Error(`worker exited during start (code ${code})`));
+        this.#options.log.error({ event: 'worker_exit', code, signal }, 'worker died; starting a replacement');
+        setTimeout(() => {
+          if (!this.#stopping) this.#fork().catch((err: Error) => this.#options.log.error({ event: 'worker_restart_failed', err: err.message }));
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+
+  broadcast(message: PrimaryMessage, except?: Worker): void {
+    for (const worker of this.#workers) if (worker !== except && worker.isConnected()) worker.send(message);
+  }
+
+  /** Every live worker's metrics as prom-client JSON; a worker that does not answer in time is left out. */
+  async metrics(): Promise<unknown[][]> {
+    const asks = [...this.#workers]
+      .filter((worker) => worker.isConnected())
+      .map(
+        (worker) =>
+          new Promise<unknown[] | undefined>((resolve) => {
+            const id = this.#nextMetricsId++;
+            const timer = setTimeout(() => {
+              this.#pendingMetrics.delete(id);
+              resolve(undefined);
+            }, METRICS_TIMEOUT_MS);
+            this.#pendingMetrics.set(id, {
+              worker,
+              resolve: (metrics) => {
+                clearTimeout(timer);
+                resolve(metrics);
+              },
+            });
+            worker.send({ t: 'metrics-request', id } satisfies PrimaryMessage);
+          }),
+      );
+    return (await Promise.all(asks)).filter((metrics): metrics is unknown[] => metrics !== undefined);
+  }
+
+  /** Asks every worker to drain; SIGKILL for any still there after the grace period plus a margin. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            const killTimer = setTimeout(() => worker.process.kill('SIGKILL'), graceMs + 5_000);
+            worker.once('exit', () => {
+              clearTimeout(killTimer);
+              resolve();
+            });
+            if (worker.isConnected()) worker.send({ t: 'shutdown', graceMs } satisfies PrimaryMessage);
+            else worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * What each worker counts. Every worker has its own registry; the primary
+ * gathers them over IPC and sums them (prom-client's aggregation) with its
+ * own, so a scrape sees one gateway.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  readonly upstreamRequests = new Counter({
+    name: 'ucgate_upstream_requests_total',
+    help: 'Requests answered by an upstream node, by status code',
+    labelNames: ['cluster', 'node', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'ucgate_request_duration_seconds',
+    help: 'Time from request to the end of the response, per cluster',
+    labelNames: ['cluster'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly failovers = new Counter({
+    name: 'ucgate_failovers_total',
+    help: 'Requests served by another node after a failure',
+    labelNames: ['cluster'] as const,
+    registers: [this.registry],
+  });
+  readonly requests = new Counter({
+    name: 'ucgate_requests_total',
+    help: 'Client requests by listener and status (including refused ones)',
+    labelNames: ['listener', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamFailures = new Counter({
+    name: 'ucgate_upstream_failures_total',
+    help: 'Failed tries against upstream nodes, by layer',
+    labelNames: ['cluster', 'node', 'layer'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_worker_' });
+  }
+}

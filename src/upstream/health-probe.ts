@@ -1,0 +1,104 @@
+/**
+ * One active health check of one node: a fresh TLS connection (so the
+ * handshake and the node's certificate are checked every time, and the
+ * certificate is captured for the inventory), then `GET healthCheck.path`
+ * with the node's Host, an expected status and an optional body match.
+ * Each failure is classified by the layer that failed.
+ */
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type { HealthCheckConfig } from '../config/types.js';
+import type { FailureLayer } from './node-health.js';
+import { classifyUpstreamError } from '../proxy/upstream-failure.js';
+import { retryAfterMs } from '../proxy/retry-after.js';
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly hostHeader: string;
+  readonly servername: string;
+  readonly ca: string | undefined;
+  readonly verify: boolean;
+}
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly layer?: FailureLayer;
+  readonly reason?: string;
+  readonly status?: number;
+  readonly durationMs: number;
+  /** A 503 with Retry-After: the node is busy for this long, not broken. */
+  readonly busyMs?: number;
+  /** The certificate the node presented, when the handshake got that far. */
+  readonly peerCertificate?: X509Certificate;
+}
+
+// Enough of a UDS version answer to find the marker; a node that streams more is not healthier for it.
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    let peer: X509Certificate | undefined;
+    const finish = (result: Omit<ProbeResult, 'durationMs' | 'peerCertificate'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve({ ...result, durationMs: performance.now() - started, ...(peer ? { peerCertificate: peer } : {}) });
+    };
+    const req = request({
+      host: target.host,
+      port: target.port,
+      path: check.path,
+      method: 'GET',
+      servername: target.servername,
+      headers: { host: target.hostHeader, 'user-agent': 'ucgate-health-check', accept: '*/*', connection: 'close' },
+      agent: false,
+      rejectUnauthorized: target.verify,
+      ...(target.ca ? { ca: target.ca } : {}),
+    });
+    const timer = setTimeout(() => finish({ ok: false, layer: 'timeout', reason: `no answer within ${check.timeoutMs} ms` }), check.timeoutMs);
+    req.on('socket', (socket) => {
+      socket.once('secureConnect', () => {
+        peer = (socket as TLSSocket).getPeerX509Certificate?.();
+      });
+    });
+    req.on('error', (err) => {
+      const failure = classifyUpstreamError(err);
+      const layer: FailureLayer = failure.class === 'protocol' ? 'connect' : failure.class;
+      finish({ ok: false, layer, reason: `${failure.code}: ${failure.message}` });
+    });
+    req.on('response', (res) => {
+      if (!peer) peer = (res.socket as TLSSocket).getPeerX509Certificate?.();
+      if (res.statusCode !== check.expectStatus) {
+        const busyMs = res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined;
+        finish({
+          ok: false,
+          layer: 'status',
+          status: res.statusCode,
+          reason: `status ${res.statusCode}, expected ${check.expectStatus}`,
+          ...(busyMs === undefined ? {} : { busyMs }),
+        });
+        return;
+      }
+      if (check.expectBody === undefined) {
+        finish({ ok: true, status: res.statusCode });
+        return;
+      }
+      const expected = check.expectBody;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.includes(expected)) finish({ ok: true, status: res.statusCode });
+        else if (body.length > MAX_BODY_BYTES) finish({ ok: false, layer: 'body', status: res.statusCode, reason: `body does not contain ${JSON.stringify(expected)}` });
+      });
+      res.on('end', () => finish({ ok: false, layer: 'body', status: res.statusCode, reason: `body does not contain ${JSON.stringify(expected)}` }));
+      res.on('error', (err) => finish({ ok: false, layer: 'body', reason: err.message }));
+    });
+    req.end();
+  });
+}
