@@ -269,6 +269,23 @@ export const configSchema: SchemaObject = obj(
       { default: {} },
     ),
     shutdown: obj({ graceMs: int(0, 3_600_000, { default: 10_000 }) }, [], { default: {} }),
+    limits: obj(
+      {
+        // Extension Mobility logins and UDS Basic-auth failures: password spraying and PIN guessing
+        // lock AD accounts and load CUCM; answered with 429 before CUCM sees them.
+        loginAttempts: obj(
+          {
+            windowMs: int(1_000, 86_400_000, { default: 60_000 }),
+            perClient: int(1, 100_000, { default: 30 }),
+            perUser: int(1, 100_000, { default: 10 }),
+          },
+          [],
+          { default: {} },
+        ),
+      },
+      [],
+      { default: {} },
+    ),
   },
   ['gateway', 'clusters'],
 );

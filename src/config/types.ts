@@ -148,6 +148,18 @@ export interface ShutdownConfig {
   readonly graceMs: number;
 }
 
+export interface LoginAttemptLimits {
+  readonly windowMs: number;
+  /** Attempts (EM logins) or failures (UDS Basic auth) per client address per window. */
+  readonly perClient: number;
+  /** The same per user id. */
+  readonly perUser: number;
+}
+
+export interface LimitsConfig {
+  readonly loginAttempts: LoginAttemptLimits;
+}
+
 export interface UcgateConfig {
   readonly gateway: GatewayIdentityConfig;
   readonly listen: ListenConfig;
@@ -162,6 +174,7 @@ export interface UcgateConfig {
   readonly workers: number;
   readonly log: LogConfig;
   readonly shutdown: ShutdownConfig;
+  readonly limits: LimitsConfig;
   /** Absolute path of the file this came from (empty for an in-memory config). */
   readonly configFile: string;
 }

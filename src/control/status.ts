@@ -1,16 +1,106 @@
-/** The JSON of `GET /api/v1/status`: what an administrator (or the dashboard) needs at a glance. */
+/**
+ * The JSON of `GET /api/v1/status`: what an administrator (or the dashboard)
+ * needs at a glance. The interfaces below are the document's shape, so the
+ * admin API and dashboard can rely on it without reaching into the primary.
+ */
 import type { Primary } from './primary.js';
+import type { ListenerAddress } from './messages.js';
+import type { Readiness } from '../admin/admin-backend.js';
 import { VERSION } from '../version.js';
-import { daysLeft } from '../pki/certificate-info.js';
+import { daysLeft, describeCertificate, type CertificateInfo } from '../pki/certificate-info.js';
+import type { X509Certificate } from 'node:crypto';
 
-export function buildStatus(primary: Primary) {
+/** One upstream node as the status reports it; times are ISO 8601. */
+export interface NodeStatusView {
+  readonly name: string;
+  readonly url: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** Takes traffic: up, and not cooling down after a 503 + Retry-After. */
+  readonly healthy: boolean;
+  /** The rise/fall verdict of the health checks, whatever the cool-down. */
+  readonly up: boolean;
+  readonly coolingUntil: string | null;
+  readonly lastCheck: { readonly at: string; readonly ok?: boolean } | null;
+  /** The most recent failure, with the layer that failed (connect, tls, timeout, status, body, reset). */
+  readonly lastError: { readonly layer: string; readonly reason: string; readonly at: string; readonly source: string } | null;
+}
+
+export interface ClusterStatusView {
+  readonly name: string;
+  /** `static`, or `srv:<name>` when the nodes come from DNS SRV. */
+  readonly source: string;
+  readonly nodes: readonly NodeStatusView[];
+}
+
+/** A certificate the gateway serves (source acme/manual/self-signed) or watches (source `upstream`). */
+export interface CertificateStatusView extends CertificateInfo {
+  readonly name: string;
+  readonly source: string;
+  /** Whole days until expiry; negative once expired. */
+  readonly daysLeft: number;
+  /** For upstream certificates: whose it is. */
+  readonly cluster?: string;
+  readonly node?: string;
+}
+
+/** The whole `GET /api/v1/status` document. */
+export interface GatewayStatus {
+  readonly version: string;
+  readonly fqdn: string;
+  readonly uptimeSeconds: number;
+  /** When this document was made (ISO 8601, the gateway's clock): ages on the dashboard count from it. */
+  readonly generatedAt: string;
+  readonly ready: Readiness;
+  readonly listeners: readonly ListenerAddress[];
+  readonly renewBeforeDays: number;
+  readonly clusters: readonly ClusterStatusView[];
+  /** The gateway's own certificates first, then every upstream node certificate seen by the health checks. */
+  readonly certificates: readonly CertificateStatusView[];
+}
+
+/** An upstream node's certificate as the health checks last saw it. */
+export interface UpstreamCertificate {
+  readonly cluster: string;
+  readonly node: string;
+  readonly info: CertificateInfo;
+}
+
+/** Optional data the primary can pass in; absent means "not known", not "none". */
+export interface StatusExtras {
+  readonly upstreamCertificates?: readonly UpstreamCertificate[];
+}
+
+/**
+ * Keeps the latest certificate each upstream node presented. Health checks
+ * run every few hundred milliseconds, so the certificate is parsed only when
+ * its fingerprint changes.
+ */
+export class UpstreamCertificateInventory {
+  readonly #byNode = new Map<string, UpstreamCertificate>();
+
+  record(cluster: string, node: string, cert: X509Certificate): void {
+    const key = `${cluster}\u0000${node}`;
+    if (this.#byNode.get(key)?.info.fingerprintSha256 === cert.fingerprint256) return;
+    this.#byNode.set(key, { cluster, node, info: describeCertificate(cert) });
+  }
+
+  list(): UpstreamCertificate[] {
+    return [...this.#byNode.values()];
+  }
+}
+
+export function buildStatus(primary: Primary, extras: StatusExtras = {}): GatewayStatus {
   const now = primary.clock.now();
   const nodes = primary.health.status();
   return {
     version: VERSION,
+    fqdn: primary.config.gateway.fqdn,
     uptimeSeconds: Math.round((Date.now() - primary.startedAt) / 1000),
+    generatedAt: new Date(now).toISOString(),
     ready: primary.readiness(),
     listeners: primary.listeners,
+    renewBeforeDays: primary.config.certificates.renewBeforeDays,
     clusters: primary.config.clusters.map((cluster) => ({
       name: cluster.name,
       source: cluster.srv ? `srv:${cluster.srv.name}` : 'static',
@@ -28,11 +118,21 @@ export function buildStatus(primary: Primary) {
           lastError: node.lastError ? { ...node.lastError, at: new Date(node.lastError.at).toISOString() } : null,
         })),
     })),
-    certificates: primary.certificates.served.map((cert) => ({
-      name: `gateway-${cert.keyType}`,
-      source: cert.source,
-      daysLeft: daysLeft(cert.info, now),
-      ...cert.info,
-    })),
+    certificates: [
+      ...primary.certificates.served.map((cert) => ({
+        name: `gateway-${cert.keyType}`,
+        source: cert.source,
+        daysLeft: daysLeft(cert.info, now),
+        ...cert.info,
+      })),
+      ...(extras.upstreamCertificates ?? []).map((cert) => ({
+        name: `${cert.cluster}/${cert.node}`,
+        source: 'upstream',
+        cluster: cert.cluster,
+        node: cert.node,
+        daysLeft: daysLeft(cert.info, now),
+        ...cert.info,
+      })),
+    ],
   };
 }

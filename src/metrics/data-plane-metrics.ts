@@ -39,6 +39,13 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
+  readonly loginAttemptsLimited = new Counter({
+    name: 'ucgate_login_attempts_limited_total',
+    help: 'Credential attempts refused with 429 (kind: em-login, uds-auth; scope: client, user)',
+    labelNames: ['kind', 'scope'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_worker_' });
   }

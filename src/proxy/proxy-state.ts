@@ -9,6 +9,7 @@ import { createRouter, type Router } from './router.js';
 import { Balancer } from '../upstream/balancer.js';
 import { UpstreamNode, readClusterCa } from '../upstream/upstream-node.js';
 import { StickyTable } from '../upstream/sticky-sessions.js';
+import { CredentialGuard } from './credential-guard.js';
 
 export interface ClusterRuntime {
   readonly config: ClusterConfig;
@@ -22,6 +23,7 @@ export interface ProxyState {
   readonly config: UcgateConfig;
   readonly router: Router;
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  readonly guard: CredentialGuard;
 }
 
 function clusterRuntime(config: ClusterConfig, nodes: readonly UpstreamNode[], sticky: StickyTable, caPem: string | undefined): ClusterRuntime {
@@ -34,7 +36,7 @@ export function buildProxyState(config: UcgateConfig): ProxyState {
     const ca = readClusterCa(cluster);
     clusters.set(cluster.name, clusterRuntime(cluster, cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca)), new StickyTable(), ca));
   }
-  return { config, router: createRouter(config.routes), clusters };
+  return { config, router: createRouter(config.routes), clusters, guard: new CredentialGuard(config.limits.loginAttempts, config.workers) };
 }
 
 const sameNode = (node: UpstreamNode, config: NodeConfig) =>

@@ -25,6 +25,7 @@ import { loggableTarget } from './loggable-target.js';
 import { stripHopByHopRequest, filterResponseHeaders } from './hop-by-hop.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
+import type { CredentialGuard } from './credential-guard.js';
 
 export interface ListenerInfo {
   readonly name: string;
@@ -57,6 +58,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  429: 'Too Many Requests',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -70,6 +72,7 @@ interface RequestContext {
   readonly idempotent: boolean;
   readonly hasBody: boolean;
   readonly sessionId: string | undefined;
+  readonly credentials: { readonly guard: CredentialGuard; readonly attempt: NonNullable<ReturnType<CredentialGuard['attemptOf']>> } | undefined;
   readonly tried: Set<UpstreamNode>;
   lastFailureStatus: number | undefined;
   attempt: number;
@@ -134,6 +137,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const status = proxyRes.statusCode ?? 502;
     const cluster = ctx.cluster.config;
     metrics.upstreamRequests.inc({ cluster: cluster.name, node: node.name, code: status });
+    ctx.credentials?.guard.answered(ctx.credentials.attempt, status, Date.now());
     if (status >= 500) {
       const busyMs = status === 503 ? retryAfterMs(proxyRes.headers['retry-after']) : undefined;
       observer?.serverError(node, status, busyMs);
@@ -208,6 +212,21 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       });
       return;
     }
+    const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath);
+    if (attempt) {
+      const verdict = state.guard.check(attempt, Date.now());
+      if (verdict) {
+        metrics.loginAttemptsLimited.inc({ kind: verdict.kind, scope: verdict.scope });
+        log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
+        res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
+        respondStatus(res, 429);
+        res.once('close', () => {
+          metrics.requests.inc({ listener: listener.name, code: 429 });
+          if (logAccess) accessLog(log, req, res, listener, startNs, decision.cluster, undefined, 0, loggableTarget(decision.forwardPath), 0);
+        });
+        return;
+      }
+    }
     const cluster = state.clusters.get(decision.cluster)!;
     const method = req.method ?? 'GET';
     const sticky = cluster.config.sticky;
@@ -219,6 +238,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       idempotent: IDEMPOTENT.has(method),
       hasBody: hasRequestBody(req),
       sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
+      credentials: attempt ? { guard: state.guard, attempt } : undefined,
       tried: new Set(),
       lastFailureStatus: undefined,
       attempt: 0,
