@@ -99,15 +99,23 @@ const name: SchemaObject = {
   mustBe: 'a name of letters, digits, ".", "_" or "-" (at most 64)',
 };
 const profile: SchemaObject = { type: 'string', enum: ['modern', 'compatible', 'legacy'] };
+/** DSCP for QoS marking: a PHB name or the 6-bit code point (Cisco marks phone-services HTTP as CS3 or AF21). */
+const dscp: SchemaObject = {
+  type: ['integer', 'string'],
+  pattern: '^(CS[0-7]|AF[1-4][1-3]|EF|VA|[0-9]|[1-5][0-9]|6[0-3])$',
+  minimum: 0,
+  maximum: 63,
+  mustBe: 'a DSCP name (CS0-CS7, AF11-AF43, EF, VA) or a number from 0 to 63',
+};
 const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
 const listen = obj(
   {
-    https: list(obj({ host: { ...host, default: '0.0.0.0' }, port, profile }, ['port']), {
+    https: list(obj({ host: { ...host, default: '0.0.0.0' }, port, profile, dscp }, ['port']), {
       minItems: 1,
       default: [{ host: '0.0.0.0', port: 8443 }],
     }),
-    http: list(obj({ host: { ...host, default: '0.0.0.0' }, port }, ['port']), { default: [] }),
+    http: list(obj({ host: { ...host, default: '0.0.0.0' }, port, dscp }, ['port']), { default: [] }),
     admin: obj({
       host: { ...host, default: '127.0.0.1' },
       port: { ...port, default: 9000 },
@@ -223,6 +231,7 @@ const cluster = obj(
       'cookie',
     ]),
     retries: int(0, 10, { default: 2 }),
+    dscp,
   },
   ['name'],
 );
@@ -295,7 +304,7 @@ export const configSchema: SchemaObject = obj(
 const SIMPLE_KEY = /^[A-Za-z0-9_]+$/;
 
 // strictRequired would reject `then: { required }` naming keys defined beside it.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
 for (const keyword of ['mustBe', 'requiredWhen']) ajv.addKeyword({ keyword, schemaType: 'string' });
 for (const [formatName, check] of Object.entries(configFormats)) ajv.addFormat(formatName, check);
 const validate = ajv.compile(configSchema);

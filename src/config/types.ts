@@ -15,11 +15,14 @@ export interface HttpsListenerConfig {
   readonly port: number;
   /** Falls back to `tls.profile`. */
   readonly profile?: TlsProfileName;
+  /** QoS marking of this listener's sockets (name such as CS3/AF21, or 0-63). */
+  readonly dscp?: string | number;
 }
 
 export interface HttpListenerConfig {
   readonly host: string;
   readonly port: number;
+  readonly dscp?: string | number;
 }
 
 export interface AdminListenerConfig {
@@ -121,6 +124,8 @@ export interface ClusterConfig {
   readonly timeouts: TimeoutsConfig;
   readonly sticky?: { readonly cookie: string };
   readonly retries: number;
+  /** QoS marking of the sockets to this cluster's nodes. */
+  readonly dscp?: string | number;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS' | 'PATCH';

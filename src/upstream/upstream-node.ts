@@ -5,6 +5,9 @@
  */
 import { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 
 // Below Tomcat's default keep-alive timeout (20 s), so we close idle sockets
@@ -56,6 +59,7 @@ export class UpstreamNode {
       rejectUnauthorized: cluster.tls.verify,
       ...(caPem ? { ca: caPem } : {}),
     });
+    if (cluster.dscp !== undefined && dscpSupported) markUpstreamSockets(this.agent, dscpCodePoint(cluster.dscp));
   }
 
   /** Whether this worker should send new requests here now. */
@@ -86,4 +90,19 @@ export class UpstreamNode {
 /** Reads a cluster's CA file once per config, not once per node or request. */
 export function readClusterCa(cluster: ClusterConfig): string | undefined {
   return cluster.tls.caFile ? readFileSync(cluster.tls.caFile, 'utf8') : undefined;
+}
+
+/**
+ * The agent gets a raw TCP socket marked as soon as it connects, before the
+ * TLS ClientHello; https.Agent still does the TLS (and its session cache).
+ */
+function markUpstreamSockets(agent: Agent, codePoint: number): void {
+  type CreateConnection = (options: ConnectionOptions, callback?: (err: Error | null, socket: unknown) => void) => unknown;
+  const target = agent as unknown as { createConnection: CreateConnection };
+  const base = target.createConnection.bind(agent);
+  target.createConnection = (options, callback) => {
+    const raw = connectTcp({ host: options.host ?? 'localhost', port: Number(options.port) });
+    raw.once('connect', () => markSocket(raw, codePoint));
+    return base({ ...options, socket: raw }, callback);
+  };
 }

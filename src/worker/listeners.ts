@@ -11,6 +11,7 @@ import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName } from '..
 import type { WireCertificate, ListenerAddress } from '../control/messages.js';
 import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
+import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 
 // Phones reuse connections for menus; keep them open longer than Node's 5 s default.
 const SERVER_TIMEOUTS = { keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 120_000 };
@@ -56,6 +57,7 @@ export class HttpsListener implements Listener {
     this.server = createHttpsServer({ ...secureOptions(this.profile, certificates, ticketKeys), ...SERVER_TIMEOUTS }, (req, res) =>
       handler(req, res, this.info),
     );
+    markConnections(this.server, config.dscp);
   }
 
   async listen(): Promise<ListenerAddress> {
@@ -90,6 +92,7 @@ export class HttpListener implements Listener {
     this.#config = config;
     this.info = { name, protocol: 'http', port: config.port };
     this.server = createHttpServer(SERVER_TIMEOUTS, (req, res) => handler(req, res, this.info));
+    markConnections(this.server, config.dscp);
   }
 
   async listen(): Promise<ListenerAddress> {
@@ -97,6 +100,13 @@ export class HttpListener implements Listener {
     (this.info as { port: number }).port = address.port;
     return { name: this.info.name, protocol: 'http', host: this.#config.host, port: address.port };
   }
+}
+
+/** Marks every accepted connection before its first byte (the TLS ServerHello included). */
+function markConnections(server: HttpsServer | HttpServer, dscp: string | number | undefined): void {
+  if (dscp === undefined || !dscpSupported) return;
+  const codePoint = dscpCodePoint(dscp);
+  server.on('connection', (socket) => markSocket(socket, codePoint));
 }
 
 function listenOn(server: HttpsServer | HttpServer, host: string, port: number): Promise<AddressInfo> {

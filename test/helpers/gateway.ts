@@ -86,9 +86,14 @@ export function writeConfig(dir: string, config: Record<string, unknown>, name =
   return file;
 }
 
-export async function startGatewayProcess(t: TeardownTarget, dir: string, config: Record<string, unknown>): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  t: TeardownTarget,
+  dir: string,
+  config: Record<string, unknown>,
+  options: { execPath?: string } = {},
+): Promise<GatewayProcess> {
   const configFile = writeConfig(dir, { workers: 1, ...config });
-  const proc = spawn(process.execPath, [MAIN, 'start', '--config', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(options.execPath ?? process.execPath, [MAIN, 'start', '--config', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stdout = '';
   let stderr = '';
