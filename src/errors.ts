@@ -7,9 +7,40 @@ export const ErrorCodes = {
   CONFIG_INVALID: 'UCGATE_ERR_CONFIG_INVALID',
   CONFIG_READ: 'UCGATE_ERR_CONFIG_READ',
   STORE_IO: 'UCGATE_ERR_STORE_IO',
+  /** The shared store (Redis) cannot be reached: serve from the local cache, retry with backoff. */
+  STORE_UNAVAILABLE: 'UCGATE_ERR_STORE_UNAVAILABLE',
+  /** No store key (certificates.store.keyFile / UCGATE_STORE_KEY), or one that is malformed or too open. */
+  STORE_KEY: 'UCGATE_ERR_STORE_KEY',
+  /** An encrypted value that this store key cannot open (wrong key, or tampered with). */
+  STORE_DECRYPT: 'UCGATE_ERR_STORE_DECRYPT',
+  /** A lock was not granted in time. */
+  STORE_LOCK_TIMEOUT: 'UCGATE_ERR_STORE_LOCK_TIMEOUT',
+  /** A write under a lock whose lease (fencing token) this process no longer holds: refused. */
+  STORE_LOCK_LOST: 'UCGATE_ERR_STORE_LOCK_LOST',
   CERT_INVALID: 'UCGATE_ERR_CERT_INVALID',
   CERT_MISSING: 'UCGATE_ERR_CERT_MISSING',
+  /** An import input that is unreadable, empty, or not a certificate/key/PKCS#12 at all. */
+  CERT_INPUT: 'UCGATE_ERR_CERT_INPUT',
+  CERT_PKCS12_PASSPHRASE: 'UCGATE_ERR_CERT_PKCS12_PASSPHRASE',
+  CERT_KEY_MISMATCH: 'UCGATE_ERR_CERT_KEY_MISMATCH',
+  CERT_KEY_WEAK: 'UCGATE_ERR_CERT_KEY_WEAK',
+  CERT_NAME_MISMATCH: 'UCGATE_ERR_CERT_NAME_MISMATCH',
+  CERT_EXPIRED: 'UCGATE_ERR_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'UCGATE_ERR_CERT_NOT_YET_VALID',
+  CERT_CHAIN: 'UCGATE_ERR_CERT_CHAIN',
+  CERT_USAGE: 'UCGATE_ERR_CERT_USAGE',
+  CERT_NO_PREVIOUS: 'UCGATE_ERR_CERT_NO_PREVIOUS',
   ISSUER_UNSUPPORTED: 'UCGATE_ERR_ISSUER_UNSUPPORTED',
+  /** The ACME CA answered 429 or `rateLimited`: retry after its Retry-After. */
+  ACME_RATE_LIMITED: 'UCGATE_ERR_ACME_RATE_LIMITED',
+  /** The ACME CA refused the request (account, EAB, identifiers, CSR): retrying as is will not help. */
+  ACME_REJECTED: 'UCGATE_ERR_ACME_REJECTED',
+  /** No answer, a TLS failure or a 5xx from the ACME server. */
+  ACME_CA_UNREACHABLE: 'UCGATE_ERR_ACME_CA_UNREACHABLE',
+  /** The CA could not validate a challenge, or ucgate could not present it (DNS hook, workers). */
+  ACME_CHALLENGE_FAILED: 'UCGATE_ERR_ACME_CHALLENGE_FAILED',
+  /** Anything else that went wrong while ordering. */
+  ACME_FAILED: 'UCGATE_ERR_ACME_FAILED',
   ROUTE_NOT_FOUND: 'UCGATE_ERR_ROUTE_NOT_FOUND',
   ROUTE_METHOD: 'UCGATE_ERR_ROUTE_METHOD',
   ROUTE_DENIED: 'UCGATE_ERR_ROUTE_DENIED',

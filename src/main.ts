@@ -2,16 +2,13 @@
 /**
  * Entry point: argv → command. The only module that touches process signals.
  * Under node:cluster the same file runs as a data-plane worker.
+ * Commands are imported when chosen: `ucgate check` should not pay for
+ * loading the gateway, the admin server and the ACME client.
  */
 import cluster from 'node:cluster';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createLogger } from './log.js';
-import { runWorker } from './worker/worker-process.js';
-import { checkCommand } from './cli/check.js';
-import { startCommand, type RunningGateway } from './cli/start.js';
-import { certStatusCommand } from './cli/cert-status.js';
-import { certExportTrustCommand } from './cli/cert-export-trust.js';
-import { demoCommand } from './cli/demo.js';
+import type { RunningGateway } from './cli/start.js';
 import { VERSION } from './version.js';
 
 const USAGE = `ucgate ${VERSION} — HTTPS gateway for Cisco UCM clusters
@@ -22,8 +19,22 @@ usage: ucgate <command> [--config FILE]
   check                       validate the configuration
   demo                        gateway + two simulated CUCM nodes on loopback
   cert status [--json]        certificates held, with days left
-  cert export-trust [--out FILE] [--leaf]
-                              the PEM clients and CUCM must trust (CA by default, or the leaf)
+  cert csr [--out DIR] [--client-auth] [--key-type TYPE]
+                              new key (kept in the store) + CSR per key type, for an enterprise CA
+  cert import --cert FILE [--chain FILE] [--key FILE] [--passphrase-file FILE]
+  cert import --pfx FILE [--passphrase-file FILE]
+                              validate and activate a certificate (key defaults to the pending
+                              one from cert csr); the previous one is kept
+  cert rollback [--key-type TYPE]
+                              serve the previous certificate again
+  cert renew [--force] [--json]
+                              renew what is due (--force: everything) with the configured issuer,
+                              through a running gateway's admin API when there is one
+  cert export-trust [--out FILE] [--ca | --leaf]
+                              the PEM to trust: --ca the issuing root (Jabber/OS stores, default),
+                              --leaf the exact leaf (CUCM Phone-trust/tomcat-trust)
+  srv-records --domain DOMAIN [--address IP] [--ttl S]
+                              zone-file lines that point Jabber (_cisco-uds._tcp) at the gateway
 
 The configuration defaults to config/ucgate.yaml ($UCGATE_CONFIG overrides).
 Exit codes: 0 ok, 1 runtime failure, 2 bad input.
@@ -66,18 +77,18 @@ async function main(argv: string[]): Promise<number | 'running'> {
       case 'start': {
         const values = parse(rest, {});
         if (values.help) return (process.stdout.write(USAGE), 0);
-        const running = await startCommand({ config: values.config as string | undefined });
+        const running = await (await import('./cli/start.js')).startCommand({ config: values.config as string | undefined });
         if (typeof running === 'number') return running;
         holdUntilSignal(running);
         return 'running';
       }
       case 'check': {
         const values = parse(rest, {});
-        return checkCommand({ config: values.config as string | undefined });
+        return (await import('./cli/check.js')).checkCommand({ config: values.config as string | undefined });
       }
       case 'demo': {
         const values = parse(rest, { port: { type: 'string' }, dir: { type: 'string' } });
-        const running = await demoCommand({ port: values.port as string | undefined, dir: values.dir as string | undefined });
+        const running = await (await import('./cli/demo.js')).demoCommand({ port: values.port as string | undefined, dir: values.dir as string | undefined });
         if (typeof running === 'number') return running;
         holdUntilSignal(running);
         return 'running';
@@ -86,13 +97,57 @@ async function main(argv: string[]): Promise<number | 'running'> {
         const [sub, ...subRest] = rest;
         if (sub === 'status') {
           const values = parse(subRest, { json: { type: 'boolean' } });
-          return certStatusCommand({ config: values.config as string | undefined, json: values.json === true });
+          return (await import('./cli/cert-status.js')).certStatusCommand({ config: values.config as string | undefined, json: values.json === true });
         }
         if (sub === 'export-trust') {
-          const values = parse(subRest, { out: { type: 'string' }, leaf: { type: 'boolean' } });
-          return certExportTrustCommand({ config: values.config as string | undefined, out: values.out as string | undefined, leaf: values.leaf === true });
+          const values = parse(subRest, { out: { type: 'string' }, leaf: { type: 'boolean' }, ca: { type: 'boolean' } });
+          if (values.leaf && values.ca) return usageError('export-trust takes --ca or --leaf, not both');
+          return (await import('./cli/cert-export-trust.js')).certExportTrustCommand({ config: values.config as string | undefined, out: values.out as string | undefined, leaf: values.leaf === true });
+        }
+        if (sub === 'csr') {
+          const values = parse(subRest, { out: { type: 'string' }, 'client-auth': { type: 'boolean' }, 'key-type': { type: 'string' } });
+          return (await import('./cli/cert-csr.js')).certCsrCommand({
+            config: values.config as string | undefined,
+            out: values.out as string | undefined,
+            clientAuth: values['client-auth'] === true,
+            keyType: values['key-type'] as string | undefined,
+          });
+        }
+        if (sub === 'import') {
+          const values = parse(subRest, {
+            cert: { type: 'string' },
+            chain: { type: 'string' },
+            key: { type: 'string' },
+            pfx: { type: 'string' },
+            'passphrase-file': { type: 'string' },
+          });
+          return (await import('./cli/cert-import.js')).certImportCommand({
+            config: values.config as string | undefined,
+            cert: values.cert as string | undefined,
+            chain: values.chain as string | undefined,
+            key: values.key as string | undefined,
+            pfx: values.pfx as string | undefined,
+            passphraseFile: values['passphrase-file'] as string | undefined,
+          });
+        }
+        if (sub === 'renew') {
+          const values = parse(subRest, { force: { type: 'boolean' }, json: { type: 'boolean' } });
+          return (await import('./cli/cert-renew.js')).certRenewCommand({ config: values.config as string | undefined, force: values.force === true, json: values.json === true });
+        }
+        if (sub === 'rollback') {
+          const values = parse(subRest, { 'key-type': { type: 'string' } });
+          return (await import('./cli/cert-rollback.js')).certRollbackCommand({ config: values.config as string | undefined, keyType: values['key-type'] as string | undefined });
         }
         return usageError(sub ? `unknown cert command: ${sub}` : 'cert needs a subcommand');
+      }
+      case 'srv-records': {
+        const values = parse(rest, { domain: { type: 'string' }, address: { type: 'string' }, ttl: { type: 'string' } });
+        return (await import('./cli/srv-records.js')).srvRecordsCommand({
+          config: values.config as string | undefined,
+          domain: values.domain as string | undefined,
+          address: values.address as string | undefined,
+          ttl: values.ttl as string | undefined,
+        });
       }
       case 'version':
       case '--version':
@@ -114,6 +169,7 @@ async function main(argv: string[]): Promise<number | 'running'> {
 }
 
 if (cluster.isWorker) {
+  const { runWorker } = await import('./worker/worker-process.js');
   const log = createLogger({ level: process.env.UCGATE_LOG_LEVEL ?? 'info', base: { role: 'worker', worker: cluster.worker?.id } });
   const worker = runWorker(log);
   // Ctrl-C reaches the whole process group; the primary coordinates the drain, so both signals only start it here.

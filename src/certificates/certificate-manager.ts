@@ -11,8 +11,26 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { loadActiveCertificate, activateCertificate, type StoredCertificate } from './certificate-store.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
+import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
+import { needsDataPlane, createPlaceholder } from '../lifecycle/placeholder.js';
 
 const DAY_MS = 86_400_000;
+
+/** Days-left marks at which an expiring certificate is worth a log line (issue 5). */
+export const EXPIRY_WARNING_DAYS = [30, 14, 7, 1] as const;
+
+/** A served certificate getting close to its end. */
+export interface ExpiryWarning {
+  readonly keyType: KeyType;
+  readonly serial: string;
+  readonly source: string;
+  readonly notAfter: string;
+  /** Whole days left; negative once expired. */
+  readonly daysLeft: number;
+  /** The smallest mark reached (30, 14, 7, 1), 0 once expired: log once per mark to avoid repeats. */
+  readonly threshold: number;
+  readonly message: string;
+}
 
 export interface CertificateManagerOptions {
   readonly config: UcgateConfig;
@@ -56,6 +74,35 @@ export class CertificateManager extends EventEmitter {
     return undefined;
   }
 
+  /**
+   * Warnings for served certificates at or below 30, 14, 7 and 1 days left.
+   * Manual (imported) certificates get all four marks: only a person can
+   * renew them. Certificates ucgate renews itself get only the marks below
+   * `renewBeforeDays`, where reaching one means renewal has been failing.
+   * Logging them periodically is the caller's job.
+   */
+  expiryWarnings(nowMs: number = this.#options.clock.now()): ExpiryWarning[] {
+    const warnings: ExpiryWarning[] = [];
+    const renewBefore = this.#options.config.certificates.renewBeforeDays;
+    for (const cert of this.#served) {
+      const notAfterMs = Date.parse(cert.info.notAfter);
+      const daysLeft = Math.floor((notAfterMs - nowMs) / DAY_MS);
+      const marks = cert.source === 'manual' ? EXPIRY_WARNING_DAYS : EXPIRY_WARNING_DAYS.filter((days) => days < renewBefore);
+      let threshold: number | undefined;
+      if (notAfterMs <= nowMs) threshold = 0;
+      else for (const mark of marks) if (notAfterMs - nowMs <= mark * DAY_MS) threshold = mark;
+      if (threshold === undefined) continue;
+      const what = `${cert.keyType} certificate ${cert.info.commonName} (serial ${cert.info.serialNumber}, ${cert.source})`;
+      const message =
+        threshold === 0
+          ? `${what} expired on ${cert.info.notAfter}`
+          : `${what} expires in ${Math.max(daysLeft, 0)} day(s), on ${cert.info.notAfter}` +
+            (cert.source === 'manual' ? ': import a new one with `ucgate cert import`' : ': automatic renewal has not succeeded');
+      warnings.push({ keyType: cert.keyType, serial: cert.info.serialNumber, source: cert.source, notAfter: cert.info.notAfter, daysLeft, threshold, message });
+    }
+    return warnings;
+  }
+
   /** Loads or issues a certificate for every configured key type. */
   async ensure(): Promise<readonly StoredCertificate[]> {
     const served: StoredCertificate[] = [];
@@ -70,6 +117,8 @@ export class CertificateManager extends EventEmitter {
     const stored = await loadActiveCertificate(storage, keyType);
     const reason = stored ? this.unusableReason(stored) : 'none stored';
     if (stored && !reason) return stored;
+    // ACME challenges need the listeners: serve what is stored (or a placeholder) now; the renewal loop orders.
+    if (needsDataPlane(issuer)) return this.#serveWhileObtaining(keyType, stored, reason);
     if (issuer.type === 'manual') {
       if (stored && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
         log.warn({ event: 'certificate_unsuitable', keyType, reason }, 'serving the imported certificate anyway');
@@ -87,6 +136,7 @@ export class CertificateManager extends EventEmitter {
       try {
         const issued = await issuer.issue({ commonName: config.gateway.fqdn, subjectAltNames: requiredNames(config), keyType });
         const active = await activateCertificate(storage, issued);
+        await this.#audit(again ?? stored, active);
         log.info(
           { event: 'cert_obtained', keyType, serial: active.info.serialNumber, notAfter: active.info.notAfter, source: active.source },
           'certificate obtained',
@@ -99,6 +149,51 @@ export class CertificateManager extends EventEmitter {
       }
     } finally {
       await release();
+    }
+  }
+
+  /**
+   * Serves `cert` for its key type from now on (a renewal, or a certificate
+   * another process stored) and emits 'change'. Only ever called with a
+   * certificate that is already stored and active: a failure never gets here.
+   */
+  replaceServed(cert: StoredCertificate): void {
+    const others = new Map(this.#served.map((served) => [served.keyType, served]));
+    others.set(cert.keyType, cert);
+    this.#served = this.#options.config.certificates.keyTypes.flatMap((keyType) => others.get(keyType) ?? []);
+    this.emit('change', this.#served);
+  }
+
+  /** For an issuer that needs the data plane: the stored certificate while it is valid for our names, else a placeholder. */
+  async #serveWhileObtaining(keyType: KeyType, stored: StoredCertificate | undefined, reason: string | undefined): Promise<StoredCertificate> {
+    const { config, clock, log } = this.#options;
+    const names = requiredNames(config);
+    const covers = (cert: StoredCertificate) => names.every((name) => cert.info.subjectAltNames.some((san) => san.toLowerCase() === name));
+    if (stored && Date.parse(stored.info.notAfter) > clock.now() && covers(stored)) {
+      log.info({ event: 'certificate_renewal_pending', keyType, reason, serial: stored.info.serialNumber }, 'serving the stored certificate until the renewal loop replaces it');
+      return stored;
+    }
+    log.warn({ event: 'certificate_placeholder', keyType, reason }, 'serving a temporary self-signed certificate until the CA issues one');
+    return createPlaceholder(keyType, names, clock.now());
+  }
+
+  /** One audit line per issuance; a failing audit write is logged, never fails the issuance. */
+  async #audit(before: StoredCertificate | undefined, after: StoredCertificate): Promise<void> {
+    const { storage, issuer, clock, log } = this.#options;
+    const actor: AuditActor = issuer.type === 'manual' ? 'cli' : issuer.type;
+    try {
+      await appendAudit(storage, {
+        time: auditTime(clock.now()),
+        action: before ? 'renewed' : 'issued',
+        actor,
+        keyType: after.keyType,
+        subject: after.info.subject,
+        serial: after.info.serialNumber,
+        ...(before && { oldFingerprint: before.info.fingerprintSha256 }),
+        newFingerprint: after.info.fingerprintSha256,
+      });
+    } catch (err) {
+      log.error({ event: 'audit_failed', keyType: after.keyType, err: (err as Error).message }, 'could not write the audit log');
     }
   }
 }

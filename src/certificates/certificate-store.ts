@@ -7,8 +7,11 @@
  *   certificates/<keyType>/versions/<serial>/certificate.pem  leaf + chain
  *   certificates/<keyType>/versions/<serial>/private-key.pem  0600
  *   certificates/<keyType>/versions/<serial>/meta.json        source, time
+ *   certificates/<keyType>/versions/<serial>/trust-anchor.pem the root it chains to (imports)
  *   certificates/<keyType>/active                             "<serial>"
  *   certificates/<keyType>/previous                           "<serial>"
+ *   certificates/<keyType>/pending/private-key.pem            0600, from `cert csr`
+ *   certificates/<keyType>/pending/request.csr                the CSR sent to the CA
  */
 import type { KeyType } from '../config/types.js';
 import type { Storage } from '../store/storage.js';
@@ -51,8 +54,15 @@ export async function loadVersion(storage: Storage, keyType: KeyType, serial: st
   return { keyType, certPem, keyPem, source: meta.source, info: describeCertificate(certPem) };
 }
 
-/** Stores a new version, then points `active` at it (keeping the old pointer as `previous`). */
-export async function activateCertificate(storage: Storage, issued: IssuedCertificate): Promise<StoredCertificate> {
+/**
+ * Stores a new version, then points `active` at it (keeping the old pointer as `previous`).
+ * `trustAnchorPem`, when given, is kept beside it for `cert export-trust --ca`.
+ */
+export async function activateCertificate(
+  storage: Storage,
+  issued: IssuedCertificate,
+  options: { readonly trustAnchorPem?: string } = {},
+): Promise<StoredCertificate> {
   const certPem = issued.certPem.trimEnd() + '\n' + (issued.chainPem ? issued.chainPem.trimEnd() + '\n' : '');
   const info = describeCertificate(issued.certPem);
   const dir = `${base(issued.keyType)}/versions/${info.serialNumber}`;
@@ -60,8 +70,62 @@ export async function activateCertificate(storage: Storage, issued: IssuedCertif
   await storage.store(`${dir}/certificate.pem`, certPem);
   const meta: Meta = { source: issued.source, storedAt: new Date().toISOString() };
   await storage.store(`${dir}/meta.json`, JSON.stringify(meta) + '\n');
+  if (options.trustAnchorPem) await storage.store(`${dir}/trust-anchor.pem`, options.trustAnchorPem.trimEnd() + '\n');
   const current = (await loadText(storage, `${base(issued.keyType)}/active`))?.trim();
   if (current && current !== info.serialNumber) await storage.store(`${base(issued.keyType)}/previous`, current + '\n');
   await storage.store(`${base(issued.keyType)}/active`, info.serialNumber + '\n');
   return { keyType: issued.keyType, certPem, keyPem: issued.keyPem, source: issued.source, info };
+}
+
+/** The serial the `previous` pointer names, if any. */
+export async function loadPreviousSerial(storage: Storage, keyType: KeyType): Promise<string | undefined> {
+  return (await loadText(storage, `${base(keyType)}/previous`))?.trim() || undefined;
+}
+
+/**
+ * Points `active` at a version already stored, and `previous` at what was
+ * active: rollback, and undoing a rollback by running it again. The version
+ * must exist (check with loadVersion first).
+ */
+export async function activateVersion(storage: Storage, keyType: KeyType, serial: string): Promise<void> {
+  const current = (await loadText(storage, `${base(keyType)}/active`))?.trim();
+  if (current && current !== serial) await storage.store(`${base(keyType)}/previous`, current + '\n');
+  await storage.store(`${base(keyType)}/active`, serial + '\n');
+}
+
+/** The root the active certificate was validated against on import, if one was kept. */
+export async function loadTrustAnchor(storage: Storage, keyType: KeyType): Promise<string | undefined> {
+  const serial = (await loadText(storage, `${base(keyType)}/active`))?.trim();
+  return serial ? loadText(storage, `${base(keyType)}/versions/${serial}/trust-anchor.pem`) : undefined;
+}
+
+/** A key made by `ucgate cert csr`, waiting for the CA's certificate. */
+export interface PendingKey {
+  readonly keyType: KeyType;
+  /** Secret: never log. */
+  readonly keyPem: string;
+  readonly csrPem: string | undefined;
+}
+
+const pendingKey = (keyType: KeyType) => `${base(keyType)}/pending/private-key.pem`;
+const pendingCsr = (keyType: KeyType) => `${base(keyType)}/pending/request.csr`;
+
+/** Replaces the pending key and CSR of a key type; resolves true when one was there before. */
+export async function storePendingKey(storage: Storage, keyType: KeyType, keyPem: string, csrPem: string): Promise<boolean> {
+  const replaced = await storage.exists(pendingKey(keyType));
+  await storage.store(pendingKey(keyType), keyPem, { secret: true });
+  await storage.store(pendingCsr(keyType), csrPem);
+  return replaced;
+}
+
+export async function loadPendingKey(storage: Storage, keyType: KeyType): Promise<PendingKey | undefined> {
+  const keyPem = await loadText(storage, pendingKey(keyType));
+  if (!keyPem) return undefined;
+  return { keyType, keyPem, csrPem: await loadText(storage, pendingCsr(keyType)) };
+}
+
+/** Forgets the pending key once its certificate is active (the key lives on in the version folder). */
+export async function deletePendingKey(storage: Storage, keyType: KeyType): Promise<void> {
+  await storage.delete(pendingCsr(keyType));
+  await storage.delete(pendingKey(keyType));
 }

@@ -5,6 +5,7 @@ import { openStorage } from '../store/create-storage.js';
 import { createIssuer } from '../issuers/create-issuer.js';
 import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import { describeCertificate, daysLeft, type CertificateInfo } from '../pki/certificate-info.js';
+import { loadRenewalState, readRenewalHistory, formatRenewals } from '../lifecycle/renewal-history.js';
 
 export interface CertificateStatusEntry extends CertificateInfo {
   readonly name: string;
@@ -29,8 +30,10 @@ export async function certStatusCommand(options: { config?: string; json?: boole
       const info = describeCertificate(anchor);
       entries.push({ name: 'local-ca', source: 'self-signed', daysLeft: daysLeft(info, now), ...info });
     }
+    // Renewal: the running gateway's last view (next attempt, failures, last error) and every attempt made.
+    const [renewal, renewals] = await Promise.all([loadRenewalState(storage), readRenewalHistory(storage, 20)]);
     if (options.json) {
-      process.stdout.write(JSON.stringify({ certificates: entries, missing }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ certificates: entries, missing, renewal, renewals }, null, 2) + '\n');
       return 0;
     }
     for (const entry of entries) {
@@ -41,6 +44,7 @@ export async function certStatusCommand(options: { config?: string; json?: boole
       );
     }
     for (const keyType of missing) process.stdout.write(`gateway-${keyType}\n  none stored yet (issued on first start)\n`);
+    process.stdout.write(formatRenewals(renewal, renewals));
     return 0;
   } catch (err) {
     return printProblems(err);

@@ -9,9 +9,11 @@
  * errors that do not name the real key. Conditions use `if`/`then`; rules
  * that span keys (nodes xor srv, admin tls on loopback) live in the loader.
  */
+import { parseRedisUrl, isRedisTarget } from '../store/redis-url.js';
 import { availableParallelism } from 'node:os';
 import { isIP, isIPv4 } from 'node:net';
 import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
+import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS } from '../lifecycle/renewal-timing.js';
 
 const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 // SRV owner names carry `_service._proto.` labels (RFC 2782).
@@ -48,12 +50,7 @@ function isHttpsUrl(s: string): boolean {
 }
 
 function isRedisUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
+  return isRedisTarget(parseRedisUrl(s));
 }
 
 function isHostPort(s: string): boolean {
@@ -135,8 +132,15 @@ const acme = obj(
     caFile: filePath,
     eab: obj({ kid: str, hmacKeyFile: filePath }, ['kid', 'hmacKeyFile']),
     dnsHook: str,
+    // Renewal tuning (the renewal loop reads these for every issuer type; they sit here because ACME is what needs them).
+    checkIntervalMs: int(1_000, 86_400_000, { default: DEFAULT_CHECK_INTERVAL_MS }),
+    retryBackoffMs: list(int(100, 86_400_000), { minItems: 1, maxItems: 20, default: [...DEFAULT_RETRY_BACKOFF_MS] }),
   },
   ['directoryUrl'],
+  {
+    if: { properties: { challenge: { const: 'dns-01' } }, required: ['challenge'] },
+    then: { required: ['dnsHook'], requiredWhen: 'when challenge is dns-01' },
+  },
 );
 
 const certificates = obj(
@@ -145,9 +149,15 @@ const certificates = obj(
     store: obj(
       {
         type: { type: 'string', enum: ['file', 'redis'], default: 'file' },
-        url: { type: 'string', format: 'redis-url', mustBe: 'a redis:// or rediss:// URL' },
-        prefix: { type: 'string' },
+        url: { type: 'string', format: 'redis-url', mustBe: 'a redis://, rediss://, redis+sentinel://h:p,h:p/master or redis+cluster://h:p,h:p URL' },
+        prefix: { type: 'string', pattern: '^[^\\s]*$', mustBe: 'a key prefix without spaces' },
         keyFile: filePath,
+        passwordFile: filePath,
+        caFile: filePath,
+        // One orders, all serve: a holder that dies frees the lock after this; it extends it every third of it.
+        lockLeaseMs: int(1_000, 600_000, { default: 15_000 }),
+        // The safety net under pub/sub: how often every instance compares its served serials with the store.
+        checkIntervalMs: int(1_000, 3_600_000, { default: 30_000 }),
       },
       [],
       {
@@ -239,6 +249,7 @@ const cluster = obj(
 const route = obj(
   {
     pathPrefix: { type: 'string', pattern: '^/', mustBe: 'a path starting with "/"' },
+    maxBodyBytes: int(0, 1_073_741_824),
     cluster: name,
     methods: list({ type: 'string', enum: methods }, { minItems: 1, uniqueItems: true }),
     host,
@@ -280,6 +291,24 @@ export const configSchema: SchemaObject = obj(
     shutdown: obj({ graceMs: int(0, 3_600_000, { default: 10_000 }) }, [], { default: {} }),
     limits: obj(
       {
+        // Every limit answers with its own status (400, 413, 414, 429, 431, 503) and a metric, never a crash.
+        http: obj(
+          {
+            maxHeaderBytes: int(1_024, 1_048_576, { default: 16_384 }),
+            maxHeaders: int(8, 1_000, { default: 100 }),
+            maxUrlBytes: int(256, 1_048_576, { default: 8_192 }),
+            maxBodyBytes: int(0, 1_073_741_824, { default: 10_485_760 }),
+            maxConnections: int(1, 1_000_000, { default: 20_000 }),
+            maxConnectionsPerClient: int(1, 1_000_000, { default: 500 }),
+            maxRequestsPerConnection: int(0, 1_000_000, { default: 10_000 }),
+            idleTimeoutMs: int(1_000, 3_600_000, { default: 30_000 }),
+            headersTimeoutMs: int(1_000, 600_000, { default: 10_000 }),
+            requestTimeoutMs: int(1_000, 3_600_000, { default: 120_000 }),
+            upstreamMaxHeaderBytes: int(1_024, 1_048_576, { default: 65_536 }),
+          },
+          [],
+          { default: {} },
+        ),
         // Extension Mobility logins and UDS Basic-auth failures: password spraying and PIN guessing
         // lock AD accounts and load CUCM; answered with 429 before CUCM sees them.
         loginAttempts: obj(

@@ -51,7 +51,12 @@ export interface AcmeConfig {
   readonly challenge: AcmeChallenge;
   readonly caFile?: string;
   readonly eab?: { readonly kid: string; readonly hmacKeyFile: string };
+  /** Run as `<dnsHook> present|cleanup <record name> <value>` for dns-01 (see src/acme/dns-hook.ts). */
   readonly dnsHook?: string;
+  /** The renewal loop looks at the certificates at least this often (±10 % jitter). */
+  readonly checkIntervalMs: number;
+  /** Delays after 1, 2, 3... consecutive renewal failures; the last one repeats. */
+  readonly retryBackoffMs: readonly number[];
 }
 
 export interface IssuerConfig {
@@ -61,9 +66,20 @@ export interface IssuerConfig {
 
 export interface StoreConfig {
   readonly type: 'file' | 'redis';
+  /** redis://, rediss://, redis+sentinel://h:p,h:p/master, redis+cluster://h:p,h:p (see store/redis-url.ts). */
   readonly url?: string;
+  /** Key prefix in Redis (default `ucgate:`), so several gateway groups can share one Redis. */
   readonly prefix?: string;
+  /** Store key (base64, 32 bytes, mode 0600) sealing secrets at rest; or env UCGATE_STORE_KEY. */
   readonly keyFile?: string;
+  /** Redis password, kept out of the URL (relative to the config file's folder). */
+  readonly passwordFile?: string;
+  /** CA certificate for rediss:// with a private CA (relative to the config file's folder). */
+  readonly caFile?: string;
+  /** Lease of the issue lock: how soon another instance takes over from a holder that died. Filled by the schema. */
+  readonly lockLeaseMs?: number;
+  /** How often instances compare served certificates with the store (the pub/sub safety net). Filled by the schema. */
+  readonly checkIntervalMs?: number;
 }
 
 export interface CertificatesConfig {
@@ -135,6 +151,8 @@ export interface RouteConfig {
   readonly cluster: string;
   readonly methods?: readonly HttpMethod[];
   readonly host?: string;
+  /** Overrides limits.http.maxBodyBytes for this route. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface GatewayIdentityConfig {
@@ -161,7 +179,25 @@ export interface LoginAttemptLimits {
   readonly perUser: number;
 }
 
+/** Client-facing HTTP limits; sizes in bytes. */
+export interface HttpLimits {
+  readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
+  readonly maxUrlBytes: number;
+  /** Request body, unless the route sets its own. */
+  readonly maxBodyBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  /** 0: no limit. */
+  readonly maxRequestsPerConnection: number;
+  readonly idleTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly upstreamMaxHeaderBytes: number;
+}
+
 export interface LimitsConfig {
+  readonly http: HttpLimits;
   readonly loginAttempts: LoginAttemptLimits;
 }
 

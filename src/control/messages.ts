@@ -25,9 +25,21 @@ export interface ListenerAddress {
   readonly profile?: string;
 }
 
+/**
+ * An ACME challenge response the data plane serves while the CA validates
+ * (http-01: the key authorization for a token; tls-alpn-01: the acme-tls/1
+ * certificate for an identifier). keyPem is secret: never log the message.
+ */
+export type WireChallenge =
+  | { readonly type: 'http-01'; readonly token: string; readonly keyAuthorization: string }
+  | { readonly type: 'tls-alpn-01'; readonly identifier: string; readonly certPem: string; readonly keyPem: string };
+
 export type PrimaryMessage =
   | { readonly t: 'init'; readonly config: UcgateConfig; readonly certificates: readonly WireCertificate[]; readonly ticketKeys: string }
-  | { readonly t: 'certificates'; readonly certificates: readonly WireCertificate[] }
+  /** With `ackId`, the worker answers `ack` once the next handshake uses these. */
+  | { readonly t: 'certificates'; readonly certificates: readonly WireCertificate[]; readonly ackId?: number }
+  /** Answered with `ack` (same id) once applied, so the CA is told to validate only when every worker can answer. */
+  | { readonly t: 'acme-challenge'; readonly id: number; readonly op: 'add' | 'remove'; readonly challenge: WireChallenge }
   | { readonly t: 'ticket-keys'; readonly ticketKeys: string }
   | { readonly t: 'health'; readonly updates: readonly NodeHealthUpdate[] }
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
@@ -43,7 +55,9 @@ export type WorkerMessage =
   | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string; readonly message: string }
   | { readonly t: 'upstream-status'; readonly cluster: string; readonly node: string; readonly status: number; readonly retryAfterMs?: number }
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
-  | { readonly t: 'metrics'; readonly id: number; readonly metrics: unknown[] };
+  | { readonly t: 'metrics'; readonly id: number; readonly metrics: unknown[] }
+  /** A message that asked for it (`acme-challenge`, `certificates` with ackId) has been applied. */
+  | { readonly t: 'ack'; readonly id: number };
 
 export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';

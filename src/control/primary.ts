@@ -10,6 +10,9 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from './messages.js';
 import { openStorage } from '../store/create-storage.js';
+import type { Storage } from '../store/storage.js';
+import { isSharedStore, type StoreStatus } from '../store/shared-store.js';
+import type { StoreChange, StoreEvents } from '../store/store-events.js';
 import { createIssuer } from '../issuers/create-issuer.js';
 import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
@@ -22,7 +25,16 @@ import { readClusterCa } from '../upstream/upstream-node.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import { startAdminServer, type AdminBackend, type Readiness } from '../admin/admin-server.js';
-import { buildStatus } from './status.js';
+import { buildStatus, UpstreamCertificateInventory } from './status.js';
+import { FileStorage } from '../store/file-storage.js';
+import { readAudit } from '../certificates/audit-log.js';
+import { dscpSupported } from '../net/dscp.js';
+import { ChallengeDistributor } from '../acme/challenge-distributor.js';
+import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
+import { createRenewalService } from '../lifecycle/renewal-service.js';
+import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
+import { isPlaceholder } from '../lifecycle/placeholder.js';
+import { readRenewalHistory } from '../lifecycle/renewal-history.js';
 
 export interface PrimaryOptions {
   readonly config: UcgateConfig;
@@ -51,6 +63,14 @@ export class Primary {
   #stopping = false;
   #listeners: ListenerAddress[] = [];
   adminPort: number | undefined;
+  #storage: Storage | undefined;
+  #storeEvents: StoreEvents | undefined;
+  #storeSync: Promise<unknown> | undefined;
+  // ACME challenges and certificate swaps wait for every worker's ack (src/lifecycle/worker-acks.ts).
+  readonly #acks = new WorkerAcks({ timeoutMs: 5_000 });
+  #challenges: ChallengeDistributor | undefined;
+  #renewals: RenewalMaintenance | undefined;
+  #certificatesApplied: Promise<AckReport> = Promise.resolve({ expected: 0, acked: 0, timedOut: false, ms: 0 });
 
   constructor(options: PrimaryOptions) {
     this.config = options.config;
@@ -71,8 +91,11 @@ export class Primary {
 
   async start(): Promise<readonly ListenerAddress[]> {
     const config = this.config;
-    const storage = await openStorage(config);
-    this.#certificates = new CertificateManager({ config, storage, issuer: createIssuer(config, storage), clock: this.clock, log: this.log });
+    const storage = await openStorage(config, { mode: 'gateway', log: this.log });
+    this.#storage = storage;
+    this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
+    const issuer = createIssuer(config, storage, { challenges: this.#challenges, log: this.log });
+    this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log });
     const served = await this.#certificates.ensure();
     for (const cert of served) {
       this.log.info(
@@ -83,7 +106,7 @@ export class Primary {
     this.#recordCertificateExpiry(served);
     this.#certificates.on('change', (certs: readonly StoredCertificate[]) => {
       this.#recordCertificateExpiry(certs);
-      this.#send({ t: 'certificates', certificates: toWire(certs) });
+      this.#certificatesApplied = this.#broadcastAcked((ackId) => ({ t: 'certificates', certificates: toWire(certs), ackId }));
     });
     this.#rotation = rotateTicketKeys(this.clock, config.tls.ticketKeyRotationMs, (keys) => {
       this.#ticketKeys = keys;
@@ -113,6 +136,37 @@ export class Primary {
       this.#listeners = await this.#pool.start();
     }
     this.metrics.workers.set(config.workers);
+    // Renewal starts once the listeners run: ACME challenges are answered by them.
+    this.#renewals = createRenewalService({
+      config,
+      storage,
+      manager: this.#certificates,
+      clock: this.clock,
+      log: this.log,
+      registry: this.metrics.registry,
+      renewals: this.metrics.renewals,
+      serve: (cert) => {
+        this.#certificates.replaceServed(cert);
+        return this.#certificatesApplied;
+      },
+    });
+    this.#renewals.start();
+    this.#watchStore();
+    const wantsDscp = [...config.listen.https, ...config.listen.http, ...config.clusters].some((item) => item.dscp !== undefined);
+    if (wantsDscp && !dscpSupported) {
+      this.log.warn(
+        { event: 'dscp_unavailable', runtime: process.version },
+        `dscp is configured but Node ${process.version} cannot mark sockets (socket.setTypeOfService needs Node 24+): traffic goes unmarked`,
+      );
+    }
+    for (const listener of this.#listeners) {
+      if (listener.profile === 'legacy') {
+        this.log.warn(
+          { event: 'legacy_tls_listener', listener: listener.name, port: listener.port },
+          `listener ${listener.name} accepts TLS 1.0/1.1 with RSA key exchange and CBC ciphers (profile: legacy) for old phones: keep it off the open network`,
+        );
+      }
+    }
     if (config.listen.admin) {
       const admin = await startAdminServer({ config: config.listen.admin, certificates: toWire(served), backend: this.#adminBackend(), log: this.log });
       this.#admin = admin.app;
@@ -132,6 +186,7 @@ export class Primary {
       if (cluster.srv) messages.push({ t: 'nodes', cluster: cluster.name, nodes: this.#srv.nodes(cluster.name), health: this.health.effective() });
     }
     messages.push({ t: 'health', updates: this.health.effective() });
+    messages.push(...(this.#challenges?.catchUp() ?? []));
     return messages;
   }
 
@@ -181,7 +236,17 @@ export class Primary {
       case 'sticky':
         this.#pool?.broadcast(message, from);
         break;
+      case 'ack':
+        this.#acks.ack(message.id, from?.id ?? 0);
+        break;
     }
+  }
+
+  /** Sends to every worker (or applies in process) and resolves when all acknowledged it. */
+  #broadcastAcked(make: (ackId: number) => PrimaryMessage): Promise<AckReport> {
+    const { id, done } = this.#acks.expect(this.#inProcess ? 0 : (this.#pool?.size ?? 0));
+    this.#send(make(id));
+    return done;
   }
 
   #send(message: PrimaryMessage): void {
@@ -203,6 +268,9 @@ export class Primary {
       case 'nodes':
         plane.setNodes(message.cluster, message.nodes, message.health);
         break;
+      case 'acme-challenge':
+        plane.applyChallenge(message.op, message.challenge);
+        break;
       default:
         break;
     }
@@ -223,13 +291,52 @@ export class Primary {
     const served = this.#certificates?.served ?? [];
     if (served.length === 0) reasons.push('no certificate loaded');
     for (const cert of served) if (Date.parse(cert.info.notAfter) <= now) reasons.push(`certificate ${cert.keyType} expired`);
+    for (const cert of served) if (isPlaceholder(cert)) reasons.push(`certificate ${cert.keyType}: placeholder served while the CA issues one`);
     const health = this.health.effective();
     for (const cluster of this.config.clusters) {
       const nodes = health.filter((update) => update.cluster === cluster.name);
       if (nodes.length === 0) reasons.push(`cluster ${cluster.name}: no nodes known`);
       else if (!nodes.some((update) => update.healthy)) reasons.push(`cluster ${cluster.name}: no healthy node`);
     }
-    return { ready: reasons.length === 0, reasons };
+    const ready = reasons.length === 0;
+    // Serving from the local copy is degraded, not unready: the certificate is good and traffic flows (issue 8).
+    const store = this.storeStatus();
+    if (!store.connected) reasons.push(`degraded: certificate store ${store.target ?? store.type} unreachable since ${store.degradedSince}, serving the last good certificates`);
+    return { ready, reasons };
+  }
+
+  /** The certificate store's state: always connected for the file store. */
+  storeStatus(): StoreStatus {
+    const storage = this.#storage;
+    return isSharedStore(storage) ? storage.status() : { type: 'file', connected: true, degradedSince: null, lastError: null };
+  }
+
+  /**
+   * A shared store: reload when another instance activates a certificate
+   * (announcement, periodic check, reconnection), and keep ucgate_store_up.
+   */
+  #watchStore(): void {
+    const storage = this.#storage;
+    if (!isSharedStore(storage)) return;
+    const up = () => this.metrics.storeUp.set({ type: 'redis' }, storage.connection.up ? 1 : 0);
+    storage.on('up', up);
+    storage.on('down', up);
+    up();
+    this.#storeEvents = storage.watch({
+      keyTypes: this.config.certificates.keyTypes,
+      servedSerial: (keyType) => this.#certificates.served.find((cert) => cert.keyType === keyType)?.info.serialNumber,
+      checkIntervalMs: this.config.certificates.store.checkIntervalMs ?? 30_000,
+      clock: this.clock,
+      log: this.log,
+    });
+    this.#storeEvents.on('change', (change: StoreChange) => {
+      this.log.info({ event: 'store_certificate_changed', ...change }, `${change.keyType} certificate ${change.serial} is active in the store: reloading`);
+      this.metrics.storeReloads.inc({ via: change.via });
+      // One reload at a time; the maintenance pass reloads from the store first (and joins a pass already running).
+      this.#storeSync ??= (this.#renewals ? this.#renewals.tick() : this.#certificates.ensure())
+        .catch((err: Error) => this.log.error({ event: 'store_reload_failed', err: err.message }, 'could not reload certificates from the store'))
+        .finally(() => (this.#storeSync = undefined));
+    });
   }
 
   async collectMetrics(): Promise<{ contentType: string; body: string }> {
@@ -238,10 +345,35 @@ export class Primary {
   }
 
   #adminBackend(): AdminBackend {
+    // What the health checks saw each node present, for the status and the dashboard.
+    const upstream = new UpstreamCertificateInventory().watch(this.health);
+    // Read-only handle on the audit log: never open()ed, because open() sweeps temp files the manager may be writing.
+    // A shared store is read through the primary's own handle (its reads never sweep anything).
+    const store = this.config.certificates.store.type === 'file' ? new FileStorage(this.config.certificates.dir) : this.#storage;
+    const audit = async (limit: number) => (store ? readAudit(store, limit) : []);
     return {
       readiness: () => this.readiness(),
       metrics: () => this.collectMetrics(),
-      status: async () => buildStatus(this),
+      // `renewal`: the maintenance loop's view per key type (due time, backoff, last error by class, ARI window).
+      status: async () => Object.assign(buildStatus(this, { upstreamCertificates: upstream.list() }), { renewal: this.#renewals?.status() ?? [] }),
+      // An explicit request from an administrator: renew every key type now, and answer once the workers serve it.
+      renew: async () => {
+        const results = (await this.#renewals?.renewNow({ force: true, trigger: 'manual' })) ?? [];
+        return { ok: results.every((result) => result.ok), results };
+      },
+      audit,
+      // Every issuance attempt, failures included (src/lifecycle/renewal-history.ts).
+      renewals: async (limit) =>
+        (store ? await readRenewalHistory(store, limit) : []).map((record) => ({
+          time: record.time,
+          result: record.result,
+          keyType: record.keyType,
+          action: record.result === 'success' ? (record.previousSerial ? 'renewed' : 'issued') : 'failed',
+          actor: record.trigger,
+          ...(record.serial && { serial: record.serial }),
+          ...(record.notAfter && { notAfter: record.notAfter }),
+          ...(record.error && { error: `${record.reason ?? 'other'}: ${record.error}` }),
+        })),
     };
   }
 
@@ -250,10 +382,13 @@ export class Primary {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#rotation?.stop();
+    this.#renewals?.stop();
     this.health.stop();
     this.#srv.stop();
     const graceMs = this.config.shutdown.graceMs;
     this.log.info({ event: 'shutdown', graceMs }, 'stopping: draining in-flight requests');
+    this.#storeEvents?.stop();
     await Promise.all([this.#inProcess?.drain(graceMs), this.#pool?.stop(graceMs), this.#admin?.close()]);
+    if (isSharedStore(this.#storage)) await this.#storage.close();
   }
 }

@@ -7,8 +7,10 @@ import type { Primary } from './primary.js';
 import type { ListenerAddress } from './messages.js';
 import type { Readiness } from '../admin/admin-backend.js';
 import { VERSION } from '../version.js';
+import type { StoreStatus } from '../store/shared-store.js';
 import { daysLeft, describeCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { X509Certificate } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 
 /** One upstream node as the status reports it; times are ISO 8601. */
 export interface NodeStatusView {
@@ -52,6 +54,8 @@ export interface GatewayStatus {
   /** When this document was made (ISO 8601, the gateway's clock): ages on the dashboard count from it. */
   readonly generatedAt: string;
   readonly ready: Readiness;
+  /** The certificate store: a shared (Redis) store says whether it is reachable, and since when it is not. */
+  readonly store?: StoreStatus;
   readonly listeners: readonly ListenerAddress[];
   readonly renewBeforeDays: number;
   readonly clusters: readonly ClusterStatusView[];
@@ -85,11 +89,19 @@ export class UpstreamCertificateInventory {
     this.#byNode.set(key, { cluster, node, info: describeCertificate(cert) });
   }
 
+  /** Follows a HealthManager's `certificate` events (cluster, node, X509Certificate). */
+  watch(health: EventEmitter): this {
+    health.on('certificate', (cluster: string, node: string, cert: X509Certificate) => this.record(cluster, node, cert));
+    return this;
+  }
+
+  /** By cluster, then node name: a stable order, whichever check answered first. */
   list(): UpstreamCertificate[] {
-    return [...this.#byNode.values()];
+    return [...this.#byNode.values()].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.node.localeCompare(b.node));
   }
 }
 
+/** The status document now: health of every node, served and upstream certificates, readiness. */
 export function buildStatus(primary: Primary, extras: StatusExtras = {}): GatewayStatus {
   const now = primary.clock.now();
   const nodes = primary.health.status();
@@ -99,6 +111,7 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
     uptimeSeconds: Math.round((Date.now() - primary.startedAt) / 1000),
     generatedAt: new Date(now).toISOString(),
     ready: primary.readiness(),
+    store: primary.storeStatus(),
     listeners: primary.listeners,
     renewBeforeDays: primary.config.certificates.renewBeforeDays,
     clusters: primary.config.clusters.map((cluster) => ({

@@ -1,19 +1,42 @@
+/** The configured Issuer, from `certificates.issuer`. */
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
+import type { Logger } from '../log.js';
 import type { Issuer } from './issuer.js';
 import { SelfSignedIssuer } from './self-signed-issuer.js';
 import { ManualIssuer } from './manual-issuer.js';
+import { AcmeIssuer, configDirOf } from './acme-issuer.js';
+import { StoreChallengePublisher, type ChallengePublisher } from '../acme/challenge-store.js';
+import { createLogger } from '../log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
-export function createIssuer(config: UcgateConfig, storage: Storage & Locker): Issuer {
+export interface CreateIssuerOptions {
+  /** Where ACME challenge responses go; default: the store only (for the CLI). */
+  readonly challenges?: ChallengePublisher;
+  readonly log?: Logger;
+}
+
+export function createIssuer(config: UcgateConfig, storage: Storage & Locker, options: CreateIssuerOptions = {}): Issuer {
   switch (config.certificates.issuer.type) {
     case 'self-signed':
       return new SelfSignedIssuer(storage, config.gateway.fqdn);
     case 'manual':
       return new ManualIssuer();
-    case 'acme':
-      throw new UcgateError(ErrorCodes.ISSUER_UNSUPPORTED, 'certificates.issuer.type: acme is not available in this build yet', {
-        exitCode: 2,
+    case 'acme': {
+      const acme = config.certificates.issuer.acme!;
+      // The validator must reach a listener of ours for these two; a config without one cannot succeed.
+      if (acme.challenge === 'http-01' && config.listen.http.length === 0) {
+        throw new UcgateError(ErrorCodes.CONFIG_INVALID, 'certificates.issuer.acme.challenge: http-01 needs a listen.http listener (port 80 as the CA sees it)', {
+          exitCode: 2,
+        });
+      }
+      return new AcmeIssuer({
+        acme,
+        storage,
+        challenges: options.challenges ?? new StoreChallengePublisher(storage),
+        log: options.log ?? createLogger({ level: 'silent' }),
+        configDir: configDirOf(config.configFile),
       });
+    }
   }
 }

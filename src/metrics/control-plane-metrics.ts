@@ -32,6 +32,18 @@ export class ControlPlaneMetrics {
     registers: [this.registry],
   });
   readonly workers = new Gauge({ name: 'ucgate_workers', help: 'Data-plane workers running', registers: [this.registry] });
+  readonly storeUp = new Gauge({
+    name: 'ucgate_store_up',
+    help: 'Whether the shared certificate store answers (1) or the gateway serves from its local copy (0)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly storeReloads = new Counter({
+    name: 'ucgate_store_reloads_total',
+    help: 'Certificates reloaded because another instance activated one, by how it was noticed (message, check, reconnect)',
+    labelNames: ['via'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_' });

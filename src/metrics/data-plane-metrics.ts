@@ -46,6 +46,13 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
+  readonly rejectedRequests = new Counter({
+    name: 'ucgate_rejected_requests_total',
+    help: 'Requests refused by a limit or as malformed, by reason (url, headers, header-size, body, duplicate-host, connections, malformed, timeout...)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_worker_' });
   }

@@ -24,6 +24,8 @@ export interface ProxyState {
   readonly router: Router;
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
   readonly guard: CredentialGuard;
+  /** Names the gateway answers under (lowercase): an absolute-form request target must name one of them. */
+  readonly ownNames: ReadonlySet<string>;
 }
 
 function clusterRuntime(config: ClusterConfig, nodes: readonly UpstreamNode[], sticky: StickyTable, caPem: string | undefined): ClusterRuntime {
@@ -36,7 +38,12 @@ export function buildProxyState(config: UcgateConfig): ProxyState {
     const ca = readClusterCa(cluster);
     clusters.set(cluster.name, clusterRuntime(cluster, cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca)), new StickyTable(), ca));
   }
-  return { config, router: createRouter(config.routes), clusters, guard: new CredentialGuard(config.limits.loginAttempts, config.workers) };
+  const ownNames = new Set(
+    [config.gateway.fqdn, ...config.gateway.altNames, ...config.clusters.flatMap((cluster) => (cluster.publicName ? [cluster.publicName] : []))].map((name) =>
+      name.toLowerCase(),
+    ),
+  );
+  return { config, router: createRouter(config.routes), clusters, guard: new CredentialGuard(config.limits.loginAttempts, config.workers), ownNames };
 }
 
 const sameNode = (node: UpstreamNode, config: NodeConfig) =>

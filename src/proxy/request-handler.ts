@@ -26,6 +26,7 @@ import { stripHopByHopRequest, filterResponseHeaders } from './hop-by-hop.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
 import type { CredentialGuard } from './credential-guard.js';
+import { checkRequestHead, checkDeclaredBody, BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
 
 export interface ListenerInfo {
   readonly name: string;
@@ -47,18 +48,24 @@ export interface RequestHandlerOptions {
   readonly log: Logger;
   readonly metrics: DataPlaneMetrics;
   readonly observer?: UpstreamObserver;
+  /** Whether the request's connection is over a connection limit. */
+  readonly connectionVerdict?: (req: IncomingMessage) => LimitVerdict | undefined;
 }
 
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
 const CONTEXT = Symbol('ucgate.request');
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -72,12 +79,15 @@ interface RequestContext {
   readonly idempotent: boolean;
   readonly hasBody: boolean;
   readonly sessionId: string | undefined;
+  readonly upstreamMaxHeaderBytes: number;
   readonly credentials: { readonly guard: CredentialGuard; readonly attempt: NonNullable<ReturnType<CredentialGuard['attemptOf']>> } | undefined;
   readonly tried: Set<UpstreamNode>;
   lastFailureStatus: number | undefined;
   attempt: number;
   node: UpstreamNode | undefined;
   bodyStarted: boolean;
+  bodyTooLarge: boolean;
+  readonly maxBodyBytes: number;
   responseStarted: boolean;
   gate: PassThrough | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -109,7 +119,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       if (ctx.attempt !== attempt) return;
       clearTimeout(ctx.timer);
       ctx.timer = undefined;
-      startBody(ctx, req);
+      startBody(ctx, req, proxyReq);
       // The first-byte clock starts once the request is on its way.
       const armFirstByte = () => {
         if (ctx.attempt !== attempt || proxyReq.destroyed || ctx.responseStarted) return;
@@ -178,10 +188,16 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     ctx.tried.add(node);
     ctx.gate = ctx.hasBody ? new PassThrough() : undefined;
     const attempt = ctx.attempt;
-    proxy.web(req, res, { target: node.target, agent: node.agent, ...(ctx.gate ? { buffer: ctx.gate } : {}) }, (err: Error) => {
+    // http-proxy builds the upstream request on top of `ssl`, so a fresh object per try carries the header limit.
+    const ssl = { maxHeaderSize: ctx.upstreamMaxHeaderBytes };
+    proxy.web(req, res, { target: node.target, agent: node.agent, ssl, ...(ctx.gate ? { buffer: ctx.gate } : {}) }, (err: Error) => {
       if (ctx.attempt !== attempt || ctx.done) return;
       clearTimeout(ctx.timer);
       ctx.timer = undefined;
+      if (ctx.bodyTooLarge) {
+        reject(res, BODY_TOO_LARGE);
+        return;
+      }
       const failure = classifyUpstreamError(err);
       ctx.lastFailureStatus = failure.status;
       log.warn(
@@ -198,11 +214,33 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     });
   };
 
+  const reject = (res: ServerResponse, verdict: LimitVerdict) => {
+    metrics.rejectedRequests.inc({ reason: verdict.limit });
+    if (verdict.close) res.shouldKeepAlive = false;
+    respondStatus(res, verdict.status);
+  };
+
   return (req, res, listener) => {
     const startNs = process.hrtime.bigint();
     const state = options.state();
-    const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
     const logAccess = state.config.log.access;
+    const limits = state.config.limits.http;
+    const refused = options.connectionVerdict?.(req) ?? checkRequestHead(req, limits);
+    if (refused) {
+      reject(res, refused);
+      res.once('close', () => {
+        metrics.requests.inc({ listener: listener.name, code: res.statusCode });
+        if (logAccess) accessLog(log, req, res, listener, startNs, undefined, undefined, 0, `[${refused.limit}]`, 0);
+      });
+      return;
+    }
+    const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
+    if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
+      // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
+      reject(res, FOREIGN_TARGET);
+      res.once('close', () => metrics.requests.inc({ listener: listener.name, code: res.statusCode }));
+      return;
+    }
     if (decision.kind !== 'proxy') {
       if (decision.kind === 'method-not-allowed') res.setHeader('allow', decision.allow.join(', '));
       respondStatus(res, decision.status);
@@ -227,6 +265,13 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
         return;
       }
     }
+    const maxBodyBytes = decision.route.maxBodyBytes ?? limits.maxBodyBytes;
+    const declaredTooLarge = checkDeclaredBody(req, maxBodyBytes);
+    if (declaredTooLarge) {
+      reject(res, declaredTooLarge);
+      res.once('close', () => metrics.requests.inc({ listener: listener.name, code: res.statusCode }));
+      return;
+    }
     const cluster = state.clusters.get(decision.cluster)!;
     const method = req.method ?? 'GET';
     const sticky = cluster.config.sticky;
@@ -239,11 +284,14 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       hasBody: hasRequestBody(req),
       sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
       credentials: attempt ? { guard: state.guard, attempt } : undefined,
+      upstreamMaxHeaderBytes: limits.upstreamMaxHeaderBytes,
       tried: new Set(),
       lastFailureStatus: undefined,
       attempt: 0,
       node: undefined,
       bodyStarted: false,
+      bodyTooLarge: false,
+      maxBodyBytes,
       responseStarted: false,
       gate: undefined,
       timer: undefined,
@@ -272,9 +320,21 @@ function hasRequestBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function startBody(ctx: RequestContext, req: IncomingMessage): void {
+function startBody(ctx: RequestContext, req: IncomingMessage, proxyReq: ClientRequest): void {
   if (!ctx.gate || ctx.bodyStarted) return;
   ctx.bodyStarted = true;
+  if (req.headers['content-length'] === undefined) {
+    // A chunked body has no declared size to check up front: count it as it flows.
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > ctx.maxBodyBytes && !ctx.bodyTooLarge) {
+        ctx.bodyTooLarge = true;
+        req.unpipe(ctx.gate);
+        proxyReq.destroy(new Error('request body over the limit'));
+      }
+    });
+  }
   req.pipe(ctx.gate);
 }
 

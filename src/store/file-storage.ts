@@ -2,15 +2,15 @@
  * The embedded default store: one file per key under `certificates.dir`.
  * Leftover temp files from a write killed midway are swept on open.
  */
-import { readFile, stat, unlink, readdir, mkdir, open } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
-import type { Locker, Storage, StoreOptions } from './storage.js';
+import { readFile, stat, unlink, readdir, mkdir, open, chmod } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
-export class FileStorage implements Storage, Locker {
+export class FileStorage implements Storage, Locker, Appender {
   readonly #root: string;
   readonly #locks = new Map<string, Promise<void>>();
 
@@ -25,14 +25,17 @@ export class FileStorage implements Storage, Locker {
   /** Creates the folder (0700) and removes temp files a crashed write left behind. */
   async open(): Promise<this> {
     await mkdir(this.#root, { recursive: true, mode: 0o700 });
+    // An existing folder keeps whatever mode it was made with; keys live here, so close it.
+    await chmod(this.#root, 0o700).catch(() => undefined);
     await this.#sweep(this.#root);
     return this;
   }
 
-  #path(key: string): string {
+  /** The file behind a key; only listing may name the store folder itself. */
+  #path(key: string, allowRoot = false): string {
     const path = resolve(this.#root, ...key.split('/'));
-    if (path !== this.#root && !path.startsWith(this.#root + sep)) {
-      throw new UcgateError(ErrorCodes.STORE_IO, `storage key escapes the store: ${key}`);
+    if (path === this.#root ? !allowRoot : !path.startsWith(this.#root + sep)) {
+      throw new UcgateError(ErrorCodes.STORE_IO, `storage key escapes the store or names it: ${JSON.stringify(key)}`);
     }
     return path;
   }
@@ -43,6 +46,19 @@ export class FileStorage implements Storage, Locker {
 
   async store(key: string, value: string | Buffer, options: StoreOptions = {}): Promise<void> {
     await writeFileAtomic(this.#path(key), value, options.secret ? 0o600 : 0o644);
+  }
+
+  /** O_APPEND then fsync: concurrent appenders never overwrite each other's lines. */
+  async append(key: string, data: string | Buffer): Promise<void> {
+    const path = this.#path(key);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const handle = await open(path, 'a', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   async exists(key: string): Promise<boolean> {
@@ -62,7 +78,7 @@ export class FileStorage implements Storage, Locker {
 
   async list(prefix: string): Promise<string[]> {
     try {
-      const entries = await readdir(this.#path(prefix));
+      const entries = await readdir(this.#path(prefix, true));
       return entries.filter((name) => !TEMP_FILE.test(name)).sort().map((name) => (prefix ? `${prefix}/${name}` : name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];

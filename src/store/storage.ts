@@ -29,6 +29,20 @@ export interface Locker {
   lock(name: string): Promise<() => Promise<void>>;
 }
 
+/**
+ * Optional capability (certmagic's style: one method, checked with
+ * `canAppend`): add bytes to the end of a value without rewriting it, for
+ * logs. Appends are durable when the promise resolves, and a crash leaves at
+ * worst a torn last line, never damage to what was there before.
+ */
+export interface Appender {
+  append(key: string, data: string | Buffer): Promise<void>;
+}
+
+export function canAppend(storage: Storage): storage is Storage & Appender {
+  return typeof (storage as Partial<Appender>).append === 'function';
+}
+
 export function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
 }

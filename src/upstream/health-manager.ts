@@ -30,7 +30,8 @@ export interface NodeStatus extends NodeHealthSnapshot {
 
 interface Session {
   readonly cluster: ClusterConfig;
-  readonly node: NodeConfig;
+  /** Replaced when an SRV answer changes priority or weight; health and timers carry on. */
+  node: NodeConfig;
   readonly target: ProbeTarget;
   readonly health: NodeHealth;
   timer: ClockTimer | undefined;
@@ -70,7 +71,10 @@ export class HealthManager extends EventEmitter {
     for (const node of nodes) {
       const id = key(cluster.name, node.name);
       const existing = this.#sessions.get(id);
-      if (existing && existing.node.url === node.url && existing.node.address === node.address) continue;
+      if (existing && existing.node.url === node.url && existing.node.address === node.address) {
+        existing.node = node;
+        continue;
+      }
       if (existing) this.#stopSession(existing);
       const url = new URL(node.url);
       const session: Session = {
@@ -186,6 +190,8 @@ export class HealthManager extends EventEmitter {
       ...(result.reason ? { reason: result.reason } : {}),
     });
     if (!this.#running) return;
+    // stop() then start() during this probe already scheduled a check: one timer per node, always.
+    if (session.timer) this.#options.clock.clearTimeout(session.timer);
     const interval = session.cluster.healthCheck.intervalMs;
     const { random = Math.random } = this.#options;
     this.#schedule(session, Math.max(1, Math.round(interval * (1 - JITTER + 2 * JITTER * random()))));

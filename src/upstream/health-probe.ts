@@ -5,8 +5,8 @@
  * with the node's Host, an expected status and an optional body match.
  * Each failure is classified by the layer that failed.
  */
-import { request } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { request, type IncomingMessage } from 'node:http';
+import { connect as connectTls } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
@@ -46,59 +46,70 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.destroy();
+      socket.destroy();
       resolve({ ...result, durationMs: performance.now() - started, ...(peer ? { peerCertificate: peer } : {}) });
     };
-    const req = request({
+    const failed = (err: Error) => {
+      const failure = classifyUpstreamError(err);
+      finish({ ok: false, layer: failure.class === 'protocol' ? 'connect' : failure.class, reason: `${failure.code}: ${failure.message}` });
+    };
+    // TLS first, verified by hand: Node rejecting the handshake itself would lose the certificate the
+    // node presented (the inventory wants it), and no request is ever sent to a node that is not trusted.
+    const socket = connectTls({
       host: target.host,
       port: target.port,
-      path: check.path,
-      method: 'GET',
       servername: target.servername,
-      headers: { host: target.hostHeader, 'user-agent': 'ucgate-health-check', accept: '*/*', connection: 'close' },
-      agent: false,
-      rejectUnauthorized: target.verify,
+      rejectUnauthorized: false,
       ...(target.ca ? { ca: target.ca } : {}),
     });
     const timer = setTimeout(() => finish({ ok: false, layer: 'timeout', reason: `no answer within ${check.timeoutMs} ms` }), check.timeoutMs);
-    req.on('socket', (socket) => {
-      socket.once('secureConnect', () => {
-        peer = (socket as TLSSocket).getPeerX509Certificate?.();
-      });
-    });
-    req.on('error', (err) => {
-      const failure = classifyUpstreamError(err);
-      const layer: FailureLayer = failure.class === 'protocol' ? 'connect' : failure.class;
-      finish({ ok: false, layer, reason: `${failure.code}: ${failure.message}` });
-    });
-    req.on('response', (res) => {
-      if (!peer) peer = (res.socket as TLSSocket).getPeerX509Certificate?.();
-      if (res.statusCode !== check.expectStatus) {
-        const busyMs = res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined;
-        finish({
-          ok: false,
-          layer: 'status',
-          status: res.statusCode,
-          reason: `status ${res.statusCode}, expected ${check.expectStatus}`,
-          ...(busyMs === undefined ? {} : { busyMs }),
-        });
+    socket.on('error', failed);
+    socket.once('secureConnect', () => {
+      peer = socket.getPeerX509Certificate?.();
+      if (target.verify && !socket.authorized) {
+        const code = String(socket.authorizationError ?? 'UNTRUSTED');
+        finish({ ok: false, layer: 'tls', reason: `${code}: the node's certificate is not trusted for ${target.servername}` });
         return;
       }
-      if (check.expectBody === undefined) {
-        finish({ ok: true, status: res.statusCode });
-        return;
-      }
-      const expected = check.expectBody;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-        if (body.includes(expected)) finish({ ok: true, status: res.statusCode });
-        else if (body.length > MAX_BODY_BYTES) finish({ ok: false, layer: 'body', status: res.statusCode, reason: `body does not contain ${JSON.stringify(expected)}` });
+      const req = request({
+        // No `agent` at all: with `agent: false` Node would make an agent of its own and ignore createConnection.
+        createConnection: () => socket,
+        path: check.path,
+        method: 'GET',
+        headers: { host: target.hostHeader, 'user-agent': 'ucgate-health-check', accept: '*/*', connection: 'close' },
       });
-      res.on('end', () => finish({ ok: false, layer: 'body', status: res.statusCode, reason: `body does not contain ${JSON.stringify(expected)}` }));
-      res.on('error', (err) => finish({ ok: false, layer: 'body', reason: err.message }));
+      req.on('error', failed);
+      req.on('response', (res) => readAnswer(res, check, finish));
+      req.end();
     });
-    req.end();
   });
+}
+
+function readAnswer(res: IncomingMessage, check: HealthCheckConfig, finish: (result: Omit<ProbeResult, 'durationMs' | 'peerCertificate'>) => void): void {
+  if (res.statusCode !== check.expectStatus) {
+    const busyMs = res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined;
+    finish({
+      ok: false,
+      layer: 'status',
+      status: res.statusCode,
+      reason: `status ${res.statusCode}, expected ${check.expectStatus}`,
+      ...(busyMs === undefined ? {} : { busyMs }),
+    });
+    return;
+  }
+  if (check.expectBody === undefined) {
+    finish({ ok: true, status: res.statusCode });
+    return;
+  }
+  const expected = check.expectBody;
+  const missing = () => finish({ ok: false, layer: 'body', status: res.statusCode, reason: `body does not contain ${JSON.stringify(expected)}` });
+  let body = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    body += chunk;
+    if (body.includes(expected)) finish({ ok: true, status: res.statusCode });
+    else if (body.length > MAX_BODY_BYTES) missing();
+  });
+  res.on('end', missing);
+  res.on('error', (err) => finish({ ok: false, layer: 'body', reason: err.message }));
 }

@@ -11,8 +11,13 @@ import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../cont
 import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
-import { HttpsListener, HttpListener, type Listener } from './listeners.js';
+import { HttpsListener, HttpListener, type Listener, type ServerSetup } from './listeners.js';
+import { ConnectionTracker } from './connection-tracker.js';
+import type { Socket } from 'node:net';
 import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
+import type { WireChallenge } from '../control/messages.js';
+import { challengeTableFor, type ChallengeTable } from '../acme/challenge-table.js';
+import { answerHttp01 } from '../acme/http01-responder.js';
 
 export interface DataPlaneOptions {
   readonly log: Logger;
@@ -34,6 +39,8 @@ export class DataPlane {
   #listeners: Listener[] = [];
   #draining = false;
   #inFlight = 0;
+  /** ACME challenge responses (issuer acme only). */
+  #acme: ChallengeTable | undefined;
   readonly metrics: DataPlaneMetrics;
 
   constructor(options: DataPlaneOptions) {
@@ -53,13 +60,19 @@ export class DataPlane {
   async start(init: DataPlaneInit): Promise<ListenerAddress[]> {
     const { config } = init;
     this.#state = buildProxyState(config);
+    this.#acme = challengeTableFor(config);
+    const acme = this.#acme;
+    const alpnChallenges = acme && config.certificates.issuer.acme?.challenge === 'tls-alpn-01' ? acme : undefined;
+    const connections = new ConnectionTracker(config.limits.http, config.workers);
     const proxyRequest = createRequestHandler({
       state: () => this.#state!,
       log: this.#log,
       metrics: this.metrics,
+      connectionVerdict: (req) => connections.verdict(req),
       ...(this.#observer ? { observer: this.#observer } : {}),
     });
     const handler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
+      if (acme && listener.protocol === 'http' && answerHttp01(req, res, acme)) return;
       this.#inFlight++;
       res.once('close', () => {
         this.#inFlight--;
@@ -69,12 +82,19 @@ export class DataPlane {
       if (this.#draining) res.shouldKeepAlive = false;
       proxyRequest(req, res, listener);
     };
+    const setup: ServerSetup = {
+      limits: config.limits.http,
+      prepare: (server) => {
+        server.on('connection', (socket: Socket) => connections.track(socket));
+        server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
+      },
+    };
     config.listen.https.forEach((listener, i) => {
       this.#listeners.push(
-        new HttpsListener(listener, `https#${i}:${listener.port}`, config.tls.profile, init.certificates, init.ticketKeys, handler),
+        new HttpsListener(listener, `https#${i}:${listener.port}`, config.tls.profile, init.certificates, init.ticketKeys, handler, setup, alpnChallenges),
       );
     });
-    config.listen.http.forEach((listener, i) => this.#listeners.push(new HttpListener(listener, `http#${i}:${listener.port}`, handler)));
+    config.listen.http.forEach((listener, i) => this.#listeners.push(new HttpListener(listener, `http#${i}:${listener.port}`, handler, setup)));
     const addresses: ListenerAddress[] = [];
     for (const listener of this.#listeners) addresses.push(await listener.listen());
     return addresses;
@@ -82,6 +102,11 @@ export class DataPlane {
 
   setCertificates(certificates: readonly WireCertificate[]): void {
     for (const listener of this.#listeners) if (listener instanceof HttpsListener) listener.setCertificates(certificates);
+  }
+
+  /** An ACME challenge to answer (add) or forget (remove); ignored unless the issuer is acme. */
+  applyChallenge(op: 'add' | 'remove', challenge: WireChallenge): void {
+    this.#acme?.apply(op, challenge);
   }
 
   setTicketKeys(ticketKeys: Buffer): void {
@@ -135,6 +160,25 @@ export class DataPlane {
       for (const listener of this.#listeners) listener.server.closeAllConnections();
     }
     if (this.#state) disposeProxyState(this.#state);
+  }
+
+  /**
+   * A request Node's parser refused (smuggling attempts, bad framing, a head
+   * too large, too slow). Answered and closed, counted, logged at debug only:
+   * an attacker must not be able to flood the logs.
+   */
+  #onClientError(err: Error & { code?: string }, socket: Socket): void {
+    const code = err.code ?? 'UNKNOWN';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.metrics.rejectedRequests.inc({ reason: code === 'HPE_HEADER_OVERFLOW' ? 'header-size' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'malformed' });
+    this.#log.debug({ event: 'client_error', code, client: socket.remoteAddress }, 'refused a malformed request');
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroySoon?.();
   }
 
   #closeIdle(): void {

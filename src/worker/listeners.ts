@@ -7,14 +7,40 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName } from '../config/types.js';
+import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName, HttpLimits } from '../config/types.js';
 import type { WireCertificate, ListenerAddress } from '../control/messages.js';
 import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
+import { routeAcmeTlsAlpn, type AlpnChallengeSource } from '../acme/tls-alpn01-responder.js';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 
-// Phones reuse connections for menus; keep them open longer than Node's 5 s default.
-const SERVER_TIMEOUTS = { keepAliveTimeout: 30_000, headersTimeout: 20_000, requestTimeout: 120_000 };
+// Node checks headersTimeout and requestTimeout only this often (default 30 s): slowloris needs seconds, not half a minute.
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+// A client that opens TCP and never finishes the TLS handshake holds a socket; Node's default waits 120 s.
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Server options from `limits.http`. Phones reuse connections for menus: the idle timeout is longer than Node's 5 s. */
+function serverOptions(limits: HttpLimits) {
+  return {
+    keepAliveTimeout: limits.idleTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+  };
+}
+
+function applyLimits(server: HttpsServer | HttpServer, limits: HttpLimits): void {
+  // No maxHeadersCount: truncating the list can drop Host and turn "too many headers" into a
+  // misleading 400. Node's own ceiling (2000) bounds memory; checkRequestHead answers 431 above the limit.
+  server.maxRequestsPerSocket = limits.maxRequestsPerConnection === 0 ? null : limits.maxRequestsPerConnection;
+}
+
+/** What the data plane attaches to every server it runs: limits, connection accounting, parse-error handling. */
+export interface ServerSetup {
+  readonly limits: HttpLimits;
+  readonly prepare: (server: HttpsServer | HttpServer) => void;
+}
 
 export type ListenerHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
@@ -48,15 +74,23 @@ export class HttpsListener implements Listener {
     certificates: readonly WireCertificate[],
     ticketKeys: Buffer,
     handler: ListenerHandler,
+    setup: ServerSetup,
+    /** Only with issuer acme + tls-alpn-01: peek at each ClientHello and answer acme-tls/1 from these. */
+    alpnChallenges?: AlpnChallengeSource,
   ) {
     this.#config = config;
     this.profile = config.profile ?? defaultProfile;
     this.#ticketKeys = ticketKeys;
     this.#certificates = certificates;
     this.info = { name, protocol: 'https', port: config.port };
-    this.server = createHttpsServer({ ...secureOptions(this.profile, certificates, ticketKeys), ...SERVER_TIMEOUTS }, (req, res) =>
-      handler(req, res, this.info),
+    this.server = createHttpsServer(
+      { ...secureOptions(this.profile, certificates, ticketKeys), ...serverOptions(setup.limits), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      (req, res) => handler(req, res, this.info),
     );
+    // Before any other 'connection' listener: the peek replaces only the TLS server's own.
+    if (alpnChallenges) routeAcmeTlsAlpn(this.server, alpnChallenges);
+    applyLimits(this.server, setup.limits);
+    setup.prepare(this.server);
     markConnections(this.server, config.dscp);
   }
 
@@ -88,10 +122,12 @@ export class HttpListener implements Listener {
   readonly info: ListenerInfo;
   readonly #config: HttpListenerConfig;
 
-  constructor(config: HttpListenerConfig, name: string, handler: ListenerHandler) {
+  constructor(config: HttpListenerConfig, name: string, handler: ListenerHandler, setup: ServerSetup) {
     this.#config = config;
     this.info = { name, protocol: 'http', port: config.port };
-    this.server = createHttpServer(SERVER_TIMEOUTS, (req, res) => handler(req, res, this.info));
+    this.server = createHttpServer(serverOptions(setup.limits), (req, res) => handler(req, res, this.info));
+    applyLimits(this.server, setup.limits);
+    setup.prepare(this.server);
     markConnections(this.server, config.dscp);
   }
 

@@ -56,6 +56,11 @@ export function runWorker(log: Logger): WorkerProcess {
       case 'certificates':
         plane.setCertificates(m.certificates);
         log.info({ event: 'certificates_applied', count: m.certificates.length }, 'certificates applied');
+        if (m.ackId !== undefined) send({ t: 'ack', id: m.ackId });
+        break;
+      case 'acme-challenge':
+        plane.applyChallenge(m.op, m.challenge);
+        send({ t: 'ack', id: m.id });
         break;
       case 'ticket-keys':
         plane.setTicketKeys(Buffer.from(m.ticketKeys, 'base64'));

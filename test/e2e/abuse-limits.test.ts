@@ -8,7 +8,7 @@ import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, clientRequests } from '../helpers/gateway.js';
 
 function request(port: number, ca: string, path: string, from: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,12 +36,12 @@ t.test('login attempt limits', async (t) => {
   const ca = await gw.trustPem();
   const em = (user: string, pin: string) => `/emapp/EMAppServlet?device=SEP001122334455&userid=${user}&seq=${pin}`;
 
-  const before = cucm.publisher.requestCount;
+  const before = clientRequests(cucm.publisher);
   const burst: number[] = [];
   for (let i = 0; i < 25; i++) burst.push(await request(gw.port, ca, em(`user${i}`, '0000'), '127.0.0.1'));
   t.same(burst.slice(0, 10), Array(10).fill(200), 'the first attempts from one address reach CUCM');
   t.same(burst.slice(10), Array(15).fill(429), 'the rest of the burst gets 429');
-  t.equal(cucm.publisher.requestCount - before, 10, 'CUCM saw only the attempts within the limit');
+  t.equal(clientRequests(cucm.publisher) - before, 10, 'CUCM saw only the attempts within the limit');
 
   t.equal(await request(gw.port, ca, em('jdoe', '12345'), '127.0.0.2'), 200, 'another client logs in undisturbed');
   t.equal(await request(gw.port, ca, '/cucm-uds/version', '127.0.0.1'), 200, 'the attacker address still gets non-credential requests');

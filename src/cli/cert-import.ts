@@ -1,0 +1,67 @@
+/**
+ * `ucgate cert import --cert FILE [--chain FILE] [--key FILE]` or
+ * `--pfx FILE [--passphrase-file FILE]`: validate, then activate atomically.
+ * Any problem: exit 2 and one `ucgate: <reason>` line, the store untouched.
+ * Warnings go to stderr; a one-line summary to stdout.
+ */
+import { loadCliConfig } from './config-path.js';
+import { printProblems } from './output.js';
+import { openStorage } from '../store/create-storage.js';
+import { importCertificate, type ImportInput } from '../certificates/import-certificate.js';
+import { daysLeft } from '../pki/certificate-info.js';
+import { UcgateError, ErrorCodes } from '../errors.js';
+
+export interface CertImportOptions {
+  readonly config?: string;
+  readonly cert?: string;
+  readonly chain?: string;
+  readonly key?: string;
+  readonly pfx?: string;
+  readonly passphraseFile?: string;
+}
+
+function inputFrom(options: CertImportOptions): ImportInput {
+  const usage = (message: string) => new UcgateError(ErrorCodes.USAGE, message, { exitCode: 2 });
+  if (options.pfx !== undefined) {
+    if (options.cert !== undefined || options.chain !== undefined || options.key !== undefined) {
+      throw usage('--pfx comes alone (with --passphrase-file); --cert, --chain and --key are for PEM files');
+    }
+    return { pfxFile: options.pfx, ...(options.passphraseFile !== undefined && { passphraseFile: options.passphraseFile }) };
+  }
+  if (options.cert === undefined) throw usage('cert import needs --cert FILE (PEM) or --pfx FILE (PKCS#12)');
+  return {
+    certFile: options.cert,
+    ...(options.chain !== undefined && { chainFile: options.chain }),
+    ...(options.key !== undefined && { keyFile: options.key }),
+    ...(options.passphraseFile !== undefined && { passphraseFile: options.passphraseFile }),
+  };
+}
+
+export async function certImportCommand(options: CertImportOptions): Promise<number> {
+  try {
+    const input = inputFrom(options);
+    const config = await loadCliConfig(options.config);
+    const storage = await openStorage(config);
+    const result = await importCertificate({ config, storage, input });
+    for (const warning of result.warnings) process.stderr.write(`ucgate: warning: ${warning}\n`);
+    const { info, keyType } = result.certificate;
+    if (result.unchanged) {
+      process.stdout.write(`${keyType} certificate serial ${info.serialNumber} is already active; nothing changed\n`);
+      return 0;
+    }
+    if (config.certificates.issuer.type !== 'manual') {
+      process.stderr.write(
+        `ucgate: warning: certificates.issuer.type is ${config.certificates.issuer.type}; set it to manual so the gateway never replaces an imported certificate\n`,
+      );
+    }
+    process.stdout.write(
+      `imported ${keyType} certificate ${info.subject} serial ${info.serialNumber} from ${info.issuer}, ` +
+        `valid until ${info.notAfter} (${daysLeft(info, Date.now())} days), sha256 ${info.fingerprintSha256}` +
+        (result.replaced ? `; previous serial ${result.replaced.info.serialNumber} kept for \`ucgate cert rollback\`` : '') +
+        '\nrunning gateways pick it up on SIGHUP (systemctl reload ucgate)\n',
+    );
+    return 0;
+  } catch (err) {
+    return printProblems(err);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * `ucgate cert rollback [--key-type TYPE]`: serve the previous certificate
+ * again (swap `active` and `previous`; a second rollback undoes the first).
+ */
+import type { KeyType } from '../config/types.js';
+import { loadCliConfig } from './config-path.js';
+import { printProblems } from './output.js';
+import { openStorage } from '../store/create-storage.js';
+import { rollbackCertificate } from '../certificates/rollback.js';
+
+export async function certRollbackCommand(options: { config?: string; keyType?: string }): Promise<number> {
+  try {
+    const config = await loadCliConfig(options.config);
+    const storage = await openStorage(config);
+    const result = await rollbackCertificate({
+      storage,
+      keyTypes: config.certificates.keyTypes,
+      ...(options.keyType !== undefined && { keyType: options.keyType as KeyType }),
+    });
+    const { restored, replaced } = result;
+    process.stdout.write(
+      `rolled back ${result.keyType}: now serving serial ${restored.info.serialNumber} (${restored.info.subject}, until ${restored.info.notAfter})` +
+        (replaced ? `; serial ${replaced.info.serialNumber} kept as previous` : '') +
+        '\nrunning gateways pick it up on SIGHUP (systemctl reload ucgate)\n',
+    );
+    return 0;
+  } catch (err) {
+    return printProblems(err);
+  }
+}

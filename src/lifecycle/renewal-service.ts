@@ -1,0 +1,140 @@
+/**
+ * Wires the maintenance loop into the primary: renewals go through the store
+ * lock (renew.ts), a new certificate is handed to `serve` (which swaps it
+ * into every worker and waits for their acknowledgements), another process's
+ * renewal is picked up from the store, and every attempt shows in metrics,
+ * in the persisted renewal state, and in the logs.
+ *
+ * Metrics added beside ucgate_certificate_renewals_total{result}:
+ *   ucgate_certificate_renewal_failures_total{reason}
+ *   ucgate_certificate_renewal_consecutive_failures{key_type}
+ *   ucgate_certificate_renewal_due_timestamp_seconds{key_type}
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { UcgateConfig, KeyType } from '../config/types.js';
+import type { Storage, Locker } from '../store/storage.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { CertificateManager } from '../certificates/certificate-manager.js';
+import { requiredNames } from '../certificates/certificate-manager.js';
+import { loadActiveCertificate, type StoredCertificate } from '../certificates/certificate-store.js';
+import { hasRenewalInfo } from '../acme/ari.js';
+import type { AckReport } from './worker-acks.js';
+import { RenewalMaintenance } from './maintenance.js';
+import { renewCertificate } from './renew.js';
+import { isPlaceholder } from './placeholder.js';
+import { saveRenewalState } from './renewal-history.js';
+
+export interface RenewalServiceOptions {
+  readonly config: UcgateConfig;
+  readonly storage: Storage & Locker;
+  readonly manager: CertificateManager;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The primary's registry, and its ucgate_certificate_renewals_total. */
+  readonly registry: Registry;
+  readonly renewals: Counter<'result'>;
+  /** Swaps `cert` in for its key type and resolves once every worker serves it. */
+  readonly serve: (cert: StoredCertificate) => Promise<AckReport>;
+  readonly random?: () => number;
+}
+
+/** Why `cert` cannot stay served for the names configured, at `nowMs`, if so. */
+function unfit(config: UcgateConfig, cert: StoredCertificate, nowMs: number): string | undefined {
+  const sans = new Set(cert.info.subjectAltNames.map((name) => name.toLowerCase()));
+  const missing = requiredNames(config).filter((name) => !sans.has(name));
+  if (missing.length > 0) return `does not cover ${missing.join(', ')}`;
+  if (Date.parse(cert.info.notAfter) <= nowMs) return 'expired';
+  return undefined;
+}
+
+/** Builds the loop (not started) for the primary's certificates. */
+export function createRenewalService(options: RenewalServiceOptions): RenewalMaintenance {
+  const { config, storage, manager, clock, log } = options;
+  const issuer = manager.issuer;
+  const acme = config.certificates.issuer.acme;
+  const failures = new Counter({
+    name: 'ucgate_certificate_renewal_failures_total',
+    help: 'Failed certificate renewal attempts by reason (rate-limited, rejected, ca-unreachable, challenge-failed, other)',
+    labelNames: ['reason'] as const,
+    registers: [options.registry],
+  });
+  for (const reason of ['rate-limited', 'rejected', 'ca-unreachable', 'challenge-failed', 'other']) failures.inc({ reason }, 0);
+  const consecutive = new Gauge({
+    name: 'ucgate_certificate_renewal_consecutive_failures',
+    help: 'Renewal attempts failed in a row, per key type (0 after a success)',
+    labelNames: ['key_type'] as const,
+    registers: [options.registry],
+  });
+  const dueGauge = new Gauge({
+    name: 'ucgate_certificate_renewal_due_timestamp_seconds',
+    help: 'When the served certificate is due for renewal (Unix time), per key type',
+    labelNames: ['key_type'] as const,
+    registers: [options.registry],
+  });
+  const served = (keyType: KeyType) => manager.served.find((cert) => cert.keyType === keyType);
+
+  return new RenewalMaintenance({
+    keyTypes: config.certificates.keyTypes,
+    clock,
+    log,
+    ...(options.random && { random: options.random }),
+    ...(acme?.checkIntervalMs !== undefined && { checkIntervalMs: acme.checkIntervalMs }),
+    ...(acme?.retryBackoffMs !== undefined && { retryBackoffMs: acme.retryBackoffMs }),
+    renewBeforeDays: config.certificates.renewBeforeDays,
+    served,
+    replaceNow: (_keyType, cert) => {
+      if (!cert) return 'no certificate';
+      if (isPlaceholder(cert)) return 'serving a placeholder until the CA issues';
+      if (issuer.type === 'acme' && cert.source === 'self-signed') return 'issuer is now acme';
+      // An imported certificate is never replaced behind the administrator's back, not even when unfit.
+      return cert.source === 'manual' ? undefined : unfit(config, cert, clock.now());
+    },
+    // ucgate renews what it issued itself; imports stay until a person imports again (or runs `cert renew --force`).
+    renewable: (cert) => issuer.type !== 'manual' && cert.source === issuer.type,
+    ...(hasRenewalInfo(issuer) && {
+      renewalInfo: (cert: StoredCertificate) => (cert.source === 'acme' ? issuer.renewalInfo(cert.certPem) : Promise.resolve(undefined)),
+    }),
+    renew: async (keyType, trigger, force) => {
+      const current = served(keyType);
+      const result = await renewCertificate({
+        config,
+        storage,
+        issuer,
+        clock,
+        keyType,
+        current: current && !isPlaceholder(current) ? current : undefined,
+        trigger,
+        force,
+      });
+      const report = await options.serve(result.certificate);
+      if (report.timedOut) log.warn({ event: 'certificate_swap_unacknowledged', keyType, ...report }, 'not every worker acknowledged the new certificate');
+      return { outcome: result.outcome, certificate: result.certificate, servedInMs: report.ms, workers: report.acked };
+    },
+    sync: async () => {
+      for (const keyType of config.certificates.keyTypes) {
+        const stored = await loadActiveCertificate(storage, keyType);
+        const current = served(keyType);
+        if (!stored || stored.info.serialNumber === current?.info.serialNumber || unfit(config, stored, clock.now())) continue;
+        log.info({ event: 'certificate_reloaded', keyType, serial: stored.info.serialNumber, previousSerial: current?.info.serialNumber }, 'serving the certificate now active in the store');
+        await options.serve(stored);
+      }
+    },
+    onAttempt: (outcome) => {
+      if (outcome.outcome === 'renewed') options.renewals.inc({ result: 'success' });
+      if (!outcome.ok) {
+        options.renewals.inc({ result: 'failure' });
+        failures.inc({ reason: outcome.reason ?? 'other' });
+      }
+    },
+    onStatus: (status) => {
+      for (const key of status) {
+        consecutive.set({ key_type: key.keyType }, key.consecutiveFailures);
+        if (key.dueAt) dueGauge.set({ key_type: key.keyType }, Math.floor(Date.parse(key.dueAt) / 1000));
+      }
+      saveRenewalState(storage, { updatedAt: new Date(clock.now()).toISOString(), keyTypes: status }).catch((err: Error) =>
+        log.warn({ event: 'renewal_state_save_failed', err: err.message }, 'could not save the renewal state'),
+      );
+    },
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * When to renew and when to retry, as pure functions of times (ms since the
+ * epoch) so the maintenance loop's decisions are testable without clocks.
+ */
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Retry delays after consecutive failures: 1, 2, 5, 10, 30 min, 1 h, 2 h,
+ * then 6 h for as long as it keeps failing (certmagic's fixed table, shorter
+ * at the top because a gateway certificate has no fallback).
+ */
+export const DEFAULT_RETRY_BACKOFF_MS: readonly number[] = [60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000];
+
+/** The loop looks at every certificate at least this often (plus or minus jitter), whatever the schedule says. */
+export const DEFAULT_CHECK_INTERVAL_MS = 300_000;
+
+/** ARI: ask again after this long when the CA sent no Retry-After (RFC 9773 §4.3.2 suggests six hours). */
+export const ARI_DEFAULT_REFETCH_MS = 6 * 3_600_000;
+/** ...and never more often than once a minute, nor less than once a day, whatever it sent. */
+export const ARI_MIN_REFETCH_MS = 60_000;
+export const ARI_MAX_REFETCH_MS = DAY_MS;
+
+/**
+ * The renewal time without ARI: when one third of the lifetime remains — right
+ * for 90-day and 6-day certificates alike — or `renewBeforeDays` before the
+ * end if that comes first. `renewBeforeDays` is capped at half the lifetime,
+ * so that a short-lived certificate (or a 30-day setting with 45-day
+ * certificates) does not fall due the moment it is issued.
+ */
+export function lifetimeRenewalTime(notBeforeMs: number, notAfterMs: number, renewBeforeDays: number): number {
+  const lifetime = Math.max(0, notAfterMs - notBeforeMs);
+  const remaining = Math.max(lifetime / 3, Math.min(renewBeforeDays * DAY_MS, lifetime / 2));
+  return Math.round(notAfterMs - remaining);
+}
+
+/** RFC 9773 §4.2: a uniformly random time inside the suggested window (random ∈ [0, 1)). */
+export function timeInWindow(startMs: number, endMs: number, random: number): number {
+  return Math.floor(startMs + random * (endMs - startMs));
+}
+
+/** The delay before the next attempt after `failures` consecutive failures (1 = the first). */
+export function retryDelay(failures: number, table: readonly number[] = DEFAULT_RETRY_BACKOFF_MS): number {
+  if (table.length === 0 || failures <= 0) return 0;
+  return table[Math.min(failures, table.length) - 1]!;
+}
+
+/** `ms` spread by ±`fraction` (random ∈ [0, 1)), so many gateways started together do not poll in step. */
+export function withJitter(ms: number, random: number, fraction = 0.1): number {
+  return Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * random)));
+}
+
+/** How long to wait before asking the CA for renewal information again. */
+export function ariRefetchDelay(retryAfterMs: number | undefined): number {
+  return Math.min(ARI_MAX_REFETCH_MS, Math.max(ARI_MIN_REFETCH_MS, retryAfterMs ?? ARI_DEFAULT_REFETCH_MS));
+}

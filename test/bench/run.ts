@@ -1,0 +1,241 @@
+/**
+ * `npm run bench` — ucgate against a direct connection and against nginx,
+ * HAProxy and Caddy doing the same job, in one run, on the same certificates
+ * and upstream nodes. Prints markdown tables and writes them to
+ * test/bench/results/latest.md. Nothing here asserts performance.
+ *
+ *   npm run bench                      full: 3 rounds, 8 s per workload, peers on
+ *   npm run bench -- --short           1 round, 3 s per workload (about 2 minutes)
+ *   options: --peers / --no-peers, --rounds N, --duration S, --warmup S,
+ *            --only ucgate,nginx       (contestants; direct is always kept)
+ *            --workloads keepalive,handshake-full,handshake-resumed,failover-kill,failover-hang
+ *            --no-failover, --failover-rounds N, --upstream nginx|sim, --out FILE, --keep
+ *            --wait-quiet S            (wait up to S s for other work on the machine to finish)
+ *
+ * Processes: the load generator (wrk, or our Node clients), the proxy and the
+ * upstream nodes are separate processes, started once each (upstreams for the
+ * whole run, a proxy per round). All share this machine's cores: the tables
+ * say how many, and the load average seen, because other work may run here.
+ * Contestant order rotates between rounds so no one always runs first (cold
+ * page cache, CPU frequency) or last.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { makePki } from './lib/pki.js';
+import { treeCpuSeconds, treeRssMb } from './lib/proc.js';
+import { busyShare, waitForQuiet } from './lib/quiet.js';
+import { record, renderWorkload, type ResultTable } from './lib/report.js';
+import type { Contestant, ControllableUpstream, Settings, UpstreamSet, Workload } from './lib/types.js';
+import { startNginxStaticUpstream, startSimUpstream } from './upstream/upstreams.js';
+import { DirectContestant } from './contestants/direct.js';
+import { UcgateContestant } from './contestants/ucgate.js';
+import { NginxContestant } from './contestants/nginx.js';
+import { HaproxyContestant } from './contestants/haproxy.js';
+import { CaddyContestant } from './contestants/caddy.js';
+import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload } from './workloads/throughput.js';
+import { hangWorkload, killWorkload } from './workloads/failover.js';
+
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const ALL_WORKLOADS: readonly Workload[] = [keepAliveWorkload, fullHandshakeWorkload, resumedHandshakeWorkload, killWorkload, hangWorkload];
+
+interface Args {
+  short: boolean;
+  peers: boolean;
+  rounds: number;
+  failoverRounds: number;
+  durationS: number;
+  warmupS: number;
+  only?: string[];
+  workloads?: string[];
+  failover: boolean;
+  upstream: 'nginx' | 'sim';
+  out: string;
+  keep: boolean;
+  waitQuietS: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const short = argv.includes('--short');
+  const args: Args = {
+    short,
+    peers: true,
+    rounds: short ? 1 : 3,
+    failoverRounds: 1,
+    durationS: short ? 3 : 8,
+    warmupS: short ? 1 : 2,
+    failover: true,
+    upstream: 'nginx',
+    out: join(REPO, 'test/bench/results/latest.md'),
+    keep: false,
+    waitQuietS: 0,
+  };
+  const value = (i: number): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${argv[i]} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--short') continue;
+    else if (a === '--peers') args.peers = true;
+    else if (a === '--no-peers') args.peers = false;
+    else if (a === '--no-failover') args.failover = false;
+    else if (a === '--keep') args.keep = true;
+    else if (a === '--rounds') args.rounds = Number(value(i++));
+    else if (a === '--failover-rounds') args.failoverRounds = Number(value(i++));
+    else if (a === '--wait-quiet') args.waitQuietS = Number(value(i++));
+    else if (a === '--duration') args.durationS = Number(value(i++));
+    else if (a === '--warmup') args.warmupS = Number(value(i++));
+    else if (a === '--only') args.only = value(i++).split(',');
+    else if (a === '--workloads') args.workloads = value(i++).split(',');
+    else if (a === '--out') args.out = resolve(value(i++));
+    else if (a === '--upstream') {
+      const u = value(i++);
+      if (u !== 'nginx' && u !== 'sim') throw new Error('--upstream is nginx or sim');
+      args.upstream = u;
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return args;
+}
+
+function rotate<T>(list: readonly T[], by: number): T[] {
+  const n = list.length;
+  return n === 0 ? [] : list.map((_, i) => list[(i + by) % n]!);
+}
+
+function version(command: string): string {
+  try {
+    // Some print their version on stderr (nginx), some exit non-zero after printing it (wrk).
+    return execFileSync('sh', ['-c', `${command} 2>&1 || true`], { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return `${command}: unknown`;
+  }
+}
+
+function environment(args: Args, upstream: string): string[] {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
+    if (dirty) commit += ' (src/ has uncommitted changes)';
+  } catch {
+    // Not a git checkout: the figures still stand on their own.
+  }
+  return [
+    `- ${new Date().toISOString()}, ucgate ${commit}, Node ${process.version}, ${availableParallelism()} cores shared by load generator, proxy and upstream`,
+    `- ${version('nginx -v')}; ${version('haproxy -v')}; caddy ${version('caddy version')}; ${version('wrk -v')}`,
+    `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
+    `- throughput upstream: ${upstream}; failover upstream: simulated CUCM nodes, one process each`,
+    `- ucgate: 2 workers; nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const workloads = ALL_WORKLOADS.filter(
+    (w) => (args.workloads ? args.workloads.includes(w.id) : true) && (args.failover || w.needs !== 'failover'),
+  );
+  const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2)];
+  if (args.peers) contestants.push(new NginxContestant(), new HaproxyContestant(), new CaddyContestant());
+  const chosen = contestants.filter((c) => c.name === 'direct' || !args.only || args.only.includes(c.name));
+  const order = chosen.map((c) => c.name);
+
+  const workDir = mkdtempSync(join(tmpdir(), 'ucgate-bench-'));
+  const log = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+  const upstreams: UpstreamSet[] = [];
+  const cleanup = async (): Promise<void> => {
+    await Promise.all(chosen.map((c) => c.stop().catch(() => {})));
+    await Promise.all(upstreams.map((u) => u.stop().catch(() => {})));
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().then(() => process.exit(130)));
+
+  const table: ResultTable = new Map();
+  const busyBefore = args.waitQuietS > 0 ? await waitForQuiet(args.waitQuietS, 0.2, log) : await busyShare();
+  const loadBefore = loadavg()[0]!;
+  let envLines: string[] = [];
+  try {
+    const pki = await makePki(workDir);
+    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, pki, workDir, repo: REPO };
+    const needsThroughput = workloads.some((w) => w.needs === 'throughput');
+    const needsSim = workloads.some((w) => w.needs === 'failover') || (needsThroughput && args.upstream === 'sim');
+    const sim = needsSim ? await startSimUpstream(pki, REPO) : undefined;
+    if (sim) upstreams.push(sim);
+    const fast = needsThroughput && args.upstream === 'nginx' ? await startNginxStaticUpstream(pki, workDir) : sim;
+    if (fast && fast !== sim) upstreams.push(fast);
+    envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes');
+
+    const runOne = async (contestant: Contestant, upstream: UpstreamSet, list: readonly Workload[], round: number): Promise<void> => {
+      log(`round ${round + 1}: starting ${contestant.name} (${list.map((w) => w.id).join(', ')})`);
+      try {
+        await contestant.start(upstream, pki, workDir);
+      } catch (err) {
+        for (const w of list) record(table, w.id, contestant.name, { round, failure: `start: ${(err as Error).message}` });
+        return;
+      }
+      try {
+        for (const w of list) {
+          const ctx = {
+            contestant,
+            upstream,
+            settings,
+            log,
+            proxyCpuSeconds: () => (contestant.isProxy ? treeCpuSeconds(contestant.pids()) : undefined),
+            proxyRssMb: () => (contestant.isProxy ? treeRssMb(contestant.pids()) : undefined),
+          };
+          try {
+            const result = await w.run(ctx);
+            // The proxy's own warnings since it started (ucgate: upstream errors and timeouts), even when
+            // clients saw nothing: a retry that hid a failure is still worth knowing about.
+            const notes = [...(result.notes ?? []), ...(round === 0 ? contestant.notes() : []), ...(contestant.complaints?.() ?? [])];
+            record(table, w.id, contestant.name, { round, result: { ...result, notes } });
+            log(`  ${w.id} ${contestant.name}: ${JSON.stringify(result.metrics, (_, v: unknown) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}`);
+          } catch (err) {
+            record(table, w.id, contestant.name, { round, failure: (err as Error).message });
+            log(`  ${w.id} ${contestant.name} FAILED: ${(err as Error).message}`);
+          }
+        }
+      } finally {
+        await contestant.stop();
+      }
+    };
+
+    const throughput = workloads.filter((w) => w.needs === 'throughput');
+    for (let round = 0; round < args.rounds && throughput.length > 0; round++) {
+      for (const c of rotate(chosen, round)) {
+        const list = throughput.filter((w) => w.includeDirect || c.isProxy);
+        if (list.length > 0) await runOne(c, fast!, list, round);
+      }
+    }
+    const failover = workloads.filter((w) => w.needs === 'failover');
+    for (let round = 0; round < args.failoverRounds && failover.length > 0; round++) {
+      for (const c of rotate(chosen.filter((x) => x.isProxy), round)) {
+        // A fresh proxy per scenario: health state from the previous one must not help.
+        for (const w of failover) await runOne(c, sim as ControllableUpstream, [w], round);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const sections = workloads.filter((w) => table.has(w.id)).map((w) => renderWorkload(w, table.get(w.id)!, order));
+  const markdown = [
+    '# ucgate benchmark',
+    '',
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
+    '',
+    ...envLines,
+    `- other work on the machine: ${(busyBefore * 100).toFixed(0)} % of the CPU busy just before the run; load average (1 min) ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (the run itself adds ~3)`,
+    '',
+    ...sections,
+  ].join('\n');
+  process.stdout.write(`\n${markdown}\n`);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, markdown + '\n');
+  log(`written to ${args.out}`);
+}
+
+await main();
