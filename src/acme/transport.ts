@@ -32,6 +32,15 @@ function install(): void {
   installed = true;
   const defaults = acme.axios.defaults as unknown as { acmeSettings?: { retryMaxAttempts: number } };
   if (defaults.acmeSettings) defaults.acmeSettings.retryMaxAttempts = 0;
+  // acme-client 5.4's error interceptor, once out of retries, reads `response.config` of an error that has no
+  // response (ECONNREFUSED, timeouts) and throws a TypeError that hides the network code. Hand such errors
+  // straight back (retries are ours anyway), so they can be classified as ca-unreachable.
+  const handlers = (acme.axios.interceptors.response as unknown as { handlers?: ({ rejected?: (error: unknown) => unknown } | null)[] }).handlers;
+  for (const handler of handlers ?? []) {
+    const rejected = handler?.rejected;
+    if (!handler || !rejected) continue;
+    handler.rejected = (error: unknown) => ((error as { response?: unknown })?.response ? rejected(error) : Promise.reject(error));
+  }
   acme.axios.interceptors.request.use((config) => {
     const agent = agents.get(originOf(config.url) ?? '');
     if (agent) config.httpsAgent = agent;

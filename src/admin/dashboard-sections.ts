@@ -5,7 +5,7 @@
  * swaps in whichever section changed. Every value goes through `html`, so
  * a hostile node name or certificate subject stays text.
  */
-import type { GatewayStatus, ClusterStatusView, NodeStatusView, CertificateStatusView } from '../control/status.js';
+import type { GatewayStatus, ClusterStatusView, NodeStatusView, CertificateStatusView, RenewalStatusView } from '../control/status.js';
 import type { AuditRecord, RenewalRecord } from './admin-backend.js';
 import { html, type SafeHtml } from './html.js';
 import { formatAgo, formatDate, formatDuration, formatUtc, shortHex } from './dashboard-format.js';
@@ -119,7 +119,22 @@ function sans(names: readonly string[]): string {
   return `${names.slice(0, 4).join(', ')} +${names.length - 4} more`;
 }
 
-function certificateRow(cert: CertificateStatusView, renewBeforeDays: number): SafeHtml {
+/** Under an own certificate's bar: when it renews, or why renewal keeps failing. */
+function renewalNote(renewal: RenewalStatusView | undefined, now: number): SafeHtml | string {
+  if (!renewal) return '';
+  if (renewal.renewing) return html`<div class="small muted">renewing now…</div>`;
+  const failures = renewal.consecutiveFailures ?? 0;
+  if (failures > 0) {
+    const error = renewal.lastError;
+    return html`<div class="small bad">${failures} failed attempt${failures === 1 ? '' : 's'}${
+      renewal.retryAt ? html`, retry ${timeCell(renewal.retryAt, now)}` : ''
+    }${error ? html`: ${error.reason}: ${error.message}` : ''}</div>`;
+  }
+  if (!renewal.dueAt || renewal.dueBy === 'never') return '';
+  return html`<div class="small muted">renews ${formatDate(renewal.dueAt)}${renewal.dueBy ? ` (${renewal.dueBy})` : ''}</div>`;
+}
+
+function certificateRow(cert: CertificateStatusView, renewBeforeDays: number, renewal: RenewalStatusView | undefined, now: number): SafeHtml {
   return html`<tr data-cert="${cert.name}">
     <td data-label="Certificate"><div class="v"><strong>${cert.name}</strong> <span class="chip">${cert.source}</span></div></td>
     <td data-label="Subject"><div class="v"><span class="subject">${cert.subject}</span><div class="small muted">${sans(cert.subjectAltNames)}</div></div></td>
@@ -127,12 +142,14 @@ function certificateRow(cert: CertificateStatusView, renewBeforeDays: number): S
     <td data-label="Key" class="nowrap"><div class="v">${cert.keyType}</div></td>
     <td data-label="Expires"><div class="v"><span title="${formatUtc(cert.notAfter)}">${formatDate(cert.notAfter)}</span>
       <div class="small muted mono nowrap" title="serial ${cert.serialNumber}">${shortHex(cert.serialNumber)}</div></div></td>
-    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, renewBeforeDays, cert.source)}</div></td>
+    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, renewBeforeDays, cert.source)}${renewalNote(renewal, now)}</div></td>
   </tr>`;
 }
 
-function certificatesSection(status: GatewayStatus): SafeHtml {
+function certificatesSection(status: GatewayStatus, now: number): SafeHtml {
   const certs = status.certificates;
+  const renewalOf = (cert: CertificateStatusView) =>
+    cert.source === 'upstream' ? undefined : status.renewal?.find((entry) => `gateway-${entry.keyType}` === cert.name);
   return html`<section class="card" data-section="certificates" aria-labelledby="h-certs">
     <h2 id="h-certs">Certificates</h2>
     <p class="legend small muted">Bars show days left on a ${TIMELINE_DAYS}-day scale; the tick marks where renewal starts (${status.renewBeforeDays} days).</p>
@@ -140,7 +157,7 @@ function certificatesSection(status: GatewayStatus): SafeHtml {
       certs.length
         ? html`<table class="stack">
       <thead><tr><th>Certificate</th><th>Subject / SANs</th><th>Issuer</th><th>Key</th><th>Expires</th><th>Days left</th></tr></thead>
-      <tbody>${certs.map((cert) => certificateRow(cert, status.renewBeforeDays))}</tbody>
+      <tbody>${certs.map((cert) => certificateRow(cert, status.renewBeforeDays, renewalOf(cert), now))}</tbody>
     </table>`
         : html`<p class="empty">No certificate loaded.</p>`
     }
@@ -212,7 +229,7 @@ export function renderSections(data: DashboardData): SafeHtml {
   return html`<div id="live" data-generated="${data.status.generatedAt}">
     ${summary(data.status)}
     ${nodesSection(data.status, now)}
-    ${certificatesSection(data.status)}
+    ${certificatesSection(data.status, now)}
     ${renewalsSection(data.renewals, now)}
     ${auditSection(data.audit, now)}
   </div>`;

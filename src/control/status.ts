@@ -46,6 +46,18 @@ export interface CertificateStatusView extends CertificateInfo {
   readonly node?: string;
 }
 
+/** The renewal loop's view of one own key type (src/lifecycle); times are ISO 8601. */
+export interface RenewalStatusView {
+  readonly keyType: string;
+  readonly dueAt?: string;
+  /** What set the due time: ari, lifetime, now, never. */
+  readonly dueBy?: string;
+  readonly retryAt?: string;
+  readonly consecutiveFailures?: number;
+  readonly lastError?: { readonly at: string; readonly reason: string; readonly message: string };
+  readonly renewing?: boolean;
+}
+
 /** The whole `GET /api/v1/status` document. */
 export interface GatewayStatus {
   readonly version: string;
@@ -61,6 +73,8 @@ export interface GatewayStatus {
   readonly clusters: readonly ClusterStatusView[];
   /** The gateway's own certificates first, then every upstream node certificate seen by the health checks. */
   readonly certificates: readonly CertificateStatusView[];
+  /** Per own key type, when renewal is due and how it is going; absent when no renewal loop runs. */
+  readonly renewal?: readonly RenewalStatusView[];
 }
 
 /** An upstream node's certificate as the health checks last saw it. */

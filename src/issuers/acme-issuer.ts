@@ -146,7 +146,12 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
   async #register(client: Client, problem: () => ProblemResponse | undefined): Promise<void> {
     const { acme: config, storage } = this.#options;
     try {
-      await client.createAccount({ termsOfServiceAgreed: true, ...(config.email && { contact: [`mailto:${config.email}`] }) });
+      // Look the key's account up first: registering again with the same key makes acme-client send an
+      // "empty update" that strict CAs (pebble) refuse. A fresh key gets accountDoesNotExist and registers.
+      await client.createAccount({ onlyReturnExisting: true }).catch(async (err: unknown) => {
+        if (!/accountDoesNotExist/.test(problem()?.type ?? '')) throw err;
+        await client.createAccount({ termsOfServiceAgreed: true, ...(config.email && { contact: [`mailto:${config.email}`] }) });
+      });
     } catch (err) {
       const last = problem();
       if (!last || last.status === 429 || last.status >= 500) throw err;

@@ -10,6 +10,7 @@ import { Balancer } from '../upstream/balancer.js';
 import { UpstreamNode, readClusterCa } from '../upstream/upstream-node.js';
 import { StickyTable } from '../upstream/sticky-sessions.js';
 import { CredentialGuard } from './credential-guard.js';
+import { compileRewriteRules, expandShortNames, rulesInputForCluster, type RewriteRules } from '../rewrite/index.js';
 
 export interface ClusterRuntime {
   readonly config: ClusterConfig;
@@ -17,6 +18,10 @@ export interface ClusterRuntime {
   readonly nodesByName: ReadonlyMap<string, UpstreamNode>;
   readonly sticky: StickyTable;
   readonly caPem: string | undefined;
+  /** The name clients use for this cluster: node names in answers become this. */
+  readonly publicHost: string;
+  /** Replaced (not mutated) when names are learned: from SRV answers and UDS /servers answers. */
+  readonly rewrite: { rules: RewriteRules };
 }
 
 export interface ProxyState {
@@ -28,15 +33,24 @@ export interface ProxyState {
   readonly ownNames: ReadonlySet<string>;
 }
 
-function clusterRuntime(config: ClusterConfig, nodes: readonly UpstreamNode[], sticky: StickyTable, caPem: string | undefined): ClusterRuntime {
-  return { config, balancer: new Balancer(nodes), nodesByName: new Map(nodes.map((node) => [node.name, node])), sticky, caPem };
+function clusterRuntime(
+  config: ClusterConfig,
+  nodes: readonly UpstreamNode[],
+  sticky: StickyTable,
+  caPem: string | undefined,
+  publicHost: string,
+  rewrite: { rules: RewriteRules },
+): ClusterRuntime {
+  return { config, balancer: new Balancer(nodes), nodesByName: new Map(nodes.map((node) => [node.name, node])), sticky, caPem, publicHost, rewrite };
 }
 
 export function buildProxyState(config: UcgateConfig): ProxyState {
   const clusters = new Map<string, ClusterRuntime>();
   for (const cluster of config.clusters) {
     const ca = readClusterCa(cluster);
-    clusters.set(cluster.name, clusterRuntime(cluster, cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca)), new StickyTable(), ca));
+    const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca));
+    const rewrite = { rules: compileRewriteRules(rulesInputForCluster(config, cluster.name)) };
+    clusters.set(cluster.name, clusterRuntime(cluster, nodes, new StickyTable(), ca, cluster.publicName ?? config.gateway.fqdn, rewrite));
   }
   const ownNames = new Set(
     [config.gateway.fqdn, ...config.gateway.altNames, ...config.clusters.flatMap((cluster) => (cluster.publicName ? [cluster.publicName] : []))].map((name) =>
@@ -65,7 +79,9 @@ export function withClusterNodes(state: ProxyState, clusterName: string, nodes: 
   const keptSet = new Set(kept);
   const removed = current.balancer.nodes.filter((node) => !keptSet.has(node));
   const clusters = new Map(state.clusters);
-  clusters.set(clusterName, clusterRuntime(current.config, kept, current.sticky, current.caPem));
+  // Nodes found through SRV are upstream names like any other: answers naming them are rewritten too.
+  current.rewrite.rules = current.rewrite.rules.withNames(expandShortNames(nodes.map((node) => new URL(node.url).hostname)));
+  clusters.set(clusterName, clusterRuntime(current.config, kept, current.sticky, current.caPem, current.publicHost, current.rewrite));
   return { state: { ...state, clusters }, removed };
 }
 

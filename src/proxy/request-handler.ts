@@ -22,7 +22,9 @@ import type { UpstreamNode } from '../upstream/upstream-node.js';
 import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import { classifyUpstreamError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT, type UpstreamFailure } from './upstream-failure.js';
 import { loggableTarget } from './loggable-target.js';
-import { stripHopByHopRequest, filterResponseHeaders } from './hop-by-hop.js';
+import { stripHopByHopRequest } from './hop-by-hop.js';
+import { writeProxiedResponse, type ResponseRewrite } from './response-writer.js';
+import { expandShortNames, parseUdsServers } from '../rewrite/index.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
 import type { CredentialGuard } from './credential-guard.js';
@@ -55,6 +57,7 @@ export interface RequestHandlerOptions {
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+const SERVERS_PATH = /^\/cucm-uds\/servers(?:[/?;]|$)/i;
 const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
 const CONTEXT = Symbol('ucgate.request');
 const STATUS_TEXT: Record<number, string> = {
@@ -169,11 +172,9 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
         observer?.session(cluster.name, issued, node.name);
       }
     }
-    res.writeHead(status, proxyRes.statusMessage, filterResponseHeaders(proxyRes.rawHeaders));
-    proxyRes.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
     proxyRes.on('error', () => res.destroy());
-    proxyRes.pipe(res);
+    writeProxiedResponse(proxyRes, res, req.method === 'HEAD', rewriteFor(ctx), (n) => (ctx.bytes += n));
   });
 
   const forward = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
@@ -308,6 +309,26 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       if (logAccess) accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
     });
     forward(req, res, ctx);
+  };
+}
+
+/** How this response's node names become the gateway's: the cluster's public name and the client's listener. */
+function rewriteFor(ctx: RequestContext): ResponseRewrite | undefined {
+  const holder = ctx.cluster.rewrite;
+  if (holder.rules.size === 0) return undefined;
+  const spec = { host: ctx.cluster.publicHost, port: ctx.listener.port, scheme: ctx.listener.protocol };
+  const target = holder.rules.forTarget(spec);
+  if (!SERVERS_PATH.test(ctx.target)) return { target, extraMediaTypes: holder.rules.extraMediaTypes };
+  return {
+    target,
+    extraMediaTypes: holder.rules.extraMediaTypes,
+    // UDS lists every node of the cluster, including ones the config does not name: learn them first.
+    inspect: (body) => {
+      const learned = holder.rules.withNames(expandShortNames(parseUdsServers(body.toString('latin1'))));
+      if (learned === holder.rules) return undefined;
+      holder.rules = learned;
+      return learned.forTarget(spec);
+    },
   };
 }
 

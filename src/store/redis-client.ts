@@ -41,12 +41,14 @@ const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|NOAU
  * Maps an ioredis failure to a UcgateError: STORE_UNAVAILABLE when Redis
  * cannot answer (the caller may fall back to its cache), STORE_IO otherwise.
  */
-export function toStoreError(err: unknown): UcgateError {
+export function toStoreError(err: unknown, where = 'redis'): UcgateError {
   if (err instanceof UcgateError) return err;
   const e = err as { name?: string; message?: string };
   const message = e?.message ?? String(err);
   const permanent = e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(message);
-  return new UcgateError(permanent ? ErrorCodes.STORE_IO : ErrorCodes.STORE_UNAVAILABLE, `redis: ${message}`, { cause: err });
+  return permanent
+    ? new UcgateError(ErrorCodes.STORE_IO, `certificate store ${where}: ${message}`, { cause: err })
+    : new UcgateError(ErrorCodes.STORE_UNAVAILABLE, `certificate store ${where} unreachable: ${message}`, { cause: err });
 }
 
 export function isStoreUnavailable(err: unknown): boolean {
@@ -103,7 +105,8 @@ function clientFor(target: RedisTarget, options: RedisConnectionOptions, subscri
   const offlineQueue = !gateway || subscriber;
   const password = options.password ?? target.password;
   const tls = target.tls ? { ...(options.caPem && { ca: options.caPem }) } : undefined;
-  const retry = (times: number) => (gateway ? reconnectDelayMs(times) : times > 2 ? null : 200 * times);
+  // A CLI command never reconnects in the background (a retry timer would outlive its work): it connects per command.
+  const retry = (times: number) => (gateway ? reconnectDelayMs(times) : null);
   const common = {
     ...(target.username && { username: target.username }),
     ...(password && { password }),
@@ -210,11 +213,11 @@ export class RedisConnection extends EventEmitter {
   waitUntilUp(timeoutMs: number): Promise<boolean> {
     if (this.#up) return Promise.resolve(true);
     return new Promise((resolve) => {
+      // Not unref'd: a process with nothing else to do must wait here, not exit silently.
       const timer = setTimeout(() => {
         this.off('up', onUp);
         resolve(false);
       }, timeoutMs);
-      timer.unref();
       const onUp = () => {
         clearTimeout(timer);
         resolve(true);
@@ -232,7 +235,7 @@ export class RedisConnection extends EventEmitter {
       if (this.#options.mode === 'cli') await this.#connectNow();
       return await fn(this.client);
     } catch (err) {
-      throw toStoreError(err);
+      throw toStoreError(err, this.description);
     } finally {
       this.#inflight--;
       if (this.#options.mode === 'cli' && this.#inflight === 0) this.#scheduleIdleQuit();
@@ -261,9 +264,13 @@ export class RedisConnection extends EventEmitter {
     const status = this.client.status;
     if (status === 'ready') return;
     if (!this.#connecting) {
-      this.#connecting = (status === 'wait' || status === 'end' || status === 'close' ? this.client.connect() : this.waitUntilUp(3_000).then(() => undefined))
-        .then(() => undefined)
-        .finally(() => (this.#connecting = undefined));
+      const connect =
+        status === 'wait' || status === 'end' || status === 'close'
+          ? this.client.connect()
+          : this.waitUntilUp(3_000).then((up) => {
+              if (!up) throw new Error(`not connected (${status})`);
+            });
+      this.#connecting = connect.then(() => undefined).finally(() => (this.#connecting = undefined));
     }
     await this.#connecting;
   }

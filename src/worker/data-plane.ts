@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import type { UcgateConfig } from '../config/types.js';
+import type { UcgateConfig, HttpsListenerConfig, HttpListenerConfig } from '../config/types.js';
 import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../control/messages.js';
 import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
@@ -32,11 +32,24 @@ export interface DataPlaneInit {
   readonly ticketKeys: Buffer;
 }
 
+interface ListenerEntry {
+  readonly protocol: 'https' | 'http';
+  readonly config: HttpsListenerConfig & HttpListenerConfig;
+  readonly name: string;
+}
+
+type KeyedListener = Listener & { key: string; address: ListenerAddress };
+
 export class DataPlane {
   readonly #log: Logger;
   readonly #observer: UpstreamObserver | undefined;
   #state: ProxyState | undefined;
-  #listeners: Listener[] = [];
+  #listeners: KeyedListener[] = [];
+  #makeListener: ((entry: ListenerEntry, config: UcgateConfig) => Listener) | undefined;
+  #certificates: readonly WireCertificate[] = [];
+  #ticketKeys: Buffer = Buffer.alloc(0);
+  /** Node sets from SRV, kept so a reload does not forget them until the next lookup. */
+  readonly #srvNodes = new Map<string, readonly NodeConfig[]>();
   #draining = false;
   #inFlight = 0;
   /** ACME challenge responses (issuer acme only). */
@@ -82,25 +95,85 @@ export class DataPlane {
       if (this.#draining) res.shouldKeepAlive = false;
       proxyRequest(req, res, listener);
     };
-    const setup: ServerSetup = {
-      limits: config.limits.http,
+    const setupFor = (limits: UcgateConfig['limits']['http']): ServerSetup => ({
+      limits,
       prepare: (server) => {
         server.on('connection', (socket: Socket) => connections.track(socket));
         server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
       },
-    };
-    config.listen.https.forEach((listener, i) => {
-      this.#listeners.push(
-        new HttpsListener(listener, `https#${i}:${listener.port}`, config.tls.profile, init.certificates, init.ticketKeys, handler, setup, alpnChallenges),
-      );
     });
-    config.listen.http.forEach((listener, i) => this.#listeners.push(new HttpListener(listener, `http#${i}:${listener.port}`, handler, setup)));
+    this.#certificates = init.certificates;
+    this.#ticketKeys = init.ticketKeys;
+    this.#makeListener = (entry, cfg) =>
+      entry.protocol === 'https'
+        ? new HttpsListener(entry.config, entry.name, cfg.tls.profile, this.#certificates, this.#ticketKeys, handler, setupFor(cfg.limits.http), alpnChallenges)
+        : new HttpListener(entry.config, entry.name, handler, setupFor(cfg.limits.http));
+    return this.#openListeners(config);
+  }
+
+  /**
+   * Applies a new config (reload): routes, clusters and limits swap atomically
+   * for new requests; listeners that stay are kept (their connections with
+   * them), new ones open, removed ones stop accepting and drain. Requests in
+   * flight finish on the state they started with.
+   */
+  async applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
+    const old = this.#state;
+    let next = buildProxyState(config);
+    for (const [cluster, nodes] of this.#srvNodes) {
+      if (next.clusters.get(cluster)?.config.srv) next = withClusterNodes(next, cluster, nodes).state;
+    }
+    if (old) {
+      for (const [name, runtime] of next.clusters) {
+        const before = old.clusters.get(name);
+        if (!before) continue;
+        for (const node of runtime.balancer.nodes) {
+          const previous = before.nodesByName.get(node.name);
+          if (previous) node.setHealthy(previous.healthy);
+        }
+      }
+    }
+    this.#state = next;
+    if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
+    return this.#openListeners(config);
+  }
+
+  /** Opens the listeners `config` names that are not open yet and closes those it no longer names. */
+  async #openListeners(config: UcgateConfig): Promise<ListenerAddress[]> {
+    const wanted = [
+      ...config.listen.https.map((entry, i) => ({ protocol: 'https' as const, config: entry, name: `https#${i}:${entry.port}` })),
+      ...config.listen.http.map((entry, i) => ({ protocol: 'http' as const, config: entry, name: `http#${i}:${entry.port}` })),
+    ];
+    // Port 0 (tests) binds a new port each time: such listeners are matched by position.
+    const keyOf = (protocol: string, entry: { host: string; port: number; profile?: string }, name: string) =>
+      `${protocol}|${entry.host}|${entry.port === 0 ? name : entry.port}|${entry.profile ?? ''}`;
+    const current = new Map(this.#listeners.map((listener) => [listener.key, listener] as const));
+    const next: KeyedListener[] = [];
     const addresses: ListenerAddress[] = [];
-    for (const listener of this.#listeners) addresses.push(await listener.listen());
+    for (const entry of wanted) {
+      const key = keyOf(entry.protocol, entry.config, entry.name);
+      const kept = current.get(key);
+      if (kept) {
+        current.delete(key);
+        next.push(kept);
+        addresses.push(kept.address);
+        continue;
+      }
+      const listener = Object.assign(this.#makeListener!(entry, config), { key, address: undefined as unknown as ListenerAddress });
+      listener.address = await listener.listen();
+      next.push(listener);
+      addresses.push(listener.address);
+    }
+    for (const removed of current.values()) {
+      removed.server.close();
+      removed.server.closeIdleConnections();
+    }
+    this.#listeners = next;
     return addresses;
   }
 
   setCertificates(certificates: readonly WireCertificate[]): void {
+    this.#certificates = certificates;
     for (const listener of this.#listeners) if (listener instanceof HttpsListener) listener.setCertificates(certificates);
   }
 
@@ -110,6 +183,7 @@ export class DataPlane {
   }
 
   setTicketKeys(ticketKeys: Buffer): void {
+    this.#ticketKeys = ticketKeys;
     for (const listener of this.#listeners) if (listener instanceof HttpsListener) listener.setTicketKeys(ticketKeys);
   }
 
@@ -127,6 +201,7 @@ export class DataPlane {
    * grace period, so requests already on them finish.
    */
   setNodes(cluster: string, nodes: readonly NodeConfig[], health: readonly NodeHealthUpdate[]): void {
+    this.#srvNodes.set(cluster, nodes);
     if (!this.#state) return;
     const { state, removed } = withClusterNodes(this.#state, cluster, nodes);
     this.#state = state;

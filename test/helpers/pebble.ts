@@ -62,6 +62,9 @@ export interface Pebble {
   /** The CA of pebble's own HTTPS listener (not its issuing root): `acme.caFile`. */
   readonly tlsCaFile: string;
   readonly tlsCaPem: string;
+  /** pebble's listener certificate and key (127.0.0.1, localhost), for stand-ins that pose as it. */
+  readonly tlsCertPem: string;
+  readonly tlsKeyPem: string;
   /** Pebble's current issuing root (new on every start). */
   root(): Promise<string>;
   stop(): Promise<void>;
@@ -134,6 +137,8 @@ export async function startPebble(t: TeardownTarget, dir: string, options: Pebbl
     directoryUrl: `https://127.0.0.1:${port}/dir`,
     tlsCaFile,
     tlsCaPem: tlsCa.certPem,
+    tlsCertPem: tlsLeaf.certPem,
+    tlsKeyPem: tlsLeaf.keyPem,
     root: async () => (await get(`https://127.0.0.1:${managementPort}/roots/0`)).text,
     stop,
     start,
@@ -216,4 +221,77 @@ export function acmeGatewayConfig(options: {
       issuer: { type: 'acme', acme: options.acme },
     },
   };
+}
+
+export interface AriStandIn {
+  /** The directory to configure: pebble's, with `renewalInfo` added. */
+  readonly directoryUrl: string;
+  /** Decoded payloads of every newOrder request, in order. */
+  readonly newOrders: Record<string, unknown>[];
+  /** CertIDs asked about, in order. */
+  readonly renewalInfoRequests: string[];
+}
+
+/**
+ * A small RFC 9773 stand-in in front of pebble (which has no ARI): an HTTPS
+ * reverse proxy that keeps the Host header (pebble builds every URL from it
+ * and checks each JWS `url` against it, so the client talks to the stand-in
+ * throughout), adds `renewalInfo` to the directory, answers renewalInfo GETs
+ * with the window `windowFor(certId)` gives, and records newOrder payloads.
+ */
+export async function startAriStandIn(
+  t: TeardownTarget,
+  pebble: Pebble,
+  windowFor: (certId: string) => { start: Date; end: Date; retryAfterSeconds?: number },
+): Promise<AriStandIn> {
+  const { createServer: createHttpsServer, request: httpsForward } = await import('node:https');
+  const newOrders: Record<string, unknown>[] = [];
+  const renewalInfoRequests: string[] = [];
+  let newOrderPath = '/order-plz';
+  const server = createHttpsServer({ cert: pebble.tlsCertPem, key: pebble.tlsKeyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const path = req.url ?? '/';
+      if (req.method === 'GET' && path.startsWith('/renewal-info/')) {
+        const certId = path.slice('/renewal-info/'.length);
+        renewalInfoRequests.push(certId);
+        const window = windowFor(certId);
+        res.writeHead(200, { 'content-type': 'application/json', 'retry-after': String(window.retryAfterSeconds ?? 21_600) });
+        res.end(JSON.stringify({ suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() } }));
+        return;
+      }
+      if (req.method === 'POST' && path === newOrderPath) {
+        const jws = JSON.parse(body.toString('utf8')) as { payload: string };
+        newOrders.push(JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as Record<string, unknown>);
+      }
+      const upstream = httpsForward(
+        { host: '127.0.0.1', port: pebble.port, path, method: req.method, headers: req.headers, ca: pebble.tlsCaPem, servername: 'localhost' },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => parts.push(chunk));
+          answer.on('end', () => {
+            let out = Buffer.concat(parts);
+            const headers = { ...answer.headers };
+            if (req.method === 'GET' && path === '/dir' && answer.statusCode === 200) {
+              const directory = JSON.parse(out.toString('utf8')) as Record<string, unknown>;
+              newOrderPath = new URL(String(directory.newOrder)).pathname;
+              directory.renewalInfo = `https://${req.headers.host}/renewal-info/`;
+              out = Buffer.from(JSON.stringify(directory));
+              headers['content-length'] = String(out.length);
+            }
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(out);
+          });
+        },
+      );
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as { port: number };
+  return { directoryUrl: `https://127.0.0.1:${port}/dir`, newOrders, renewalInfoRequests };
 }

@@ -70,6 +70,18 @@ t.test('certificates: days left on a 90-day bar with the renewal mark; levels ch
   t.match(upstream, /<tr data-cert="cucm\/pub">[\s\S]*?<span class="chip">upstream<\/span>/, 'upstream node certificates are listed too');
 });
 
+t.test('under an own certificate: when it renews, or why renewal keeps failing', async (t) => {
+  const status = fakeStatus({ now: Date.UTC(2030, 0, 1) });
+  const render = (renewal: NonNullable<typeof status.renewal>) => renderSections({ status: { ...status, renewal }, renewals: 'absent', audit: 'absent' }).toString();
+  t.match(render([{ keyType: 'rsa-2048', dueAt: '2030-02-01T00:00:00.000Z', dueBy: 'ari', consecutiveFailures: 0 }]), /renews 2030-02-01 \(ari\)/);
+  const failing = render([
+    { keyType: 'rsa-2048', dueAt: '2029-12-01T00:00:00.000Z', dueBy: 'lifetime', consecutiveFailures: 3, retryAt: '2030-01-01T00:10:00.000Z', lastError: { at: '2029-12-31T23:00:00.000Z', reason: 'rate-limited', message: '<b>too many</b>' } },
+  ]);
+  t.match(failing, /3 failed attempts, retry <time[^>]*>in 10 min<\/time>: rate-limited: &lt;b&gt;too many&lt;\/b&gt;/, 'failures, next retry and the escaped reason');
+  t.match(render([{ keyType: 'rsa-2048', renewing: true }]), /renewing now/);
+  t.notMatch(render([{ keyType: 'ecdsa-p256', dueAt: '2030-02-01T00:00:00.000Z' }]), /renews/, 'only the matching key type');
+});
+
 t.test('renewal history and audit tail: rows newest first, or why they are missing', async (t) => {
   const status = fakeStatus();
   const absent = renderSections({ status, renewals: 'absent', audit: new Error('EACCES: permission denied') }).toString();

@@ -65,7 +65,7 @@ t.test('a minimal config gets every default', async (t) => {
     tls: { profile: 'modern', ticketKeyRotationMs: 43_200_000 },
     certificates: {
       dir: '/etc/ucgate/certs',
-      store: { type: 'file' },
+      store: { type: 'file', lockLeaseMs: 15_000, checkIntervalMs: 30_000 },
       keyTypes: ['rsa-2048'],
       renewBeforeDays: 30,
       issuer: { type: 'self-signed' },
