@@ -15,7 +15,7 @@ const USAGE = `ucgate ${VERSION} — HTTPS gateway for Cisco UCM clusters
 
 usage: ucgate <command> [--config FILE]
 
-  start                       run the gateway (SIGTERM/SIGINT drain and stop, SIGHUP reloads certificates)
+  start                       run the gateway (SIGTERM/SIGINT drain and stop, SIGHUP reloads config and certificates)
   check                       validate the configuration
   demo                        gateway + two simulated CUCM nodes on loopback
   cert status [--json]        certificates held, with days left
@@ -65,8 +65,11 @@ function holdUntilSignal(running: RunningGateway): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    running.log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading certificates');
-    running.primary.certificates.ensure().catch((err: Error) => running.log.error({ event: 'reload_failed', err: err.message }));
+    running.log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading config and certificates');
+    running.primary
+      .reload()
+      .then(() => running.primary.reloadCertificates())
+      .catch((err: Error) => running.log.error({ event: 'reload_failed', err: err.message }));
   });
 }
 

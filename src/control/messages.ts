@@ -45,6 +45,7 @@ export type PrimaryMessage =
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
   | { readonly t: 'nodes'; readonly cluster: string; readonly nodes: readonly NodeConfig[]; readonly health: readonly NodeHealthUpdate[] }
   | { readonly t: 'metrics-request'; readonly id: number }
+  | { readonly t: 'config'; readonly config: UcgateConfig }
   | { readonly t: 'shutdown'; readonly graceMs: number };
 
 export type WorkerMessage =
@@ -52,6 +53,8 @@ export type WorkerMessage =
   | { readonly t: 'hello' }
   | { readonly t: 'listening'; readonly listeners: readonly ListenerAddress[] }
   | { readonly t: 'start-failed'; readonly message: string }
+  | { readonly t: 'config-applied'; readonly listeners: readonly ListenerAddress[] }
+  | { readonly t: 'config-failed'; readonly message: string }
   | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string; readonly message: string }
   | { readonly t: 'upstream-status'; readonly cluster: string; readonly node: string; readonly status: number; readonly retryAfterMs?: number }
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }

@@ -24,7 +24,12 @@ import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { readClusterCa } from '../upstream/upstream-node.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
-import { startAdminServer, type AdminBackend, type Readiness } from '../admin/admin-server.js';
+import { startAdminServer, type AdminServer, type AdminBackend, type Readiness } from '../admin/admin-server.js';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { planReload } from './reload.js';
+import type { X509Certificate } from 'node:crypto';
+import { describeCertificate } from '../pki/certificate-info.js';
 import { buildStatus, UpstreamCertificateInventory } from './status.js';
 import { FileStorage } from '../store/file-storage.js';
 import { readAudit } from '../certificates/audit-log.js';
@@ -46,20 +51,30 @@ function toWire(certificates: readonly StoredCertificate[]): WireCertificate[] {
   return certificates.map((cert) => ({ keyType: cert.keyType, certPem: cert.certPem, keyPem: cert.keyPem }));
 }
 
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly problems?: readonly string[];
+  readonly restartNeeded?: readonly string[];
+}
+
 export class Primary {
-  readonly config: UcgateConfig;
+  /** Replaced whole by a reload; never mutated. */
+  config: UcgateConfig;
   readonly log: Logger;
   readonly clock: Clock;
   readonly metrics = new ControlPlaneMetrics();
   readonly startedAt = Date.now();
   #certificates!: CertificateManager;
   readonly health: HealthManager;
-  readonly #srv: SrvDiscovery;
+  #srv: SrvDiscovery;
+  readonly #clusterCas = new Map<string, string | undefined>();
   #ticketKeys = newTicketKeys();
   #rotation: { stop(): void } | undefined;
   #pool: WorkerPool | undefined;
   #inProcess: DataPlane | undefined;
-  #admin: { close(): Promise<unknown> } | undefined;
+  #admin: AdminServer | undefined;
+  /** Last fingerprint each node presented, to log a change of leaf. */
+  readonly #upstreamFingerprints = new Map<string, string>();
   #stopping = false;
   #listeners: ListenerAddress[] = [];
   adminPort: number | undefined;
@@ -76,8 +91,8 @@ export class Primary {
     this.config = options.config;
     this.log = options.log;
     this.clock = options.clock ?? systemClock;
-    const cas = new Map<string, string | undefined>(options.config.clusters.map((cluster) => [cluster.name, readClusterCa(cluster)]));
-    this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => cas.get(cluster.name) });
+    for (const cluster of options.config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
+    this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => this.#clusterCas.get(cluster.name) });
     this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log });
   }
 
@@ -105,6 +120,7 @@ export class Primary {
     }
     this.#recordCertificateExpiry(served);
     this.#certificates.on('change', (certs: readonly StoredCertificate[]) => {
+      this.#admin?.setCertificates(toWire(certs));
       this.#recordCertificateExpiry(certs);
       this.#certificatesApplied = this.#broadcastAcked((ackId) => ({ t: 'certificates', certificates: toWire(certs), ackId }));
     });
@@ -129,7 +145,7 @@ export class Primary {
         count: config.workers,
         log: this.log,
         logLevel: config.log.level,
-        initMessage: () => ({ t: 'init', config, certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys.toString('base64') }),
+        initMessage: () => ({ t: 'init', config: this.config, certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys.toString('base64') }),
         catchUp: () => this.#catchUp(),
       });
       this.#pool.on('report', (message: WorkerMessage, worker: Worker) => this.#onReport(message, worker));
@@ -169,7 +185,7 @@ export class Primary {
     }
     if (config.listen.admin) {
       const admin = await startAdminServer({ config: config.listen.admin, certificates: toWire(served), backend: this.#adminBackend(), log: this.log });
-      this.#admin = admin.app;
+      this.#admin = admin;
       this.adminPort = admin.port;
     }
     this.log.info(
@@ -200,6 +216,19 @@ export class Primary {
     this.health.on('change', (updates) => {
       for (const update of updates) this.metrics.nodeUp.set({ cluster: update.cluster, node: update.node }, update.healthy ? 1 : 0);
       this.#send({ t: 'health', updates });
+    });
+    this.health.on('certificate', (cluster: string, node: string, cert: X509Certificate) => {
+      const info = describeCertificate(cert);
+      this.metrics.certificateExpiry.set({ name: `${cluster}/${node}`, key_type: info.keyType, source: `upstream:${node}` }, Math.floor(Date.parse(info.notAfter) / 1000));
+      const key = `${cluster}/${node}`;
+      const previous = this.#upstreamFingerprints.get(key);
+      this.#upstreamFingerprints.set(key, info.fingerprintSha256);
+      if (previous && previous !== info.fingerprintSha256) {
+        this.log.warn(
+          { event: 'upstream_certificate_changed', cluster, node, oldFingerprint: previous, newFingerprint: info.fingerprintSha256, subject: info.subject, notAfter: info.notAfter },
+          `${cluster}/${node} presents a new certificate`,
+        );
+      }
     });
     this.health.on('check', (cluster: string, node: string, result: { ok: boolean; layer?: string }) => {
       if (!result.ok) this.metrics.checkFailures.inc({ cluster, node, layer: result.layer ?? 'unknown' });
@@ -362,6 +391,7 @@ export class Primary {
         return { ok: results.every((result) => result.ok), results };
       },
       audit,
+      reload: () => this.reload(),
       // Every issuance attempt, failures included (src/lifecycle/renewal-history.ts).
       renewals: async (limit) =>
         (store ? await readRenewalHistory(store, limit) : []).map((record) => ({
@@ -375,6 +405,48 @@ export class Primary {
           ...(record.error && { error: `${record.reason ?? 'other'}: ${record.error}` }),
         })),
     };
+  }
+
+  /**
+   * Reads the config file again and applies it without dropping a
+   * connection. A config that does not validate changes nothing: the old one
+   * keeps running and the problems are returned (and logged).
+   */
+  async reload(): Promise<ReloadResult> {
+    const running = this.config;
+    if (!running.configFile) return { ok: false, problems: ['config: this gateway was started without a config file'] };
+    let next: UcgateConfig;
+    try {
+      next = await loadConfigFile(running.configFile);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [`config: ${(err as Error).message}`];
+      this.log.warn({ event: 'reload_rejected', problems }, 'reload refused: the running config stays');
+      return { ok: false, problems };
+    }
+    const plan = planReload(running, next);
+    const config = plan.config;
+    this.config = config;
+    for (const cluster of config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
+    for (const cluster of running.clusters) if (!config.clusters.some((c) => c.name === cluster.name)) this.health.removeCluster(cluster.name);
+    this.#srv.stop();
+    this.#srv = new SrvDiscovery({ clusters: config.clusters, clock: this.clock, log: this.log });
+    this.#srv.on('nodes', (name: string, nodes: NodeConfig[]) => this.#applyNodes(name, nodes));
+    for (const cluster of config.clusters) if (!cluster.srv) this.health.setNodes(cluster, cluster.nodes);
+    if (this.#inProcess) this.#listeners = await this.#inProcess.applyConfig(config);
+    else if (this.#pool) this.#listeners = await this.#pool.applyConfig({ t: 'config', config });
+    await this.#srv.start();
+    for (const message of this.#catchUp()) this.#send(message);
+    this.log.info(
+      { event: 'reload_applied', listeners: this.#listeners, clusters: config.clusters.map((c) => c.name), routes: config.routes.length, restartNeeded: plan.restartNeeded },
+      plan.restartNeeded.length > 0 ? `config reloaded; takes effect after a restart: ${plan.restartNeeded.join(', ')}` : 'config reloaded',
+    );
+    return { ok: true, restartNeeded: plan.restartNeeded };
+  }
+
+  /** SIGHUP: certificates imported or renewed from outside (CLI, another instance), and the admin token. */
+  async reloadCertificates(): Promise<void> {
+    this.#admin?.reloadToken();
+    await this.#certificates.ensure();
   }
 
   /** Graceful stop: no new connections, in-flight requests finish within the grace period. */

@@ -75,6 +75,9 @@ export class WorkerPool extends EventEmitter {
             }
             break;
           }
+          case 'config-applied':
+          case 'config-failed':
+            break;
           default:
             this.emit('report', message, worker);
         }
@@ -94,6 +97,29 @@ export class WorkerPool extends EventEmitter {
 
   broadcast(message: PrimaryMessage, except?: Worker): void {
     for (const worker of this.#workers) if (worker !== except && worker.isConnected()) worker.send(message);
+  }
+
+  /** Sends a new config to every worker; resolves with the listeners once all have applied it. */
+  async applyConfig(message: PrimaryMessage & { t: 'config' }): Promise<ListenerAddress[]> {
+    const workers = [...this.#workers].filter((worker) => worker.isConnected());
+    const applied = await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<ListenerAddress[]>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('a worker did not apply the config in time')), 30_000);
+            const onMessage = (reply: WorkerMessage) => {
+              if (reply.t !== 'config-applied' && reply.t !== 'config-failed') return;
+              clearTimeout(timer);
+              worker.off('message', onMessage);
+              if (reply.t === 'config-applied') resolve([...reply.listeners]);
+              else reject(new Error(reply.message));
+            };
+            worker.on('message', onMessage);
+            worker.send(message);
+          }),
+      ),
+    );
+    return applied[0] ?? [];
   }
 
   /** Every live worker's metrics as prom-client JSON; a worker that does not answer in time is left out. */

@@ -86,7 +86,8 @@ interface KeyState {
   lastError: { at: number; reason: FailureReason; code: string; message: string } | undefined;
   lastSuccessAt: number | undefined;
   due: { at: number; by: 'ari' | 'lifetime' | 'now' | 'never'; reason?: string } | undefined;
-  ari: { serial: string; start: number; end: number; chosen: number; explanationUrl: string | undefined } | undefined;
+  /** `pastOnArrival`: the chosen time had already passed when the window arrived ("renew now"). */
+  ari: { serial: string; start: number; end: number; chosen: number; pastOnArrival: boolean; explanationUrl: string | undefined } | undefined;
   ariNextFetchAt: number;
   /** The serial ariNextFetchAt refers to. */
   ariFor: string | undefined;
@@ -216,7 +217,7 @@ export class RenewalMaintenance {
       // The CA's window is followed, short of running into expiry. A CA that answers "already past" for a
       // certificate we just got gets at most one renewal per ARI_MIN_GAP (or a quarter lifetime): no storm.
       const at = Math.min(state.ari.chosen, notAfter - 60_000);
-      const floor = state.lastSuccessAt === undefined || at > now ? 0 : state.lastSuccessAt + Math.min(ARI_MIN_GAP_MS, (notAfter - notBefore) / 4);
+      const floor = state.lastSuccessAt === undefined || !state.ari.pastOnArrival ? 0 : state.lastSuccessAt + Math.min(ARI_MIN_GAP_MS, (notAfter - notBefore) / 4);
       return { at: Math.max(floor, at), by: 'ari' };
     }
     return { at: lifetimeRenewalTime(notBefore, notAfter, renewBeforeDays), by: 'lifetime' };
@@ -239,7 +240,8 @@ export class RenewalMaintenance {
       }
       const same = state.ari && state.ari.start === info.start && state.ari.end === info.end;
       const chosen = same ? state.ari!.chosen : timeInWindow(info.start, info.end, this.#random());
-      state.ari = { serial, start: info.start, end: info.end, chosen, explanationUrl: info.explanationUrl };
+      const pastOnArrival = same ? state.ari!.pastOnArrival : chosen <= now;
+      state.ari = { serial, start: info.start, end: info.end, chosen, pastOnArrival, explanationUrl: info.explanationUrl };
       state.ariNextFetchAt = now + ariRefetchDelay(info.retryAfterMs);
       if (!same) this.#options.log.info({ event: 'ari_window', keyType: cert.keyType, serial, start: iso(info.start), end: iso(info.end), chosen: iso(chosen), explanationUrl: info.explanationUrl }, 'renewal window from the CA (ARI)');
     } catch (err) {

@@ -57,6 +57,7 @@ export interface RequestHandlerOptions {
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+const ADMIN_COOKIE = /^\s*(?:__Host-)?ucgate_session=/;
 const SERVERS_PATH = /^\/cucm-uds\/servers(?:[/?;]|$)/i;
 const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
 const CONTEXT = Symbol('ucgate.request');
@@ -109,6 +110,13 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     if (!ctx?.node) return;
     const node = ctx.node;
     stripHopByHopRequest(proxyReq, req);
+    // The admin dashboard's session cookie is ours; a browser sends it to any port of the same host.
+    const cookie = req.headers.cookie;
+    if (cookie !== undefined && cookie.includes('ucgate_session=')) {
+      const kept = cookie.split(';').filter((part) => !ADMIN_COOKIE.test(part)).join(';');
+      if (kept.trim()) proxyReq.setHeader('cookie', kept);
+      else proxyReq.removeHeader('cookie');
+    }
     proxyReq.setHeader('host', node.hostHeader);
     proxyReq.setHeader('x-forwarded-for', req.socket.remoteAddress ?? '');
     proxyReq.setHeader('x-forwarded-proto', ctx.listener.protocol);

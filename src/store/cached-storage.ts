@@ -24,6 +24,7 @@ export function isCacheable(key: string): boolean {
   return !NOT_CACHED.some((pattern) => pattern.test(key));
 }
 
+/** A remote store with a local read-through copy that answers while the remote is unreachable. */
 export class CachedStorage implements Storage, Locker, Appender {
   readonly #remote: Storage & Locker & Appender;
   readonly #local: FileStorage;

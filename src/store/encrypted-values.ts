@@ -28,6 +28,7 @@ const MAGIC = 'ucgate:enc:v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+/** The 32-byte AES-256-GCM key that seals secret values; never logged, never stored. */
 export class StoreKey {
   readonly #key: Buffer;
   /** First 8 hex digits of SHA-256 over the key: names it without revealing it. */

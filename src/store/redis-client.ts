@@ -51,6 +51,7 @@ export function toStoreError(err: unknown, where = 'redis'): UcgateError {
     : new UcgateError(ErrorCodes.STORE_UNAVAILABLE, `certificate store ${where} unreachable: ${message}`, { cause: err });
 }
 
+/** Whether `err` means the shared store cannot answer now (so a cached value may stand in). */
 export function isStoreUnavailable(err: unknown): boolean {
   return err instanceof UcgateError && err.code === ErrorCodes.STORE_UNAVAILABLE;
 }
@@ -114,7 +115,8 @@ function clientFor(target: RedisTarget, options: RedisConnectionOptions, subscri
     connectionName: 'ucgate',
     connectTimeout: 3_000,
     // A subscriber's SUBSCRIBE may wait in the offline queue for as long as Redis is away.
-    ...(!subscriber && { commandTimeout: options.commandTimeoutMs ?? 3_000 }),
+    // Bounds a read on a hung (not refused) connection before the local copy answers; generous for loaded hosts.
+    ...(!subscriber && { commandTimeout: options.commandTimeoutMs ?? 5_000 }),
     // RESP2: works with every Redis a site may run (RESP3 needs 6+), and nothing here needs RESP3.
     protocol: 2 as const,
     // One resend at most after a reconnect, then the error reaches the caller (and its cache).
@@ -143,8 +145,8 @@ function clientFor(target: RedisTarget, options: RedisConnectionOptions, subscri
       ? {
           sentinels: target.endpoints.map((endpoint) => ({ host: endpoint.host, port: endpoint.port })),
           name: target.masterName!,
-          ...(target.username && { sentinelUsername: target.username }),
-          ...(password && { sentinelPassword: password }),
+          // The URL's credentials are the data nodes'; sentinels are asked without (AUTH to a sentinel
+          // without requirepass is an error, and most sites run them so).
           ...(tls && { enableTLSForSentinelMode: true, sentinelTLS: tls }),
           sentinelRetryStrategy: retry,
         }

@@ -32,6 +32,7 @@ export interface Lease {
   lost: boolean;
 }
 
+/** Where locks live and how long a lease lasts. */
 export interface RedisLockerOptions {
   readonly connection: RedisConnection;
   readonly keyspace: RedisKeyspace;
@@ -92,6 +93,7 @@ export function evalScript(connection: RedisConnection, script: string, keys: re
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Lease locks with fencing tokens; remembers the leases this process holds, for fenced writes. */
 export class RedisLocker implements Locker {
   readonly #options: RedisLockerOptions;
   readonly #held = new Map<string, Lease>();

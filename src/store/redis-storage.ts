@@ -70,6 +70,7 @@ redis.call('SREM', KEYS[4], ARGV[4])
 return 1
 `;
 
+/** What a RedisStorage works with; the locker's leases decide which writes are fenced. */
 export interface RedisStorageOptions {
   readonly connection: RedisConnection;
   readonly keyspace: RedisKeyspace;
@@ -88,6 +89,7 @@ function notFound(key: string): Error {
   return Object.assign(new Error(`not in the store: ${key}`), { code: 'ENOENT' });
 }
 
+/** Storage + Locker + Appender on one Redis deployment (standalone, Sentinel or Cluster). */
 export class RedisStorage implements Storage, Locker, Appender {
   readonly #options: RedisStorageOptions;
 

@@ -9,7 +9,8 @@
  *
  * `rediss+sentinel://` and `rediss+cluster://` use TLS everywhere. Passwords
  * may instead come from `certificates.store.passwordFile`, which keeps them
- * out of a config file that is often world-readable.
+ * out of a config file that is often world-readable. Credentials are for the
+ * Redis servers; sentinels are asked without any.
  */
 
 export type RedisTopology = 'standalone' | 'sentinel' | 'cluster';

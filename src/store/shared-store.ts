@@ -41,6 +41,7 @@ export interface StoreStatus {
 /** Where the local copy of the shared store lives, under `certificates.dir`. */
 export const CACHE_FOLDER = 'store-cache';
 
+/** The pieces openRedisStore assembles. */
 export interface SharedStoreParts {
   readonly connection: RedisConnection;
   readonly keyspace: RedisKeyspace;
@@ -119,6 +120,7 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
   }
 }
 
+/** Whether a store from openStorage is the shared (Redis) one, with status, watch and close. */
 export function isSharedStore(storage: unknown): storage is SharedStore {
   return storage instanceof SharedStore;
 }

@@ -31,6 +31,7 @@ export interface StoreChange {
   readonly via: 'message' | 'check' | 'reconnect';
 }
 
+/** The connection to listen on, the store to check, and what this instance serves. */
 export interface StoreEventsOptions {
   readonly connection: RedisConnection;
   readonly keyspace: RedisKeyspace;

@@ -29,7 +29,8 @@ export interface NodeStatus extends NodeHealthSnapshot {
 }
 
 interface Session {
-  readonly cluster: ClusterConfig;
+  /** Replaced on reload: check settings apply from the next check. */
+  cluster: ClusterConfig;
   /** Replaced when an SRV answer changes priority or weight; health and timers carry on. */
   node: NodeConfig;
   readonly target: ProbeTarget;
@@ -71,8 +72,9 @@ export class HealthManager extends EventEmitter {
     for (const node of nodes) {
       const id = key(cluster.name, node.name);
       const existing = this.#sessions.get(id);
-      if (existing && existing.node.url === node.url && existing.node.address === node.address) {
+      if (existing && existing.node.url === node.url && existing.node.address === node.address && existing.cluster.tls === cluster.tls) {
         existing.node = node;
+        existing.cluster = cluster;
         continue;
       }
       if (existing) this.#stopSession(existing);
@@ -96,6 +98,16 @@ export class HealthManager extends EventEmitter {
       };
       this.#sessions.set(id, session);
       if (this.#running) this.#schedule(session, 0);
+    }
+    this.emit('change', this.effective());
+  }
+
+  /** Ends every session of a cluster that no longer exists (reload). */
+  removeCluster(name: string): void {
+    for (const [id, session] of this.#sessions) {
+      if (session.cluster.name !== name) continue;
+      this.#stopSession(session);
+      this.#sessions.delete(id);
     }
     this.emit('change', this.effective());
   }

@@ -68,6 +68,15 @@ export function runWorker(log: Logger): WorkerProcess {
       case 'health':
         plane.setHealth(m.updates);
         break;
+      case 'config':
+        plane.applyConfig(m.config).then(
+          (listeners) => send({ t: 'config-applied', listeners }),
+          (err: Error) => {
+            log.error({ event: 'reload_failed', err: err.message }, 'could not apply the new config');
+            send({ t: 'config-failed', message: err.message });
+          },
+        );
+        break;
       case 'nodes':
         plane.setNodes(m.cluster, m.nodes, m.health);
         break;

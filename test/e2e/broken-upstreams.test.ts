@@ -82,6 +82,7 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
     routes: [
       { pathPrefix: '/ucgate-test/', cluster: 'alone' },
       { pathPrefix: '/cucm-uds/', cluster: 'pair', methods: ['GET', 'HEAD'] },
+      { pathPrefix: '/ccmcip/', cluster: 'pair' },
     ],
   });
   const trust = await gw.trustPem();
@@ -174,4 +175,25 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
       t.equal(after.status, 200, 'the gateway still answers');
     });
   }
+
+  // Not idempotent: replayed only if none of it reached the failed node (CONTRACT: data-plane behaviour).
+  t.test('a POST is replayed after a failed handshake, never after its body went out', async (t) => {
+    await waitHealthy();
+    const post = (path: string) => httpsRequest({ host: '127.0.0.1', port: gw.port, path, method: 'POST', body: 'phone-xml', ca: trust, servername: FQDN, timeoutMs: 10_000 });
+
+    flaky.setBehaviour('expired-cert');
+    const replayed = await post('/ccmcip/post-after-tls-failure');
+    t.equal(replayed.status, 200, 'the TLS failure came before any byte: replayed on the healthy node');
+    t.equal(replayed.headers['x-cucm-node'], 'healthy');
+    flaky.setBehaviour('normal');
+
+    await waitHealthy();
+    const since = Date.now();
+    flaky.setBehaviour('garbage');
+    const refused = await post('/ccmcip/post-after-garbage');
+    flaky.setBehaviour('normal');
+    t.equal(refused.status, 502, 'garbage after the body was sent: 502, not a second submission');
+    t.equal(flaky.proxied(since).filter((r) => r.method === 'POST').length, 1, 'flaky got the POST once');
+    t.same(healthy.proxied(since).filter((r) => r.method === 'POST').map((r) => r.url), [], 'the healthy node never got it');
+  });
 });

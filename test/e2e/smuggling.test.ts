@@ -73,6 +73,8 @@ const CASES: readonly FramingCase[] = [
   },
   { name: 'whitespace before the colon', request: 'GET /ucgate-test/headers?case=space-colon HTTP/1.1\r\n{HOST}\r\nX-Note : value\r\n\r\n' },
   { name: 'NUL in a header value', request: 'GET /ucgate-test/headers?case=nul HTTP/1.1\r\n{HOST}\r\nX-Note: a\x00b\r\n\r\n' },
+  // Beyond the issue's list: RFC 9112 §3.2 — an HTTP/1.1 request without Host MUST get 400.
+  { name: 'HTTP/1.1 without Host', request: 'GET /ucgate-test/headers?case=no-host HTTP/1.1\r\nX-Note: none\r\n\r\n' },
 ];
 
 /**
@@ -183,6 +185,15 @@ t.test('request smuggling and framing ambiguity', async (t) => {
       );
     });
   }
+
+  t.test('absolute-form naming the gateway itself is accepted, and forwarded in origin-form', async (t) => {
+    // RFC 9112 §3.2.2: a server MUST accept absolute-form; refusing only foreign hosts is the point.
+    const since = Date.now();
+    const ex = await exchange(`GET https://${FQDN}:${gw.port}/ucgate-test/headers?case=absolute-self HTTP/1.1\r\n{HOST}\r\nConnection: close\r\n\r\n`);
+    t.equal(ex.status, 200, describe(ex));
+    const seen = upstream.proxied(since);
+    t.same(seen.map((r) => r.url), ['/ucgate-test/headers?case=absolute-self'], 'the upstream got the origin-form target');
+  });
 
   t.test('a clean request on a new connection after the refusals still works', async (t) => {
     const since = Date.now();

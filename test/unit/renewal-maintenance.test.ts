@@ -245,3 +245,20 @@ t.test('ARI: a CA that says "already past" for every new certificate does not ca
   t.same(h.attempts.map((a) => a.at / HOUR), [0, 1, 2, 3], 'once an hour at most, not once a second');
   h.loop.stop();
 });
+
+t.test('ARI: a future window for a certificate just issued is followed to the second', async (t) => {
+  const placeholder = cert(T0, T0 + 7 * DAY);
+  const h = harness({
+    served: placeholder,
+    issuedLifetimeMs: 5 * 365 * DAY,
+    replaceNow: (current) => (current === placeholder ? 'placeholder' : undefined),
+    renewalInfo: async (current) => {
+      const notBefore = Date.parse(current.info.notBefore);
+      return { certId: 'x', start: notBefore + 4 * SECOND, end: notBefore + 6 * SECOND, explanationUrl: undefined, retryAfterMs: HOUR };
+    },
+  });
+  h.loop.start();
+  await h.run(12 * SECOND);
+  t.same(h.attempts.map((a) => a.at), [0, 5 * SECOND, 10 * SECOND], 'each certificate renewed at the time chosen in its window');
+  h.loop.stop();
+});
