@@ -136,7 +136,8 @@ export async function startGatewayProcess(
       },
       { timeoutMs, intervalMs: 20, message: 'log line' },
     );
-  const ready = await waitForLog((line) => line.event === 'gateway_ready', 30_000);
+  // Generous: on a loaded machine, forking workers and loading certificates can take a while.
+  const ready = await waitForLog((line) => line.event === 'gateway_ready', 60_000);
   const ports = (ready.listeners as { port: number }[]).map((listener) => listener.port);
   return {
     proc,
