@@ -12,7 +12,7 @@ import type { UcgateConfig } from '../config/types.js';
 import type { WireChallenge } from '../control/messages.js';
 import type { Storage } from '../store/storage.js';
 import { loadText } from '../store/storage.js';
-import { FileStorage } from '../store/file-storage.js';
+import { openStoreReader } from '../store/create-storage.js';
 
 /** Publishes challenge responses where the CA's validator will find them. */
 export interface ChallengePublisher {
@@ -77,5 +77,7 @@ export class StoreChallengePublisher implements ChallengePublisher {
  * sweeps temp files, which would race the primary's writes.
  */
 export function challengeStoreFor(config: UcgateConfig): Storage | undefined {
-  return config.certificates.store.type === 'file' ? new FileStorage(config.certificates.dir) : undefined;
+  // With a shared (redis) store, the CA's validator may reach an instance that did not place the
+  // order: it answers from the store, opened lazily so workers that never need it never connect.
+  return openStoreReader(config);
 }

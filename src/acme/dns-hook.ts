@@ -49,7 +49,9 @@ export function runDnsHook(options: DnsHookOptions, action: DnsHookAction, ident
       (err, _stdout, stderr) => {
         if (!err) return resolve();
         const how = err.killed ? `was killed after ${options.timeoutMs ?? DNS_HOOK_TIMEOUT_MS} ms` : `exited with ${err.code ?? err.signal}`;
-        const tail = String(stderr).trim().split('\n').slice(-3).join(' | ');
+        // The end of what it said, minus blank lines and node's version footer.
+        const lines = String(stderr).split('\n').map((line) => line.trim()).filter((line) => line && !/^Node\.js v\d/.test(line));
+        const tail = lines.slice(-4).join(' | ').slice(-500);
         reject(new AcmeError('challenge-failed', `dns hook \`${action} ${record}\` ${how}${tail ? `: ${tail}` : ''}`, { cause: err }));
       },
     );

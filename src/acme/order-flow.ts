@@ -35,8 +35,8 @@ export interface OrderFlowOptions {
   readonly timeoutMs?: number;
 }
 
-const POLL_MIN_MS = 100;
-const POLL_MAX_MS = 2_000;
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

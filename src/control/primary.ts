@@ -12,6 +12,8 @@ import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } 
 import { openStorage } from '../store/create-storage.js';
 import type { Storage } from '../store/storage.js';
 import { isSharedStore, type StoreStatus } from '../store/shared-store.js';
+import { isStoreUnavailable } from '../store/redis-client.js';
+import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import type { StoreChange, StoreEvents } from '../store/store-events.js';
 import { createIssuer } from '../issuers/create-issuer.js';
 import { CertificateManager } from '../certificates/certificate-manager.js';
@@ -111,7 +113,7 @@ export class Primary {
     this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
     const issuer = createIssuer(config, storage, { challenges: this.#challenges, log: this.log });
     this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log });
-    const served = await this.#certificates.ensure();
+    const served = await this.#ensureCertificates();
     for (const cert of served) {
       this.log.info(
         { event: 'certificate_loaded', keyType: cert.keyType, source: cert.source, serial: cert.info.serialNumber, notAfter: cert.info.notAfter },
@@ -332,6 +334,28 @@ export class Primary {
     const store = this.storeStatus();
     if (!store.connected) reasons.push(`degraded: certificate store ${store.target ?? store.type} unreachable since ${store.degradedSince}, serving the last good certificates`);
     return { ready, reasons };
+  }
+
+  /**
+   * ensure(), except that with the shared store down a certificate that is
+   * due (but still valid) is served from the local copy instead of failing
+   * the start: ensure() would need the lock to renew it, and no renewal
+   * happens without the lock. The renewal loop renews once Redis is back.
+   */
+  async #ensureCertificates(): Promise<readonly StoredCertificate[]> {
+    try {
+      return await this.#certificates.ensure();
+    } catch (err) {
+      const storage = this.#storage;
+      if (!isSharedStore(storage) || !isStoreUnavailable(err)) throw err;
+      for (const keyType of this.config.certificates.keyTypes) {
+        const cert = await loadActiveCertificate(storage, keyType).catch(() => undefined);
+        if (!cert || Date.parse(cert.info.notAfter) <= this.clock.now()) throw err;
+        this.#certificates.replaceServed(cert);
+      }
+      this.log.warn({ event: 'certificates_from_local_copy', err: (err as Error).message }, 'certificate store unreachable: serving the last good certificates, renewal waits for the store');
+      return this.#certificates.served;
+    }
   }
 
   /** The certificate store's state: always connected for the file store. */

@@ -47,6 +47,8 @@ export interface SharedStoreParts {
   readonly keyspace: RedisKeyspace;
   readonly instanceId: string;
   readonly stack: Storage & Locker & Appender;
+  /** Redis without the local copy: the periodic check reads pointers there, so the copy never holds a pointer ahead of its files. */
+  readonly direct: Storage;
 }
 
 /** Emits `up` and `down` as the connection comes and goes. */
@@ -56,6 +58,7 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
   /** Names this process in lock values and announcements. */
   readonly instanceId: string;
   readonly #stack: Storage & Locker & Appender;
+  readonly #direct: Storage;
   #events: StoreEvents | undefined;
 
   constructor(parts: SharedStoreParts) {
@@ -64,6 +67,7 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
     this.keyspace = parts.keyspace;
     this.instanceId = parts.instanceId;
     this.#stack = parts.stack;
+    this.#direct = parts.direct;
     this.connection.on('up', () => this.emit('up'));
     this.connection.on('down', (reason: string) => this.emit('down', reason));
   }
@@ -110,7 +114,7 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
     readonly log?: Logger;
   }): StoreEvents {
     this.#events?.stop();
-    this.#events = new StoreEvents({ ...options, connection: this.connection, keyspace: this.keyspace, storage: this, instanceId: this.instanceId }).start();
+    this.#events = new StoreEvents({ ...options, connection: this.connection, keyspace: this.keyspace, storage: this.#direct, instanceId: this.instanceId }).start();
     return this.#events;
   }
 
@@ -167,7 +171,7 @@ export async function openRedisStore(config: UcgateConfig, options: OpenRedisSto
   // Only the gateway sweeps the copy's leftover temp files; a CLI run beside it must not touch its writes in flight.
   if (options.mode === 'gateway') await local.open();
   const stack = new EncryptedStorage(new CachedStorage(redis, local), storeKey);
-  const shared = new SharedStore({ connection, keyspace, instanceId, stack });
+  const shared = new SharedStore({ connection, keyspace, instanceId, stack, direct: redis });
   if (options.mode === 'gateway' && !(await connection.waitUntilUp(options.connectWaitMs ?? 5_000))) {
     options.log?.warn(
       { event: 'store_degraded', store: connection.description, err: connection.state().lastError },

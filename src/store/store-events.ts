@@ -92,7 +92,7 @@ export class StoreEvents extends EventEmitter {
       try {
         serial = (await loadText(storage, `certificates/${keyType}/active`))?.trim();
       } catch (err) {
-        // Down: the cache answers the same serial, or nothing; the next check tries again.
+        // Down (this reads Redis itself, not the local copy): nothing to compare; the next check tries again.
         log?.debug({ event: 'store_check_failed', keyType, err: (err as Error).message }, 'store check failed');
         continue;
       }

@@ -4,13 +4,14 @@
  * and upstream nodes. Prints markdown tables and writes them to
  * test/bench/results/latest.md. Nothing here asserts performance.
  *
- *   npm run bench                      full: 3 rounds, 8 s per workload, peers on
+ *   npm run bench                      full: 3 rounds, 5 s per workload, peers on
  *   npm run bench -- --short           1 round, 3 s per workload (about 2 minutes)
  *   options: --peers / --no-peers, --rounds N, --duration S, --warmup S,
  *            --only ucgate,nginx       (contestants; direct is always kept)
  *            --workloads keepalive,handshake-full,handshake-resumed,failover-kill,failover-hang
  *            --no-failover, --failover-rounds N, --upstream nginx|sim, --out FILE, --keep
  *            --wait-quiet S            (wait up to S s for other work on the machine to finish)
+ *            --max-warmup S            (longest warm-up of a freshly started proxy; default 10 short, 15 full)
  *
  * Processes: the load generator (wrk, or our Node clients), the proxy and the
  * upstream nodes are separate processes, started once each (upstreams for the
@@ -35,7 +36,7 @@ import { UcgateContestant } from './contestants/ucgate.js';
 import { NginxContestant } from './contestants/nginx.js';
 import { HaproxyContestant } from './contestants/haproxy.js';
 import { CaddyContestant } from './contestants/caddy.js';
-import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload } from './workloads/throughput.js';
+import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload, warmUntilSteady } from './workloads/throughput.js';
 import { hangWorkload, killWorkload } from './workloads/failover.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -48,6 +49,7 @@ interface Args {
   failoverRounds: number;
   durationS: number;
   warmupS: number;
+  maxWarmupS: number;
   only?: string[];
   workloads?: string[];
   failover: boolean;
@@ -64,8 +66,9 @@ function parseArgs(argv: readonly string[]): Args {
     peers: true,
     rounds: short ? 1 : 3,
     failoverRounds: 1,
-    durationS: short ? 3 : 8,
-    warmupS: short ? 1 : 2,
+    durationS: short ? 3 : 5,
+    warmupS: 1,
+    maxWarmupS: short ? 10 : 15,
     failover: true,
     upstream: 'nginx',
     out: join(REPO, 'test/bench/results/latest.md'),
@@ -89,6 +92,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--wait-quiet') args.waitQuietS = Number(value(i++));
     else if (a === '--duration') args.durationS = Number(value(i++));
     else if (a === '--warmup') args.warmupS = Number(value(i++));
+    else if (a === '--max-warmup') args.maxWarmupS = Number(value(i++));
     else if (a === '--only') args.only = value(i++).split(',');
     else if (a === '--workloads') args.workloads = value(i++).split(',');
     else if (a === '--out') args.out = resolve(value(i++));
@@ -128,6 +132,7 @@ function environment(args: Args, upstream: string): string[] {
     `- ${new Date().toISOString()}, ucgate ${commit}, Node ${process.version}, ${availableParallelism()} cores shared by load generator, proxy and upstream`,
     `- ${version('nginx -v')}; ${version('haproxy -v')}; caddy ${version('caddy version')}; ${version('wrk -v')}`,
     `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
+    `- each proxy, once started, is loaded with wrk until its rate is steady (two 1 s runs within 15 %, at most ${args.maxWarmupS} s) before anything is measured`,
     `- throughput upstream: ${upstream}; failover upstream: simulated CUCM nodes, one process each`,
     `- ucgate: 2 workers; nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all`,
   ];
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
   let envLines: string[] = [];
   try {
     const pki = await makePki(workDir);
-    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, pki, workDir, repo: REPO };
+    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, maxWarmupS: args.maxWarmupS, pki, workDir, repo: REPO };
     const needsThroughput = workloads.some((w) => w.needs === 'throughput');
     const needsSim = workloads.some((w) => w.needs === 'failover') || (needsThroughput && args.upstream === 'sim');
     const sim = needsSim ? await startSimUpstream(pki, REPO) : undefined;
@@ -168,12 +173,18 @@ async function main(): Promise<void> {
     if (fast && fast !== sim) upstreams.push(fast);
     envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes');
 
-    const runOne = async (contestant: Contestant, upstream: UpstreamSet, list: readonly Workload[], round: number): Promise<void> => {
+    const runOne = async (contestant: Contestant, upstream: UpstreamSet, list: readonly Workload[], round: number, maxWarmS: number, warmConnections = 50): Promise<void> => {
       log(`round ${round + 1}: starting ${contestant.name} (${list.map((w) => w.id).join(', ')})`);
+      let warmNote: string[] = [];
       try {
         await contestant.start(upstream, pki, workDir);
+        if (contestant.isProxy) {
+          const rates = await warmUntilSteady(settings, contestant.endpoint, maxWarmS, warmConnections);
+          warmNote = [`${contestant.name}: warm-up req/s ${rates.map((r) => Math.round(r)).join(' → ')}`];
+        }
       } catch (err) {
         for (const w of list) record(table, w.id, contestant.name, { round, failure: `start: ${(err as Error).message}` });
+        await contestant.stop();
         return;
       }
       try {
@@ -190,7 +201,8 @@ async function main(): Promise<void> {
             const result = await w.run(ctx);
             // The proxy's own warnings since it started (ucgate: upstream errors and timeouts), even when
             // clients saw nothing: a retry that hid a failure is still worth knowing about.
-            const notes = [...(result.notes ?? []), ...(round === 0 ? contestant.notes() : []), ...(contestant.complaints?.() ?? [])];
+            const notes = [...warmNote, ...(result.notes ?? []), ...(round === 0 ? contestant.notes() : []), ...(contestant.complaints?.() ?? [])];
+            warmNote = [];
             record(table, w.id, contestant.name, { round, result: { ...result, notes } });
             log(`  ${w.id} ${contestant.name}: ${JSON.stringify(result.metrics, (_, v: unknown) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))}`);
           } catch (err) {
@@ -206,15 +218,20 @@ async function main(): Promise<void> {
     const throughput = workloads.filter((w) => w.needs === 'throughput');
     for (let round = 0; round < args.rounds && throughput.length > 0; round++) {
       for (const c of rotate(chosen, round)) {
-        const list = throughput.filter((w) => w.includeDirect || c.isProxy);
-        if (list.length > 0) await runOne(c, fast!, list, round);
+        const mine = throughput.filter((w) => w.includeDirect || c.isProxy);
+        // Workloads that tolerate a proxy warmed by earlier ones share one start; the others get their own.
+        const shared = mine.filter((w) => !w.freshContestant);
+        if (shared.length > 0) await runOne(c, fast!, shared, round, settings.maxWarmupS);
+        for (const w of mine.filter((x) => x.freshContestant)) await runOne(c, fast!, [w], round, settings.maxWarmupS);
       }
     }
     const failover = workloads.filter((w) => w.needs === 'failover');
     for (let round = 0; round < args.failoverRounds && failover.length > 0; round++) {
       for (const c of rotate(chosen.filter((x) => x.isProxy), round)) {
         // A fresh proxy per scenario: health state from the previous one must not help.
-        for (const w of failover) await runOne(c, sim as ControllableUpstream, [w], round);
+        // Shorter and lighter warm-up (the scenario's own 20 connections): the figures are timeouts
+        // and counts, not rates, and 50 wrk connections overload the single-threaded simulated node.
+        for (const w of failover) await runOne(c, sim as ControllableUpstream, [w], round, Math.min(settings.maxWarmupS, 6), 20);
       }
     }
   } finally {
@@ -228,7 +245,7 @@ async function main(): Promise<void> {
     `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``,
     '',
     ...envLines,
-    `- other work on the machine: ${(busyBefore * 100).toFixed(0)} % of the CPU busy just before the run; load average (1 min) ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (the run itself adds ~3)`,
+    `- other work on the machine: ${(busyBefore * 100).toFixed(0)} % of the CPU busy just before the run; load average (1 min) ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (these include the run's own processes)`,
     '',
     ...sections,
   ].join('\n');

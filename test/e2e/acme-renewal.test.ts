@@ -139,6 +139,10 @@ t.test('renewal under load, API-triggered swap, CA outage and recovery', async (
     const after = probe.seen.filter((s) => s.at > answeredAt + 50);
     t.ok(after.every((s) => s.serial === result!.serial), 'every connection made after the answer sees the new certificate');
     t.equal(results.filter((r) => r.status !== 200).length + probe.seen.filter((s) => s.error).length, 0, 'nothing failed during the swap');
+    const phases = gw.logs
+      .filter((line) => Date.parse(String(line.time)) >= triggeredAt - 5 && /^(cert_renewing|acme_order_created|acme_authorizations_valid|cert_renewed)$/.test(String(line.event)))
+      .map((line) => `${line.event} +${Date.parse(String(line.time)) - triggeredAt} ms`);
+    t.comment(`phases: ${phases.join(', ')}`);
     t.comment(
       `trigger → answer (order + swap, 2 workers): ${answeredAt - triggeredAt} ms; of which swap → all workers acknowledged: ${result!.servedInMs} ms; ` +
         `trigger → first new connection on the new serial: ${firstSeen.at - triggeredAt} ms; failed during it: 0 of ${results.length + probe.seen.length}`,

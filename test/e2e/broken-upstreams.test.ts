@@ -1,8 +1,8 @@
 /**
  * Broken upstreams (issue 10): a node that resets mid-body, sends garbage or
- * 100 KB of headers, trickles a byte every 200 ms, answers HTTP/0.9, or
- * presents an expired or wrong-name certificate. For each, against a real
- * gateway process:
+ * 100 KB of headers, trickles a byte every 200 ms, answers HTTP/0.9 or with
+ * two framings at once, or presents an expired or wrong-name certificate.
+ * For each, against a real gateway process:
  * - a cluster whose only node misbehaves gives the client a clean 502 (504
  *   for the trickle, which is a timeout);
  * - a cluster with a healthy second node gives an idempotent request its 200
@@ -14,6 +14,9 @@
  * change any more, so the client must see the answer cut short (connection
  * closed before the announced length, or a chunked body without its last
  * chunk), never a complete-looking short body.
+ *
+ * Non-idempotent requests are replayed only when none of them reached the
+ * failed node (a failed handshake), never after the body went out.
  */
 import t from 'tap';
 import { writeFileSync, chmodSync } from 'node:fs';
@@ -44,6 +47,8 @@ const CASES: readonly Expectation[] = [
   { behaviour: 'oversized-headers', alone: 502, retried: true },
   { behaviour: 'trickle', alone: 504, retried: true },
   { behaviour: 'http09', alone: 502, retried: true },
+  // Response smuggling toward the client: refused like garbage, never forwarded with either framing.
+  { behaviour: 'cl-te-response', alone: 502, retried: true },
   { behaviour: 'expired-cert', alone: 502, retried: true },
   { behaviour: 'wrong-name-cert', alone: 502, retried: true },
 ];

@@ -108,11 +108,14 @@ t.test('three gateways on one Redis store', async (t) => {
     waitFor(async () => (await serials()).every((s) => s === serial), { timeoutMs, intervalMs: 100, message: `all three serve ${serial}` });
 
   let first = '';
+  /** The first serial as the store names it (it may have a leading zero that TLS drops). */
+  let firstStored = '';
   await t.test('started together: exactly one issues, all serve the same certificate', async (t) => {
     const issued = await issuances(redis, 'ucgate');
     t.equal(issued.length, 1, 'one issuance in the shared audit log');
     t.equal(gws.flatMap((gw) => gw.logs.filter((line) => line.event === 'cert_obtained')).length, 1, 'one cert_obtained among the three');
-    first = normal(issued[0]!.serial);
+    firstStored = issued[0]!.serial;
+    first = normal(firstStored);
     t.same(await serials(), [first, first, first]);
     const waited = gws.filter((gw) => gw.logs.some((line) => line.event === 'lock_waiting')).length;
     t.comment(`${waited} instance(s) waited for the lock, then found the certificate in the store`);
@@ -145,8 +148,8 @@ t.test('three gateways on one Redis store', async (t) => {
 
   await t.test('an activation nobody announced is caught by the periodic check', async (t) => {
     // Point `active` back at the first version behind everyone's back (redis-cli publishes nothing).
-    await redis.cli('SET', '{ucgate}:v:certificates/rsa-2048/active', `${first}\n`);
-    await allServe(first, 8_000);
+    await redis.cli('SET', '{ucgate}:v:certificates/rsa-2048/active', `${firstStored}\n`);
+    await allServe(first, 15_000);
     t.ok(gws.every((gw) => gw.logs.some((line) => line.event === 'store_certificate_changed' && line.via === 'check')));
   });
 
@@ -221,5 +224,21 @@ t.test('three gateways on one Redis store', async (t) => {
     const acquired = gws.flatMap((gw) => gw.logs.filter((line) => line.event === 'lock_acquired' && line.lock === 'issue-rsa-2048'));
     t.ok(acquired.every((line) => Number(line.fencingToken) > 1), 'every later grant carries a larger fencing token than the dead holder\'s');
     await Promise.all(gws.map((gw) => gw.stop()));
+  });
+
+  await t.test('a certificate due for renewal while Redis is down: the restart serves it from the local copy', async (t) => {
+    // renewBeforeDays 365 makes the 1-year self-signed certificate "due" at every start: ensure() wants the lock.
+    const due = { ...configFor('d', 'due'), certificates: { ...configFor('d', 'due').certificates, renewBeforeDays: 365 } };
+    mkdirSync(join(dir, 'd'), { recursive: true });
+    const startDue = () => startGatewayProcess(t, join(dir, 'd'), due);
+    let gw = await startDue();
+    const serial = await servedSerial(gw.port);
+    await gw.stop();
+    await redis.stop();
+    gw = await startDue();
+    t.ok(gw.logs.some((line) => line.event === 'certificates_from_local_copy'), 'no lock, no renewal: the last good certificate');
+    t.equal(await servedSerial(gw.port), serial);
+    await gw.stop();
+    await redis.start();
   });
 });

@@ -28,6 +28,8 @@ import { createCa, issueLeaf, type KeyAndCertificate } from '../../src/pki/x509.
  * - `oversized-headers`: a 200 whose header block is ~100 KB.
  * - `trickle`: a valid answer, one byte every `trickleMs` (head included).
  * - `http09`: an HTTP/0.9 answer: the body without any status line, then close.
+ * - `cl-te-response`: a 200 framed two ways at once (Content-Length 5 and chunked): a
+ *   proxy that forwards it can desynchronise its client connection.
  *
  * Connection-level behaviours (applied per TLS handshake):
  * - `expired-cert`: a certificate from the right CA for the right name, expired.
@@ -42,10 +44,11 @@ export type BrokenBehaviour =
   | 'oversized-headers'
   | 'trickle'
   | 'http09'
+  | 'cl-te-response'
   | 'expired-cert'
   | 'wrong-name-cert';
 
-export const REQUEST_BEHAVIOURS = ['reset', 'reset-mid-body', 'reset-mid-chunked', 'garbage', 'oversized-headers', 'trickle', 'http09'] as const;
+export const REQUEST_BEHAVIOURS = ['reset', 'reset-mid-body', 'reset-mid-chunked', 'garbage', 'oversized-headers', 'trickle', 'http09', 'cl-te-response'] as const;
 export const CERTIFICATE_BEHAVIOURS = ['expired-cert', 'wrong-name-cert'] as const;
 
 /** One request head as it reached the upstream. */
@@ -242,7 +245,7 @@ class BrokenUpstreamServer implements BrokenUpstream {
       }),
       issueLeaf({ issuer: this.ca, commonName: 'someone-else.example.test', subjectAltNames: ['someone-else.example.test'], keyType: 'ecdsa-p256' }),
     ]);
-    // The leaf then the CA: the client builds the chain from what it trusts.
+    // The leaf alone: the client holds the CA (the gateway's `tls.caFile`), as with CUCM's own Tomcat certificates.
     const context = (leaf: KeyAndCertificate) => tls.createSecureContext({ cert: leaf.certPem, key: leaf.keyPem });
     this.#contexts = { good: context(good), expired: context(expired), wrongName: context(wrongName) };
     const server = net.createServer((socket) => this.#accept(socket));
@@ -416,6 +419,15 @@ class BrokenUpstreamServer implements BrokenUpstream {
           else socket.end();
         };
         step();
+        return;
+      }
+      case 'cl-te-response': {
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-Cucm-Node: ${this.name}\r\n\r\n` +
+            'c\r\nhello world!\r\n0\r\n\r\n',
+          'latin1',
+        );
+        done();
         return;
       }
       case 'http09': {

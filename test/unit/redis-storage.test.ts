@@ -16,6 +16,7 @@ import { RedisConnection, RedisKeyspace } from '../../src/store/redis-client.js'
 import { RedisLocker } from '../../src/store/redis-locker.js';
 import { RedisStorage, fenceLockFor } from '../../src/store/redis-storage.js';
 import { loadText } from '../../src/store/storage.js';
+import { openStoreReader } from '../../src/store/create-storage.js';
 import { ErrorCodes } from '../../src/errors.js';
 import type { UcgateConfig } from '../../src/config/types.js';
 import type { Clock } from '../../src/clock.js';
@@ -131,6 +132,14 @@ t.test('redis store', async (t) => {
     await t.rejects(dead.storage.store('certificates/rsa-2048/active', 'old\n'), { code: ErrorCodes.STORE_LOCK_LOST });
     t.equal((await alive.storage.load('certificates/rsa-2048/active')).toString(), 'new\n');
     await release();
+  });
+
+  await t.test('a worker\'s read-only handle sees what another process stored, secrets opened', async (t) => {
+    await store.store('acme/challenges/tls-alpn-01/ucgw.example.test.json', '{"keyPem":"k"}', { secret: true });
+    const reader = openStoreReader(config);
+    t.equal((await reader.load('acme/challenges/tls-alpn-01/ucgw.example.test.json')).toString(), '{"keyPem":"k"}');
+    await t.rejects(reader.load('acme/challenges/http-01/none'), { code: 'ENOENT' });
+    await t.rejects(reader.store('x', 'y'));
   });
 
   await t.test('fence scopes', async (t) => {

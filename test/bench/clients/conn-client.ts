@@ -1,8 +1,12 @@
 /**
  * Load generator for "a new TLS connection per request", in its own process
- * (started with `node --import tsx`). argv[2] is JSON (see Options). Each of
- * `concurrency` slots loops: connect, GET with `Connection: close`, read to
- * the end, close. Prints one JSON line with counts and latencies (ms).
+ * (started over IPC with `node --import tsx`). argv[2] is JSON (see Options).
+ * It says 'ready' once loaded, then serves runs: each message
+ * `{ durationMs }` runs every one of `concurrency` slots in a loop — connect,
+ * GET with `Connection: close`, read to the end, close — and answers with
+ * counts and latencies (ms). The harness sends a warm-up run and a measured
+ * run to the same processes (tsx start-up is slow on a busy machine), and
+ * samples the proxy's CPU right when it sends the measured one.
  *
  * Why not `wrk -H 'Connection: close'`: OpenSSL in wrk resumes the TLS session
  * almost every time, so that measures resumption (TOOLS.md, "Benchmark traps").
@@ -23,7 +27,6 @@ interface Options {
   readonly servername: string;
   readonly caFile: string;
   readonly path: string;
-  readonly durationMs: number;
   readonly concurrency: number;
   readonly mode: 'full' | 'resumed';
   readonly timeoutMs?: number;
@@ -36,12 +39,14 @@ const request = Buffer.from(
 );
 const timeoutMs = opts.timeoutMs ?? 10_000;
 
-const latencies: number[] = [];
-const errors: Record<string, number> = {};
-const statuses: Record<string, number> = {};
-const protocols: Record<string, number> = {};
+let latencies: number[] = [];
+let errors: Record<string, number> = {};
+let statuses: Record<string, number> = {};
+let protocols: Record<string, number> = {};
 let reused = 0;
 let full = 0;
+// Per slot, kept across runs: the warm-up run leaves each slot a ticket to resume with.
+const sessions: (Buffer | undefined)[] = [];
 
 interface Outcome {
   readonly session: Buffer | undefined;
@@ -82,27 +87,32 @@ function once(session: Buffer | undefined): Promise<Outcome> {
   });
 }
 
-async function slot(deadline: number): Promise<void> {
-  let session: Buffer | undefined;
+async function slot(index: number, deadline: number): Promise<void> {
   while (performance.now() < deadline) {
-    const outcome = await once(opts.mode === 'resumed' ? session : undefined);
-    if (outcome.session) session = outcome.session;
+    const outcome = await once(opts.mode === 'resumed' ? sessions[index] : undefined);
+    if (outcome.session) sessions[index] = outcome.session;
   }
 }
 
-// Started over IPC by the harness: say we are loaded (tsx compiled us) and wait for the word,
-// so every client starts together and the harness samples the proxy's CPU right then.
-if (process.send) {
-  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
-  process.send('ready');
-  await go;
+async function run(durationMs: number): Promise<object> {
+  latencies = [];
+  errors = {};
+  statuses = {};
+  protocols = {};
+  reused = 0;
+  full = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: opts.concurrency }, (_, i) => slot(i, t0 + durationMs)));
+  const elapsedMs = performance.now() - t0;
+  return { elapsedMs, latencies, errors, statuses, protocols, reused, full, connections: reused + full };
 }
-const t0 = performance.now();
-const deadline = t0 + opts.durationMs;
-await Promise.all(Array.from({ length: opts.concurrency }, () => slot(deadline)));
-const elapsedMs = performance.now() - t0;
 
-process.stdout.write(
-  JSON.stringify({ elapsedMs, latencies, errors, statuses, protocols, reused, full, connections: reused + full }) + '\n',
-);
-process.disconnect?.();
+if (!process.send) throw new Error('conn-client is driven over IPC by test/bench (workloads/throughput.ts)');
+process.on('message', (message: { durationMs?: number }) => {
+  if (typeof message.durationMs !== 'number') {
+    process.disconnect?.();
+    return;
+  }
+  void run(message.durationMs).then((report) => process.send!(report));
+});
+process.send('ready');

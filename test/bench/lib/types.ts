@@ -77,6 +77,8 @@ export interface Settings {
   /** Seconds of measured load for throughput workloads. */
   readonly durationS: number;
   readonly warmupS: number;
+  /** Longest warm-up after a proxy starts, until its rate is steady (see warmUntilSteady). */
+  readonly maxWarmupS: number;
   readonly pki: BenchPki;
   readonly workDir: string;
   readonly repo: string;

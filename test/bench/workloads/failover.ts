@@ -41,20 +41,42 @@ interface Sample {
   readonly outcome: string;
 }
 
-function get(agent: https.Agent, ctx: WorkloadContext): Promise<Omit<Sample, 'start' | 'latency' | 'probe'>> {
+type Answer = Omit<Sample, 'start' | 'latency' | 'probe'> & { readonly node?: string };
+
+function get(agent: https.Agent, ctx: WorkloadContext): Promise<Answer> {
   const { endpoint } = ctx.contestant;
   return new Promise((resolve) => {
     const req = https.get(
       { host: endpoint.host, port: endpoint.port, path: '/cucm-uds/version', servername: endpoint.servername, agent, headers: { host: `${endpoint.servername}:${endpoint.port}` } },
       (res) => {
         res.resume();
-        res.on('end', () => resolve({ ok: res.statusCode === 200, outcome: `status ${res.statusCode}` }));
+        const node = res.headers['x-cucm-node'];
+        res.on('end', () => resolve({ ok: res.statusCode === 200, outcome: `status ${res.statusCode}`, ...(typeof node === 'string' ? { node } : {}) }));
         res.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, outcome: `body ${err.code ?? err.message}` }));
       },
     );
     req.setTimeout(CLIENT_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('client timeout'), { code: 'CLIENT_TIMEOUT' })));
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, outcome: err.code ?? err.message }));
   });
+}
+
+/**
+ * The scenario only means something if the proxy is sending to the publisher
+ * when it fails. The warm-up can overload the single-threaded simulated node
+ * and make a proxy mark it down for a while; wait (bounded) until ten answers
+ * in a row come from the publisher.
+ */
+async function untilPublisherServes(agent: https.Agent, ctx: WorkloadContext): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let inARow = 0;
+  let last = '';
+  while (inARow < 10) {
+    if (Date.now() > deadline) throw new Error(`the publisher never served through ${ctx.contestant.name} before the event (last answer: ${last})`);
+    const answer = await get(agent, ctx);
+    last = `${answer.outcome} from ${answer.node ?? '?'}`;
+    inARow = answer.ok && answer.node === 'pub' ? inARow + 1 : 0;
+    if (inARow === 0) await sleep(200);
+  }
 }
 
 function failoverWorkload(kind: 'kill' | 'hang'): Workload {
@@ -84,6 +106,7 @@ function failoverWorkload(kind: 'kill' | 'hang'): Workload {
       const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca });
       // Unbounded sockets: a probe must never queue behind another one inside the client.
       const probeAgent = new https.Agent({ keepAlive: true, ca });
+      await untilPublisherServes(agent, ctx);
       const samples: Sample[] = [];
       const probes: Promise<void>[] = [];
       const t0 = performance.now();
@@ -96,15 +119,15 @@ function failoverWorkload(kind: 'kill' | 'hang'): Workload {
       const slot = async (): Promise<void> => {
         while (performance.now() - t0 < durationMs) {
           const start = performance.now() - t0;
-          const result = await get(agent, ctx);
-          samples.push({ probe: false, start, latency: performance.now() - t0 - start, ...result });
+          const { ok, outcome } = await get(agent, ctx);
+          samples.push({ probe: false, start, latency: performance.now() - t0 - start, ok, outcome });
           await sleep(PAUSE_MS);
         }
       };
       const probeTimer = setInterval(() => {
         const start = performance.now() - t0;
         if (start >= durationMs) return;
-        probes.push(get(probeAgent, ctx).then((result) => void samples.push({ probe: true, start, latency: performance.now() - t0 - start, ...result })));
+        probes.push(get(probeAgent, ctx).then(({ ok, outcome }) => void samples.push({ probe: true, start, latency: performance.now() - t0 - start, ok, outcome })));
       }, PROBE_EVERY_MS);
       try {
         await Promise.all(Array.from({ length: CONCURRENCY }, slot));

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, waitForLine } from '../lib/proc.js';
+import { launch, waitForLine, type Spawned } from '../lib/proc.js';
 import { describeCounts, fmt, percentile } from '../lib/stats.js';
 import type { Column, Endpoint, Settings, Workload, WorkloadContext, WorkloadResult } from '../lib/types.js';
 
@@ -52,7 +52,7 @@ interface WrkSummary {
   max: number;
 }
 
-async function wrk(settings: Settings, endpoint: Endpoint, seconds: number, connections: number, threads: number): Promise<WrkSummary> {
+export async function wrk(settings: Settings, endpoint: Endpoint, seconds: number, connections: number, threads: number): Promise<WrkSummary> {
   const script = join(settings.workDir, 'wrk-report.lua');
   writeFileSync(script, WRK_REPORT);
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '-s', script, `${endpoint.url}${PATH}`];
@@ -60,6 +60,27 @@ async function wrk(settings: Settings, endpoint: Endpoint, seconds: number, conn
   const json = await waitForLine(child, (line) => (line.startsWith('BENCHJSON ') ? line.slice(10) : undefined), (seconds + 30) * 1000);
   await child.exited;
   return JSON.parse(json) as WrkSummary;
+}
+
+/**
+ * Load until the proxy's rate is steady (two 1 s wrk runs within 15 %), at
+ * most `maxS` seconds. Why: a freshly started ucgate needs thousands of
+ * requests before V8 has optimised its request path; at first it serves a
+ * tenth of its steady rate, and on a busy machine that takes many seconds.
+ * A gateway runs for weeks, so steady state is what we compare; the rates
+ * seen on the way are reported. Native peers are steady at once.
+ */
+export async function warmUntilSteady(settings: Settings, endpoint: Endpoint, maxS: number, connections = 50): Promise<number[]> {
+  const rates: number[] = [];
+  const deadline = Date.now() + maxS * 1000;
+  while (Date.now() < deadline) {
+    const s = await wrk(settings, endpoint, 1, connections, 2);
+    const rate = s.requests / (s.durationUs / 1e6);
+    const previous = rates[rates.length - 1];
+    rates.push(rate);
+    if (previous !== undefined && Math.abs(rate - previous) <= 0.15 * Math.max(rate, previous)) break;
+  }
+  return rates;
 }
 
 export const keepAliveWorkload: Workload = {
@@ -115,28 +136,44 @@ interface ClientReport {
 const CLIENT_PROCESSES = 2;
 const CONCURRENCY_PER_PROCESS = 8;
 
-/** Runs the client processes together; `onGo` runs the moment they are all loaded and told to start. */
-async function connClients(ctx: WorkloadContext, mode: 'full' | 'resumed', seconds: number, onGo: () => void = () => {}): Promise<ClientReport> {
-  const { endpoint } = ctx.contestant;
-  const options = { host: endpoint.host, port: endpoint.port, servername: endpoint.servername, caFile: endpoint.caFile, path: PATH, durationMs: seconds * 1000, concurrency: CONCURRENCY_PER_PROCESS, mode };
-  const script = join(ctx.settings.repo, 'test/bench/clients/conn-client.ts');
-  const children = Array.from({ length: CLIENT_PROCESSES }, (_, i) =>
-    launch(`conn-client-${i}`, process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { cwd: ctx.settings.repo, ipc: true }),
-  );
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve, reject) => {
-          child.proc.once('message', () => resolve());
-          void child.exited.then(() => reject(new Error(`${child.name} exited before starting:\n${child.tail()}`)));
-        }),
-    ),
-  );
-  onGo();
-  for (const child of children) child.proc.send('go');
-  const reports = await Promise.all(
-    children.map((child) => waitForLine(child, (line) => (line.startsWith('{') ? (JSON.parse(line) as ClientReport) : undefined), (seconds + 60) * 1000)),
-  );
+/** The client processes of one workload: loaded once, then told to run (warm-up, measured) in step. */
+class ConnClients {
+  readonly #children: Spawned[];
+
+  constructor(ctx: WorkloadContext, mode: 'full' | 'resumed') {
+    const { endpoint } = ctx.contestant;
+    const options = { host: endpoint.host, port: endpoint.port, servername: endpoint.servername, caFile: endpoint.caFile, path: PATH, concurrency: CONCURRENCY_PER_PROCESS, mode };
+    const script = join(ctx.settings.repo, 'test/bench/clients/conn-client.ts');
+    this.#children = Array.from({ length: CLIENT_PROCESSES }, (_, i) =>
+      launch(`conn-client-${i}`, process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { cwd: ctx.settings.repo, ipc: true }),
+    );
+  }
+
+  #next<T>(child: Spawned): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      child.proc.once('message', (message) => resolve(message as T));
+      void child.exited.then(() => reject(new Error(`${child.name} exited:\n${child.tail()}`)));
+    });
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.#children.map((child) => this.#next(child)));
+  }
+
+  /** All clients run for `seconds` together; `onGo` runs the moment they are told to start. */
+  async run(seconds: number, onGo: () => void = () => {}): Promise<ClientReport> {
+    const answers = this.#children.map((child) => this.#next<ClientReport>(child));
+    onGo();
+    for (const child of this.#children) child.proc.send({ durationMs: seconds * 1000 });
+    return merge(await Promise.all(answers));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#children.map((child) => child.stop(2000)));
+  }
+}
+
+function merge(reports: readonly ClientReport[]): ClientReport {
   const merged: ClientReport = { elapsedMs: 0, latencies: [], errors: {}, statuses: {}, protocols: {}, reused: 0, full: 0, connections: 0 };
   for (const r of reports) {
     merged.elapsedMs = Math.max(merged.elapsedMs, r.elapsedMs);
@@ -160,14 +197,22 @@ function connectionWorkload(mode: 'full' | 'resumed'): Workload {
         : `New TLS connection per request, RESUMED handshake (Node client, ${CLIENT_PROCESSES}×${CONCURRENCY_PER_PROCESS} concurrent, newest ticket offered)`,
     needs: 'throughput',
     includeDirect: true,
-      freshContestant: false,
+    freshContestant: false,
     ratioKey: 'rps',
     columns: [...COMMON_COLUMNS, { key: 'reusePct', label: 'resumed %', format: fmt.pct }],
     async run(ctx: WorkloadContext): Promise<WorkloadResult> {
-      await connClients(ctx, mode, ctx.settings.warmupS);
+      const clients = new ConnClients(ctx, mode);
       let cpuBefore: number | undefined;
-      const r = await connClients(ctx, mode, ctx.settings.durationS, () => (cpuBefore = ctx.proxyCpuSeconds()));
-      const cpuAfter = ctx.proxyCpuSeconds();
+      let r: ClientReport;
+      let cpuAfter: number | undefined;
+      try {
+        await clients.ready();
+        await clients.run(ctx.settings.warmupS);
+        r = await clients.run(ctx.settings.durationS, () => (cpuBefore = ctx.proxyCpuSeconds()));
+        cpuAfter = ctx.proxyCpuSeconds();
+      } finally {
+        await clients.close();
+      }
       const sorted = r.latencies.sort((a, b) => a - b);
       const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
       const notes = [`${ctx.contestant.name}: ${r.full} full + ${r.reused} resumed handshakes; ${describeCounts(r.protocols)}`];
