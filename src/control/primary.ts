@@ -309,6 +309,10 @@ export class Primary {
 
   #recordCertificateExpiry(certs: readonly StoredCertificate[]): void {
     for (const cert of certs) {
+      // One series per certificate: a placeholder (self-signed) replaced by an ACME one must not linger.
+      for (const source of ['self-signed', 'acme', 'manual'] as const) {
+        if (source !== cert.source) this.metrics.certificateExpiry.remove({ name: `gateway-${cert.keyType}`, key_type: cert.keyType, source });
+      }
       this.metrics.certificateExpiry.set(
         { name: `gateway-${cert.keyType}`, key_type: cert.keyType, source: cert.source },
         Math.floor(Date.parse(cert.info.notAfter) / 1000),

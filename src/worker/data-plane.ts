@@ -247,7 +247,9 @@ export class DataPlane {
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.metrics.rejectedRequests.inc({ reason: code === 'HPE_HEADER_OVERFLOW' ? 'header-size' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'malformed' });
     this.#log.debug({ event: 'client_error', code, client: socket.remoteAddress }, 'refused a malformed request');
-    if (code === 'ECONNRESET' || !socket.writable) {
+    // A TLS-level failure (a handshake that never finished, or failed) has no HTTP to answer in:
+    // writing a 408 there would wait forever on a handshake that will not come, and hold the socket.
+    if (code === 'ECONNRESET' || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || !socket.writable) {
       socket.destroy();
       return;
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { ariCertId } from '../../src/acme/ari.js';
-import { httpsRequest } from '../helpers/net.js';
+import { httpsRequest, waitFor } from '../helpers/net.js';
 import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
 import { startPebble, startChallTestSrv, freePort, acmeGatewayConfig, startAriStandIn } from '../helpers/pebble.js';
 
@@ -73,14 +73,21 @@ t.test('the ARI window from the CA drives renewal, and the new order names what 
   t.notOk('replaces' in standIn.newOrders[0]!, 'the first order replaced nothing (a placeholder was served)');
   t.equal(standIn.newOrders[1]!.replaces, ariCertId(firstPem), 'the renewal order says which certificate it replaces');
 
-  const status = await new Promise<{ renewal: Record<string, unknown>[] }>((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port: (gw.logs.find((l) => l.event === 'gateway_ready') as { admin: { port: number } }).admin.port, path: '/api/v1/status', headers: { authorization: 'Bearer ari-test-token-0123456789' } }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve(JSON.parse(body)));
-    })
-      .on('error', reject)
-      .end();
+  const adminPort = (gw.logs.find((l) => l.event === 'gateway_ready') as { admin: { port: number } }).admin.port;
+  const getStatus = () =>
+    new Promise<{ renewal: Record<string, unknown>[] }>((resolve, reject) => {
+      httpRequest({ host: '127.0.0.1', port: adminPort, path: '/api/v1/status', headers: { authorization: 'Bearer ari-test-token-0123456789' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve(JSON.parse(body)));
+      })
+        .on('error', reject)
+        .end();
+    });
+  // The loop asks the CA about the new certificate right after swapping it in.
+  const status = await waitFor(async () => {
+    const current = await getStatus();
+    return current.renewal[0]?.renewing === false && current.renewal[0]?.serial === second.serial ? current : undefined;
   });
   t.match(status.renewal[0], { dueBy: 'ari', serial: second.serial }, 'the new certificate is scheduled by its own ARI window');
   const dueInDays = (Date.parse(String(status.renewal[0]!.dueAt)) - Date.now()) / 86_400_000;

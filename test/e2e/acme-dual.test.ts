@@ -9,7 +9,8 @@
  */
 import t from 'tap';
 import { connect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { startGatewayProcess, clusterConfig, runCli, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
@@ -97,5 +98,22 @@ t.test('RSA and ECDSA certificates from ACME, each to the client that can use it
     const status = await runCli(['cert', 'status', '--config', gw.configFile]);
     t.match(status.stdout, /gateway-rsa-2048[\s\S]*source\s+acme[\s\S]*gateway-ecdsa-p256[\s\S]*source\s+acme/);
     t.match(status.stdout, /ecdsa-p256\s+manual\s+success/, 'the API renewal is in the history');
+  });
+
+  t.test('without the admin API: the CLI orders itself, the gateway answers its challenges from the store, SIGHUP swaps', async (t) => {
+    const { listen, ...rest } = parse(readFileSync(gw.configFile, 'utf8')) as { listen: Record<string, unknown> };
+    const { admin: _admin, ...listeners } = listen;
+    const file = join(dir, 'no-admin.yaml');
+    writeFileSync(file, stringify({ ...rest, listen: listeners }));
+    const result = await runCli(['cert', 'renew', '--force', '--config', file], { timeoutMs: 60_000 });
+    t.equal(result.code, 0, result.stdout + result.stderr);
+    t.match(result.stdout, /challenge listeners in use \(127\.0\.0\.1:\d+\): the running gateway answers from the store/);
+    const serials = [...result.stdout.matchAll(/(rsa-2048|ecdsa-p256): renewed, serial ([0-9a-f]+)/g)].map((m) => m[2]);
+    t.equal(serials.length, 2, 'both renewed by the CLI');
+    const mark = gw.logs.length;
+    gw.proc.kill('SIGHUP');
+    await gw.waitForLog((line) => line.event === 'certificates_applied' && gw.logs.indexOf(line) >= mark, 10_000);
+    t.equal((await handshake(httpsPort, root, RSA_ONLY_12)).cert.serialNumber.toLowerCase(), serials[0], 'SIGHUP: the new RSA certificate is served');
+    t.equal((await handshake(httpsPort, root, ECDSA_ONLY_13)).cert.serialNumber.toLowerCase(), serials[1], 'and the new ECDSA one');
   });
 });

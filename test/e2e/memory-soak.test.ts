@@ -66,6 +66,7 @@ t.test(`${TOTAL} requests through a node that resets every other one: memory sta
   let issued = 0;
   let done = 0;
   let warm: number | undefined;
+  let warmByPid: Record<number, number> = {};
   const started = Date.now();
   const sample = () => {
     const rss = treeRss(pid).total;
@@ -90,7 +91,10 @@ t.test(`${TOTAL} requests through a node that resets every other one: memory sta
       const outcome = await one();
       statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
       done++;
-      if (done === WARM_UP) warm = sample();
+      if (done === WARM_UP) {
+        warm = sample();
+        warmByPid = treeRss(pid).byPid;
+      }
       else if (done % 5_000 === 0) sample();
     }
   };
@@ -105,6 +109,8 @@ t.test(`${TOTAL} requests through a node that resets every other one: memory sta
   t.comment(`${TOTAL} requests in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round(TOTAL / (elapsedMs / 1000))} req/s): ${summary}`);
   t.comment(`upstream: ${upstream.connectionCount} TLS connections, ${upstream.requests.length} requests`);
   t.comment(`gateway RSS (primary + worker), MB by requests done: ${samples.map((s) => `${s.done}: ${s.rssMb}`).join(', ')}`);
+  const perPid = (byPid: Record<number, number>) => pids.map((p) => `${p === pid ? 'primary' : `worker ${p}`} ${((byPid[p] ?? 0) / MB).toFixed(1)}`).join(', ');
+  t.comment(`per process, MB: after the warm-up ${perPid(warmByPid)}; at the end ${perPid(treeRss(pid).byPid)}`);
 
   t.equal(done, TOTAL, `every request finished within the ${BUDGET_MS / 1000} s budget (${done} done)`);
   const ok = statuses.get('200') ?? 0;
