@@ -30,18 +30,14 @@ import { startAdminServer, type AdminServer, type AdminBackend, type Readiness }
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { planReload } from './reload.js';
-import type { X509Certificate } from 'node:crypto';
-import { describeCertificate } from '../pki/certificate-info.js';
-import { buildStatus, UpstreamCertificateInventory } from './status.js';
-import { FileStorage } from '../store/file-storage.js';
-import { readAudit } from '../certificates/audit-log.js';
+import { createAdminBackend } from './admin-backend.js';
+import { watchHealth } from './health-watch.js';
 import { dscpSupported } from '../net/dscp.js';
 import { ChallengeDistributor } from '../acme/challenge-distributor.js';
 import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
 import { createRenewalService } from '../lifecycle/renewal-service.js';
 import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
 import { isPlaceholder } from '../lifecycle/placeholder.js';
-import { readRenewalHistory } from '../lifecycle/renewal-history.js';
 
 export interface PrimaryOptions {
   readonly config: UcgateConfig;
@@ -75,8 +71,6 @@ export class Primary {
   #pool: WorkerPool | undefined;
   #inProcess: DataPlane | undefined;
   #admin: AdminServer | undefined;
-  /** Last fingerprint each node presented, to log a change of leaf. */
-  readonly #upstreamFingerprints = new Map<string, string>();
   #stopping = false;
   #listeners: ListenerAddress[] = [];
   adminPort: number | undefined;
@@ -132,7 +126,7 @@ export class Primary {
       this.log.info({ event: 'ticket_keys_rotated' }, 'session-ticket keys rotated');
     });
 
-    this.#watchHealth();
+    watchHealth(this.health, this.metrics, this.log, (updates) => this.#send({ t: 'health', updates }));
     for (const cluster of config.clusters) if (!cluster.srv) this.health.setNodes(cluster, cluster.nodes);
     this.#srv.on('nodes', (name: string, nodes: NodeConfig[]) => this.#applyNodes(name, nodes));
     await this.#srv.start();
@@ -212,29 +206,6 @@ export class Primary {
     const cluster = this.config.clusters.find((candidate) => candidate.name === clusterName) as ClusterConfig;
     this.health.setNodes(cluster, nodes);
     this.#send({ t: 'nodes', cluster: clusterName, nodes, health: this.health.effective() });
-  }
-
-  #watchHealth(): void {
-    this.health.on('change', (updates) => {
-      for (const update of updates) this.metrics.nodeUp.set({ cluster: update.cluster, node: update.node }, update.healthy ? 1 : 0);
-      this.#send({ t: 'health', updates });
-    });
-    this.health.on('certificate', (cluster: string, node: string, cert: X509Certificate) => {
-      const info = describeCertificate(cert);
-      this.metrics.certificateExpiry.set({ name: `${cluster}/${node}`, key_type: info.keyType, source: `upstream:${node}` }, Math.floor(Date.parse(info.notAfter) / 1000));
-      const key = `${cluster}/${node}`;
-      const previous = this.#upstreamFingerprints.get(key);
-      this.#upstreamFingerprints.set(key, info.fingerprintSha256);
-      if (previous && previous !== info.fingerprintSha256) {
-        this.log.warn(
-          { event: 'upstream_certificate_changed', cluster, node, oldFingerprint: previous, newFingerprint: info.fingerprintSha256, subject: info.subject, notAfter: info.notAfter },
-          `${cluster}/${node} presents a new certificate`,
-        );
-      }
-    });
-    this.health.on('check', (cluster: string, node: string, result: { ok: boolean; layer?: string }) => {
-      if (!result.ok) this.metrics.checkFailures.inc({ cluster, node, layer: result.layer ?? 'unknown' });
-    });
   }
 
   /** With `workers: 0`, the data plane reports straight to the health manager. */
@@ -402,37 +373,7 @@ export class Primary {
   }
 
   #adminBackend(): AdminBackend {
-    // What the health checks saw each node present, for the status and the dashboard.
-    const upstream = new UpstreamCertificateInventory().watch(this.health);
-    // Read-only handle on the audit log: never open()ed, because open() sweeps temp files the manager may be writing.
-    // A shared store is read through the primary's own handle (its reads never sweep anything).
-    const store = this.config.certificates.store.type === 'file' ? new FileStorage(this.config.certificates.dir) : this.#storage;
-    const audit = async (limit: number) => (store ? readAudit(store, limit) : []);
-    return {
-      readiness: () => this.readiness(),
-      metrics: () => this.collectMetrics(),
-      // `renewal`: the maintenance loop's view per key type (due time, backoff, last error by class, ARI window).
-      status: async () => Object.assign(buildStatus(this, { upstreamCertificates: upstream.list() }), { renewal: this.#renewals?.status() ?? [] }),
-      // An explicit request from an administrator: renew every key type now, and answer once the workers serve it.
-      renew: async () => {
-        const results = (await this.#renewals?.renewNow({ force: true, trigger: 'manual' })) ?? [];
-        return { ok: results.every((result) => result.ok), results };
-      },
-      audit,
-      reload: () => this.reload(),
-      // Every issuance attempt, failures included (src/lifecycle/renewal-history.ts).
-      renewals: async (limit) =>
-        (store ? await readRenewalHistory(store, limit) : []).map((record) => ({
-          time: record.time,
-          result: record.result,
-          keyType: record.keyType,
-          action: record.result === 'success' ? (record.previousSerial ? 'renewed' : 'issued') : 'failed',
-          actor: record.trigger,
-          ...(record.serial && { serial: record.serial }),
-          ...(record.notAfter && { notAfter: record.notAfter }),
-          ...(record.error && { error: `${record.reason ?? 'other'}: ${record.error}` }),
-        })),
-    };
+    return createAdminBackend(this, this.#storage, () => this.#renewals);
   }
 
   /**

@@ -1,0 +1,37 @@
+/**
+ * What the primary does with each health event: node state into metrics and
+ * out to every worker; each node's presented certificate into the expiry
+ * metric, with a warning when a node's leaf changes (both fingerprints, so a
+ * security team can tell a planned renewal from something else); failed
+ * checks counted by the layer that failed.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { HealthManager } from '../upstream/health-manager.js';
+import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
+import type { NodeHealthUpdate } from './messages.js';
+import { describeCertificate } from '../pki/certificate-info.js';
+
+export function watchHealth(health: HealthManager, metrics: ControlPlaneMetrics, log: Logger, broadcast: (updates: NodeHealthUpdate[]) => void): void {
+  const fingerprints = new Map<string, string>();
+  health.on('change', (updates: NodeHealthUpdate[]) => {
+    for (const update of updates) metrics.nodeUp.set({ cluster: update.cluster, node: update.node }, update.healthy ? 1 : 0);
+    broadcast(updates);
+  });
+  health.on('certificate', (cluster: string, node: string, cert: X509Certificate) => {
+    const info = describeCertificate(cert);
+    metrics.certificateExpiry.set({ name: `${cluster}/${node}`, key_type: info.keyType, source: `upstream:${node}` }, Math.floor(Date.parse(info.notAfter) / 1000));
+    const key = `${cluster}/${node}`;
+    const previous = fingerprints.get(key);
+    fingerprints.set(key, info.fingerprintSha256);
+    if (previous && previous !== info.fingerprintSha256) {
+      log.warn(
+        { event: 'upstream_certificate_changed', cluster, node, oldFingerprint: previous, newFingerprint: info.fingerprintSha256, subject: info.subject, notAfter: info.notAfter },
+        `${cluster}/${node} presents a new certificate`,
+      );
+    }
+  });
+  health.on('check', (cluster: string, node: string, result: { ok: boolean; layer?: string }) => {
+    if (!result.ok) metrics.checkFailures.inc({ cluster, node, layer: result.layer ?? 'unknown' });
+  });
+}
