@@ -22,7 +22,9 @@ function sClient(port: number, flags: string[]): Promise<{ protocol: string; cip
     child.on('close', () => {
       clearTimeout(timer);
       const cipher = /Cipher is (\S+)/.exec(out)?.[1] ?? 'NONE';
-      const protocol = /Protocol\s*:\s*(\S+)/.exec(out)?.[1] ?? 'NONE';
+      // "New, TLSv1.3, Cipher is ..." comes right after the handshake; the session block's "Protocol :" line
+      // only once a TLS 1.3 ticket arrives, which s_client may not wait for before quitting.
+      const protocol = /Protocol\s*:\s*(\S+)/.exec(out)?.[1] ?? /^New, (TLSv1\.[23]), Cipher/m.exec(out)?.[1] ?? 'NONE';
       resolve({ protocol, cipher: cipher === '(NONE)' ? 'NONE' : cipher });
     });
   });
