@@ -20,6 +20,7 @@ import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { newTicketKeys, rotateTicketKeys } from '../tls/ticket-keys.js';
 import { DataPlane } from '../worker/data-plane.js';
+import { observerReporting } from '../worker/worker-process.js';
 import { WorkerPool } from './worker-pool.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
@@ -133,7 +134,7 @@ export class Primary {
     this.health.start();
 
     if (config.workers === 0) {
-      this.#inProcess = new DataPlane({ log: this.log, observer: this.#localObserver() });
+      this.#inProcess = new DataPlane({ log: this.log, observer: observerReporting((message) => this.#onReport(message)) });
       this.#listeners = await this.#inProcess.start({ config, certificates: toWire(served), ticketKeys: this.#ticketKeys });
       for (const message of this.#catchUp()) this.#send(message);
     } else {
@@ -206,17 +207,6 @@ export class Primary {
     const cluster = this.config.clusters.find((candidate) => candidate.name === clusterName) as ClusterConfig;
     this.health.setNodes(cluster, nodes);
     this.#send({ t: 'nodes', cluster: clusterName, nodes, health: this.health.effective() });
-  }
-
-  /** With `workers: 0`, the data plane reports straight to the health manager. */
-  #localObserver() {
-    return {
-      failure: (node: { cluster: string; name: string }, failure: { class: string; code: string; message: string }) =>
-        this.#onReport({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, message: failure.message }),
-      serverError: (node: { cluster: string; name: string }, status: number, retryAfterMs: number | undefined) =>
-        this.#onReport({ t: 'upstream-status', cluster: node.cluster, node: node.name, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
-      session: () => undefined,
-    };
   }
 
   #onReport(message: WorkerMessage, from?: Worker): void {

@@ -229,6 +229,13 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     respondStatus(res, verdict.status);
   };
 
+  /** A request answered here, not proxied: counted when its response closes, and logged when `line` is given. */
+  const countWhenClosed = (res: ServerResponse, listener: ListenerInfo, line?: () => void) =>
+    res.once('close', () => {
+      metrics.requests.inc({ listener: listener.name, code: res.statusCode });
+      line?.();
+    });
+
   return (req, res, listener) => {
     const startNs = process.hrtime.bigint();
     const state = options.state();
@@ -237,26 +244,20 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const refused = options.connectionVerdict?.(req) ?? checkRequestHead(req, limits);
     if (refused) {
       reject(res, refused);
-      res.once('close', () => {
-        metrics.requests.inc({ listener: listener.name, code: res.statusCode });
-        if (logAccess) accessLog(log, req, res, listener, startNs, undefined, undefined, 0, `[${refused.limit}]`, 0);
-      });
+      countWhenClosed(res, listener, logAccess ? () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, `[${refused.limit}]`, 0) : undefined);
       return;
     }
     const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
     if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
       // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
       reject(res, FOREIGN_TARGET);
-      res.once('close', () => metrics.requests.inc({ listener: listener.name, code: res.statusCode }));
+      countWhenClosed(res, listener);
       return;
     }
     if (decision.kind !== 'proxy') {
       if (decision.kind === 'method-not-allowed') res.setHeader('allow', decision.allow.join(', '));
       respondStatus(res, decision.status);
-      res.once('close', () => {
-        metrics.requests.inc({ listener: listener.name, code: res.statusCode });
-        if (logAccess) accessLog(log, req, res, listener, startNs, undefined, undefined, 0, loggableTarget(req.url ?? '/'), 0);
-      });
+      countWhenClosed(res, listener, logAccess ? () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, loggableTarget(req.url ?? '/'), 0) : undefined);
       return;
     }
     const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath);
@@ -267,10 +268,11 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
         log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
         res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
         respondStatus(res, 429);
-        res.once('close', () => {
-          metrics.requests.inc({ listener: listener.name, code: 429 });
-          if (logAccess) accessLog(log, req, res, listener, startNs, decision.cluster, undefined, 0, loggableTarget(decision.forwardPath), 0);
-        });
+        countWhenClosed(
+          res,
+          listener,
+          logAccess ? () => accessLog(log, req, res, listener, startNs, decision.cluster, undefined, 0, loggableTarget(decision.forwardPath), 0) : undefined,
+        );
         return;
       }
     }
@@ -278,7 +280,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const declaredTooLarge = checkDeclaredBody(req, maxBodyBytes);
     if (declaredTooLarge) {
       reject(res, declaredTooLarge);
-      res.once('close', () => metrics.requests.inc({ listener: listener.name, code: res.statusCode }));
+      countWhenClosed(res, listener);
       return;
     }
     const cluster = state.clusters.get(decision.cluster)!;

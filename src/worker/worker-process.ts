@@ -19,17 +19,22 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
-/** Upstream outcomes, forwarded to the primary as they happen. */
-export const reportToPrimary: UpstreamObserver = {
-  failure: (node, failure) =>
-    send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, message: failure.message }),
-  serverError: (node, status, retryAfterMs) =>
-    send({ t: 'upstream-status', cluster: node.cluster, node: node.name, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
-  session: (cluster, sessionId, node) => send({ t: 'sticky', cluster, sessionId, node }),
-};
+/**
+ * Upstream outcomes as control-plane messages. Workers send them over IPC;
+ * with `workers: 0` the primary hands its own report handler in.
+ */
+export function observerReporting(send: (message: WorkerMessage) => void): UpstreamObserver {
+  return {
+    failure: (node, failure) =>
+      send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, message: failure.message }),
+    serverError: (node, status, retryAfterMs) =>
+      send({ t: 'upstream-status', cluster: node.cluster, node: node.name, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
+    session: (cluster, sessionId, node) => send({ t: 'sticky', cluster, sessionId, node }),
+  };
+}
 
 export function runWorker(log: Logger): WorkerProcess {
-  const plane = new DataPlane({ log, observer: reportToPrimary, processMetrics: true });
+  const plane = new DataPlane({ log, observer: observerReporting(send), processMetrics: true });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let shuttingDown = false;
