@@ -101,7 +101,13 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
   };
   // Healthy for the primary (its metric) and chosen again by the worker (which keeps away from a
   // node for a check interval after a failure on its own): only then does a case start clean.
+  // A health check answered normally after the behaviour was restored also clears the checker's
+  // count of consecutive failures: one check that meets the next case's behaviour cannot then mark
+  // flaky down between the case's setBehaviour and its request.
   const waitHealthy = async () => {
+    const since = Date.now();
+    const checkedNormally = (u: BrokenUpstream) => u.requests.some((r) => r.healthCheck && r.time >= since && r.behaviour === 'normal');
+    await waitFor(() => checkedNormally(solo) && checkedNormally(flaky), { timeoutMs: 10_000, intervalMs: 50, message: 'a normal health check of solo and flaky' });
     await waitFor(async () => (await nodeUp(gw, 'solo')) && (await nodeUp(gw, 'flaky')), { timeoutMs: 10_000, intervalMs: 100, message: 'solo and flaky healthy again' });
     await waitFor(async () => (await get('/cucm-uds/version')).headers['x-cucm-node'] === 'flaky', { timeoutMs: 10_000, intervalMs: 100, message: 'the worker picks flaky again' });
   };
