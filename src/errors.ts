@@ -50,6 +50,8 @@ export const ErrorCodes = {
   UPSTREAM_TLS: 'UCGATE_ERR_UPSTREAM_TLS',
   UPSTREAM_TIMEOUT: 'UCGATE_ERR_UPSTREAM_TIMEOUT',
   UPSTREAM_RESET: 'UCGATE_ERR_UPSTREAM_RESET',
+  /** A CUCM publisher refused or did not take a leaf for its trust stores. */
+  CUCM_TRUST: 'UCGATE_ERR_CUCM_TRUST',
   USAGE: 'UCGATE_ERR_USAGE',
 } as const;
 

@@ -13,10 +13,12 @@ import { UcgateError, ErrorCodes } from '../errors.js';
 /** Where the log lives in the store. */
 export const AUDIT_KEY = 'audit/audit.log';
 
-export type AuditAction = 'issued' | 'imported' | 'renewed' | 'rolled-back' | 'published' | 'csr-created';
+/** `published`/`unpublished`: a leaf added to, or removed from, CUCM trust stores (certificates.cucmTrust). */
+export type AuditAction = 'issued' | 'imported' | 'renewed' | 'rolled-back' | 'published' | 'unpublished' | 'csr-created';
 
 /** Who caused the change: a person at the CLI or the admin API, or an issuer acting on its own. */
-export type AuditActor = 'cli' | 'api' | 'acme' | 'self-signed';
+/** `gateway`: the running gateway on its own account (a replaced leaf removed from CUCM after its grace period). */
+export type AuditActor = 'cli' | 'api' | 'acme' | 'self-signed' | 'gateway';
 
 export interface AuditEntry {
   /** ISO 8601. */

@@ -9,7 +9,7 @@ import type { Storage, Locker } from '../store/storage.js';
 import type { Issuer } from '../issuers/issuer.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { loadActiveCertificate, activateCertificate, type StoredCertificate } from './certificate-store.js';
+import { loadActiveCertificate, activateCertificate, type StoredCertificate, type ActivationGate } from './certificate-store.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
 import { needsDataPlane, createPlaceholder } from '../lifecycle/placeholder.js';
@@ -38,11 +38,14 @@ export interface CertificateManagerOptions {
   readonly issuer: Issuer;
   readonly clock: Clock;
   readonly log: Logger;
+  /** CUCM trust publishing, when configured: a new leaf reaches CUCM before it is served. */
+  readonly gate?: ActivationGate;
 }
 
-/** Names the gateway's certificate must carry: the FQDN first, then altNames. */
-export function requiredNames(config: UcgateConfig): string[] {
-  return [...new Set([config.gateway.fqdn, ...config.gateway.altNames].map((name) => name.toLowerCase()))];
+/** Names the gateway's certificate must carry: the FQDN first, then altNames, then each cluster's publicName. */
+export function requiredNames(config: Pick<UcgateConfig, 'gateway'> & { readonly clusters?: readonly { readonly publicName?: string }[] }): string[] {
+  const publicNames = (config.clusters ?? []).flatMap((cluster) => (cluster.publicName ? [cluster.publicName] : []));
+  return [...new Set([config.gateway.fqdn, ...config.gateway.altNames, ...publicNames].map((name) => name.toLowerCase()))];
 }
 
 export class CertificateManager extends EventEmitter {
@@ -135,7 +138,8 @@ export class CertificateManager extends EventEmitter {
       log.info({ event: 'cert_obtaining', keyType, issuer: issuer.type, reason }, 'obtaining certificate');
       try {
         const issued = await issuer.issue({ commonName: config.gateway.fqdn, subjectAltNames: requiredNames(config), keyType });
-        const active = await activateCertificate(storage, issued);
+        const gate = this.#options.gate;
+        const active = await activateCertificate(storage, issued, { ...(gate && { gate }) });
         await this.#audit(again ?? stored, active);
         log.info(
           { event: 'cert_obtained', keyType, serial: active.info.serialNumber, notAfter: active.info.notAfter, source: active.source },

@@ -54,17 +54,46 @@ export async function loadVersion(storage: Storage, keyType: KeyType, serial: st
   return { keyType, certPem, keyPem, source: meta.source, info: describeCertificate(certPem) };
 }
 
+/** A leaf about to be served, as an ActivationGate sees it. */
+export interface LeafToServe {
+  readonly keyType: KeyType;
+  /** The leaf alone, without its chain. */
+  readonly leafPem: string;
+  readonly info: CertificateInfo;
+}
+
+/**
+ * Steps around a switch of the `active` pointer: CUCM trust publishing
+ * (publish and wait before, schedule the old leaf's removal after).
+ * `beforeActivate` throwing leaves the pointers untouched.
+ */
+export interface ActivationGate {
+  beforeActivate(next: LeafToServe): Promise<void>;
+  /** Never throws: what was activated stays activated. */
+  afterActivate(next: LeafToServe, replaced: CertificateInfo | undefined): Promise<void>;
+}
+
+export interface ActivateOptions {
+  /** Kept beside the version for `cert export-trust --ca`. */
+  readonly trustAnchorPem?: string;
+  readonly gate?: ActivationGate;
+}
+
+/** The first PEM block of `pem`: the leaf of a leaf-plus-chain. */
+export function leafOf(pem: string): string {
+  const end = pem.indexOf('-----END CERTIFICATE-----');
+  return end < 0 ? pem : pem.slice(0, end + '-----END CERTIFICATE-----'.length) + '\n';
+}
+
 /**
  * Stores a new version, then points `active` at it (keeping the old pointer as `previous`).
- * `trustAnchorPem`, when given, is kept beside it for `cert export-trust --ca`.
+ * With a gate, nothing is written until its `beforeActivate` has passed.
  */
-export async function activateCertificate(
-  storage: Storage,
-  issued: IssuedCertificate,
-  options: { readonly trustAnchorPem?: string } = {},
-): Promise<StoredCertificate> {
+export async function activateCertificate(storage: Storage, issued: IssuedCertificate, options: ActivateOptions = {}): Promise<StoredCertificate> {
   const certPem = issued.certPem.trimEnd() + '\n' + (issued.chainPem ? issued.chainPem.trimEnd() + '\n' : '');
   const info = describeCertificate(issued.certPem);
+  const next: LeafToServe = { keyType: issued.keyType, leafPem: leafOf(issued.certPem), info };
+  await options.gate?.beforeActivate(next);
   const dir = `${base(issued.keyType)}/versions/${info.serialNumber}`;
   await storage.store(`${dir}/private-key.pem`, issued.keyPem, { secret: true });
   await storage.store(`${dir}/certificate.pem`, certPem);
@@ -72,8 +101,10 @@ export async function activateCertificate(
   await storage.store(`${dir}/meta.json`, JSON.stringify(meta) + '\n');
   if (options.trustAnchorPem) await storage.store(`${dir}/trust-anchor.pem`, options.trustAnchorPem.trimEnd() + '\n');
   const current = (await loadText(storage, `${base(issued.keyType)}/active`))?.trim();
+  const replaced = options.gate && current && current !== info.serialNumber ? await loadVersion(storage, issued.keyType, current) : undefined;
   if (current && current !== info.serialNumber) await storage.store(`${base(issued.keyType)}/previous`, current + '\n');
   await storage.store(`${base(issued.keyType)}/active`, info.serialNumber + '\n');
+  await options.gate?.afterActivate(next, replaced?.info);
   return { keyType: issued.keyType, certPem, keyPem: issued.keyPem, source: issued.source, info };
 }
 
@@ -87,10 +118,15 @@ export async function loadPreviousSerial(storage: Storage, keyType: KeyType): Pr
  * active: rollback, and undoing a rollback by running it again. The version
  * must exist (check with loadVersion first).
  */
-export async function activateVersion(storage: Storage, keyType: KeyType, serial: string): Promise<void> {
+export async function activateVersion(storage: Storage, keyType: KeyType, serial: string, gate?: ActivationGate): Promise<void> {
+  const version = gate ? await loadVersion(storage, keyType, serial) : undefined;
+  const next: LeafToServe | undefined = version && { keyType, leafPem: leafOf(version.certPem), info: version.info };
+  if (next) await gate!.beforeActivate(next);
   const current = (await loadText(storage, `${base(keyType)}/active`))?.trim();
+  const replaced = next && current && current !== serial ? await loadVersion(storage, keyType, current) : undefined;
   if (current && current !== serial) await storage.store(`${base(keyType)}/previous`, current + '\n');
   await storage.store(`${base(keyType)}/active`, serial + '\n');
+  if (next) await gate!.afterActivate(next, replaced?.info);
 }
 
 /** The root the active certificate was validated against on import, if one was kept. */

@@ -18,8 +18,10 @@ import {
   loadPendingKey,
   deletePendingKey,
   type StoredCertificate,
+  type ActivationGate,
 } from './certificate-store.js';
 import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
+import { requiredNames } from './certificate-manager.js';
 import { UcgateError, ErrorCodes, type ErrorCode } from '../errors.js';
 
 /** PEM files (`--cert`, optional `--chain`, `--key`) or one PKCS#12 bundle (`--pfx`). */
@@ -28,11 +30,13 @@ export type ImportInput =
   | { readonly pfxFile: string; readonly passphraseFile?: string };
 
 export interface ImportOptions {
-  readonly config: Pick<UcgateConfig, 'gateway' | 'certificates'>;
+  readonly config: Pick<UcgateConfig, 'gateway' | 'certificates'> & { readonly clusters?: UcgateConfig['clusters'] };
   readonly storage: Storage & Locker;
   readonly input: ImportInput;
   readonly nowMs?: number;
   readonly actor?: AuditActor;
+  /** CUCM trust publishing, when configured: the leaf reaches CUCM before it is activated. */
+  readonly gate?: ActivationGate;
   /** Overrides node's bundled roots (tests). */
   readonly systemRoots?: readonly X509Certificate[];
 }
@@ -189,7 +193,8 @@ export async function importCertificate(options: ImportOptions): Promise<ImportR
   const usedPendingKey = pendingSlot !== undefined;
   const validated: ValidatedImport = validateImport(candidate, {
     fqdn: config.gateway.fqdn,
-    altNames: config.gateway.altNames,
+    // Every other name clients use (altNames, each cluster's publicName): missing ones are warned about.
+    altNames: requiredNames(config).slice(1),
     keyTypes: config.certificates.keyTypes,
     nowMs,
     ...(options.systemRoots && { systemRoots: options.systemRoots }),
@@ -209,7 +214,7 @@ export async function importCertificate(options: ImportOptions): Promise<ImportR
     const certificate = await activateCertificate(
       storage,
       { certPem: validated.leafPem, chainPem: validated.chainPem, keyPem: validated.keyPem, keyType, source: 'manual' },
-      { trustAnchorPem: validated.trustAnchorPem },
+      { trustAnchorPem: validated.trustAnchorPem, ...(options.gate && { gate: options.gate }) },
     );
     if (pendingSlot) await deletePendingKey(storage, pendingSlot);
     await appendAudit(storage, {

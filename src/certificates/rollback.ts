@@ -5,7 +5,7 @@
  */
 import type { KeyType } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
-import { loadActiveCertificate, loadPreviousSerial, loadVersion, activateVersion, type StoredCertificate } from './certificate-store.js';
+import { loadActiveCertificate, loadPreviousSerial, loadVersion, activateVersion, type StoredCertificate, type ActivationGate } from './certificate-store.js';
 import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
@@ -17,6 +17,8 @@ export interface RollbackOptions {
   readonly keyType?: KeyType;
   readonly nowMs?: number;
   readonly actor?: AuditActor;
+  /** CUCM trust publishing: a leaf already removed from CUCM is published again before it is served. */
+  readonly gate?: ActivationGate;
 }
 
 export interface RollbackResult {
@@ -60,7 +62,7 @@ export async function rollbackCertificate(options: RollbackOptions): Promise<Rol
       throw noPrevious(`the previous ${keyType} certificate (serial ${serial}) expired on ${restored.info.notAfter}; not rolling back to it`);
     }
     const replaced = await loadActiveCertificate(storage, keyType);
-    await activateVersion(storage, keyType, serial);
+    await activateVersion(storage, keyType, serial, options.gate);
     await appendAudit(storage, {
       time: auditTime(nowMs),
       action: 'rolled-back',

@@ -9,6 +9,7 @@ import { printProblems } from './output.js';
 import { openStorage } from '../store/create-storage.js';
 import { importCertificate, type ImportInput } from '../certificates/import-certificate.js';
 import { daysLeft } from '../pki/certificate-info.js';
+import { cliTrustGate } from './trust-gate.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 export interface CertImportOptions {
@@ -42,7 +43,8 @@ export async function certImportCommand(options: CertImportOptions): Promise<num
     const input = inputFrom(options);
     const config = await loadCliConfig(options.config);
     const storage = await openStorage(config);
-    const result = await importCertificate({ config, storage, input });
+    const gate = cliTrustGate(config, storage);
+    const result = await importCertificate({ config, storage, input, ...(gate && { gate }) });
     for (const warning of result.warnings) process.stderr.write(`ucgate: warning: ${warning}\n`);
     const { info, keyType } = result.certificate;
     if (result.unchanged) {

@@ -33,6 +33,7 @@ import { storeChallenge, deleteChallenge } from '../acme/challenge-store.js';
 import { startStandaloneResponders } from '../acme/standalone-responder.js';
 import { hasRenewalInfo } from '../acme/ari.js';
 import { renewCertificate } from '../lifecycle/renew.js';
+import { cliTrustGate } from './trust-gate.js';
 import { lifetimeRenewalTime } from '../lifecycle/renewal-timing.js';
 import type { AttemptOutcome } from '../lifecycle/maintenance.js';
 import type { Issuer } from '../issuers/issuer.js';
@@ -124,6 +125,7 @@ async function dueNow(config: UcgateConfig, storage: Storage, issuer: Issuer, ke
 
 /** Renews in this process, against the store. */
 async function renewHere(config: UcgateConfig, storage: Storage & Locker, force: boolean, say: (line: string) => void): Promise<AttemptOutcome[]> {
+  const gate = cliTrustGate(config, storage);
   const table = new ChallengeTable();
   const issuer = createIssuer(config, storage, {
     challenges: {
@@ -152,7 +154,7 @@ async function renewHere(config: UcgateConfig, storage: Storage & Locker, force:
       }
       const current = await loadActiveCertificate(storage, keyType);
       try {
-        const result = await renewCertificate({ config, storage, issuer, clock: systemClock, keyType, current, trigger: 'cli', force });
+        const result = await renewCertificate({ config, storage, issuer, clock: systemClock, keyType, current, trigger: 'cli', force, ...(gate && { gate }) });
         const { info } = result.certificate;
         outcomes.push({ keyType, trigger: 'cli', ok: true, outcome: result.outcome, serial: info.serialNumber, notAfter: info.notAfter, durationMs: Date.now() - started });
       } catch (err) {

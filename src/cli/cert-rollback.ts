@@ -7,13 +7,16 @@ import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';
 import { openStorage } from '../store/create-storage.js';
 import { rollbackCertificate } from '../certificates/rollback.js';
+import { cliTrustGate } from './trust-gate.js';
 
 export async function certRollbackCommand(options: { config?: string; keyType?: string }): Promise<number> {
   try {
     const config = await loadCliConfig(options.config);
     const storage = await openStorage(config);
+    const gate = cliTrustGate(config, storage);
     const result = await rollbackCertificate({
       storage,
+      ...(gate && { gate }),
       keyTypes: config.certificates.keyTypes,
       ...(options.keyType !== undefined && { keyType: options.keyType as KeyType }),
     });

@@ -6,6 +6,7 @@ import { createIssuer } from '../issuers/create-issuer.js';
 import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import { describeCertificate, daysLeft, type CertificateInfo } from '../pki/certificate-info.js';
 import { loadRenewalState, readRenewalHistory, formatRenewals } from '../lifecycle/renewal-history.js';
+import { loadLedger, type PublishedLeaf } from '../cucm-trust/trust-ledger.js';
 
 export interface CertificateStatusEntry extends CertificateInfo {
   readonly name: string;
@@ -32,8 +33,10 @@ export async function certStatusCommand(options: { config?: string; json?: boole
     }
     // Renewal: the running gateway's last view (next attempt, failures, last error) and every attempt made.
     const [renewal, renewals] = await Promise.all([loadRenewalState(storage), readRenewalHistory(storage, 20)]);
+    // The leaves in CUCM's trust stores (certificates.cucmTrust), without the PEMs.
+    const cucmTrust = config.certificates.cucmTrust ? (await loadLedger(storage)).map(({ leafPem: _pem, ...leaf }) => leaf) : undefined;
     if (options.json) {
-      process.stdout.write(JSON.stringify({ certificates: entries, missing, renewal, renewals }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ certificates: entries, missing, renewal, renewals, ...(cucmTrust && { cucmTrust }) }, null, 2) + '\n');
       return 0;
     }
     for (const entry of entries) {
@@ -45,8 +48,26 @@ export async function certStatusCommand(options: { config?: string; json?: boole
     }
     for (const keyType of missing) process.stdout.write(`gateway-${keyType}\n  none stored yet (issued on first start)\n`);
     process.stdout.write(formatRenewals(renewal, renewals));
+    if (cucmTrust) process.stdout.write(formatPublished(cucmTrust));
     return 0;
   } catch (err) {
     return printProblems(err);
   }
+}
+
+const when = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+
+function formatPublished(leaves: readonly Omit<PublishedLeaf, 'leafPem'>[]): string {
+  if (leaves.length === 0) return 'CUCM trust stores\n  nothing published yet\n';
+  const lines = leaves.map((leaf) => {
+    const state =
+      leaf.removedAt !== undefined
+        ? `removed ${when(leaf.removedAt)}`
+        : leaf.removeAt !== undefined
+          ? `replaced, removal due ${when(leaf.removeAt)}`
+          : 'current';
+    const where = leaf.targets.map((t) => `${t.cluster} ${t.stores.join('+')} since ${when(t.publishedAt)}`).join('; ');
+    return `  ${leaf.keyType} serial ${leaf.serial}: ${state}\n    ${where}\n`;
+  });
+  return 'CUCM trust stores\n' + lines.join('');
 }

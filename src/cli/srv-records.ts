@@ -2,7 +2,9 @@
  * `ucgate srv-records --domain DOMAIN [--address IP] [--ttl S]`: the zone-file
  * lines that make Jabber find the gateway (`_cisco-uds._tcp.<domain>`, the
  * record Jabber's service discovery asks for first) and the address records
- * for every name the gateway answers under.
+ * for every name the gateway answers under: gateway.fqdn, its altNames, and
+ * each cluster's publicName, which `clusterUser` answers send Jabber to when
+ * a user is homed on that cluster (issue 9).
  */
 import { isIP } from 'node:net';
 import type { UcgateConfig } from '../config/types.js';
@@ -24,21 +26,45 @@ export function srvRecordLines(config: UcgateConfig, domain: string, options: { 
   } else {
     lines.push('; no non-legacy HTTPS listener: Jabber cannot be pointed at this gateway');
   }
-  const names = new Set<string>([config.gateway.fqdn, ...config.gateway.altNames.filter((name) => !isIP(name))]);
-  for (const cluster of config.clusters) if (cluster.publicName) names.add(cluster.publicName);
   const recordType = options.address && isIP(options.address) === 6 ? 'AAAA' : 'A';
-  for (const name of names) {
+  for (const [name, role] of publicNames(config)) {
+    lines.push(`; ${role}`);
     lines.push(
       options.address
         ? `${fqdn(name)} ${ttl} IN ${recordType} ${options.address}`
         : `; ${fqdn(name)} ${ttl} IN A <the gateway's address>   (pass --address to fill it in)`,
     );
   }
+  const tftp = config.tftp?.listen;
+  if (tftp && tftp.http.length + tftp.https.length > 0) {
+    const ports = [...tftp.http.map((l) => `${l.port} (http)`), ...tftp.https.map((l) => `${l.port} (https)`)].join(', ');
+    lines.push(`; Jabber's configuration files (TFTP over HTTP): port ${ports} under each name above`);
+  }
   lines.push(
     '; Phones: point service URLs (Device > Device Settings > Phone Services, and the enterprise',
     `; parameters for directories and authentication) at https://${config.gateway.fqdn}:${uds?.port ?? 8443}/...`,
   );
   return lines;
+}
+
+/** Every DNS name the gateway answers under, with what it is for; the certificate must carry each of them. */
+function publicNames(config: UcgateConfig): Map<string, string> {
+  const names = new Map<string, string>();
+  const add = (name: string, role: string) => {
+    const key = name.toLowerCase();
+    names.set(key, names.has(key) ? `${names.get(key)}; ${role}` : role);
+  };
+  const defaults = config.clusters.filter((cluster) => !cluster.publicName).map((cluster) => cluster.name);
+  add(config.gateway.fqdn, `gateway.fqdn${defaults.length > 0 ? ` (cluster ${defaults.join(', ')})` : ''}: the SRV target`);
+  for (const name of config.gateway.altNames) if (!isIP(name)) add(name, 'gateway.altNames');
+  for (const cluster of config.clusters) {
+    if (!cluster.publicName) continue;
+    const covered = [config.gateway.fqdn, ...config.gateway.altNames].some((name) => name.toLowerCase() === cluster.publicName!.toLowerCase());
+    // Jabber checks the certificate against the name it was sent to: a publicName outside the SANs fails there.
+    const warning = covered ? '' : ' -- NOT in gateway.altNames: add it, or the certificate will not name it';
+    add(cluster.publicName, `cluster ${cluster.name} (publicName): Jabber users homed there are sent here${warning}`);
+  }
+  return names;
 }
 
 export async function srvRecordsCommand(options: { config?: string; domain?: string; address?: string; ttl?: string }): Promise<number> {

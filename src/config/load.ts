@@ -207,10 +207,18 @@ function normaliseLists(root: Obj): void {
   wrap(root.listen, 'http');
   wrap(root.gateway, 'altNames', true);
   wrap(root.certificates, 'keyTypes', true);
+  if (isObj(root.certificates)) wrap(root.certificates.cucmTrust, 'clusters');
+  if (isObj(root.certificates) && isObj(root.certificates.cucmTrust)) wrap(root.certificates.cucmTrust, 'stores', true);
+  if (isObj(root.tftp)) {
+    wrap(root.tftp.listen, 'http');
+    wrap(root.tftp.listen, 'https');
+    wrap(root.tftp, 'allow', true);
+  }
   for (const c of objects(root.clusters)) {
     wrap(c, 'nodes');
     wrap(c.srv, 'servers', true);
-    for (const n of objects(c.nodes)) wrap(n, 'aliases', true);
+    wrap(c.tftp, 'nodes');
+    for (const n of [...objects(c.nodes), ...(isObj(c.tftp) ? objects(c.tftp.nodes) : [])]) wrap(n, 'aliases', true);
   }
   for (const r of objects(root.routes)) {
     wrap(r, 'methods', true);
@@ -232,6 +240,7 @@ function resolvePaths(root: Obj, baseDir: string): void {
   resolve(isObj(acme) ? acme.eab : undefined, 'hmacKeyFile');
   resolve(isObj(root.listen) ? root.listen.admin : undefined, 'tokenFile');
   for (const c of objects(root.clusters)) resolve(c.tls, 'caFile');
+  resolve(certs.cucmTrust, 'credentialsFile');
 }
 
 /**
@@ -256,6 +265,12 @@ function crossChecks(root: Obj, add: Add): void {
       if (nodeNames.has(n.name)) add(`${at}.nodes[${j}].name`, `duplicate node name ${quote(n.name)}`);
       nodeNames.add(n.name);
     });
+    const tftpNames = new Set<string>();
+    (isObj(c.tftp) && Array.isArray(c.tftp.nodes) ? c.tftp.nodes : []).forEach((n: unknown, j) => {
+      if (!isObj(n) || typeof n.name !== 'string') return;
+      if (tftpNames.has(n.name)) add(`${at}.tftp.nodes[${j}].name`, `duplicate TFTP server name ${quote(n.name)}`);
+      tftpNames.add(n.name);
+    });
     if (isObj(c.tls) && typeof c.tls.caFile === 'string') checkFile(add, `${at}.tls.caFile`, c.tls.caFile, false);
   });
   // Without every cluster's name, "unknown cluster" would only echo another problem.
@@ -267,7 +282,7 @@ function crossChecks(root: Obj, add: Add): void {
     });
   }
   const listen = isObj(root.listen) ? root.listen : {};
-  checkListeners(listen, add);
+  checkListeners(listen, isObj(root.tftp) ? root.tftp.listen : undefined, add);
   const admin = listen.admin;
   if (isObj(admin)) {
     if (admin.tls === false && typeof admin.host === 'string' && !isLoopbackHost(admin.host)) {
@@ -281,6 +296,7 @@ function crossChecks(root: Obj, add: Add): void {
     // TLS picks between dual certificates by signature algorithm, never by RSA size.
     add('certificates.keyTypes', 'two key types must be one RSA and one ECDSA (dual certificates)');
   }
+  checkCucmTrust(root, certs.cucmTrust, add);
   const issuer = isObj(certs.issuer) ? certs.issuer : {};
   // An inactive acme block may name files that do not exist yet.
   if (issuer.type === 'acme' && isObj(issuer.acme)) {
@@ -293,6 +309,28 @@ function crossChecks(root: Obj, add: Add): void {
   }
 }
 
+/** Every target names a known cluster once, and a cluster found by SRV names its publisher. */
+function checkCucmTrust(root: Obj, trust: unknown, add: Add): void {
+  if (!isObj(trust)) return;
+  const at = 'certificates.cucmTrust';
+  if (typeof trust.credentialsFile === 'string') checkFile(add, `${at}.credentialsFile`, trust.credentialsFile, true);
+  const clusters = objects(root.clusters);
+  const byName = new Map(clusters.filter((c) => typeof c.name === 'string').map((c) => [c.name as string, c]));
+  const targets = Array.isArray(trust.clusters) ? trust.clusters : clusters.map((c) => ({ cluster: c.name }));
+  const seen = new Set<string>();
+  targets.forEach((t: unknown, i) => {
+    if (!isObj(t) || typeof t.cluster !== 'string') return;
+    const where = Array.isArray(trust.clusters) ? `${at}.clusters[${i}]` : `${at}.clusters`;
+    const cluster = byName.get(t.cluster);
+    if (Array.isArray(trust.clusters) && !cluster) add(`${where}.cluster`, `unknown cluster ${quote(t.cluster)}`);
+    if (seen.has(t.cluster)) add(`${where}.cluster`, `cluster ${quote(t.cluster)} is listed twice`);
+    seen.add(t.cluster);
+    if (cluster && t.url === undefined && !Array.isArray(cluster.nodes)) {
+      add(`${where}${Array.isArray(trust.clusters) ? '.url' : ''}`, `cluster ${quote(t.cluster)} finds its nodes by SRV: give its publisher's url`);
+    }
+  });
+}
+
 const WILDCARD_V4 = '0.0.0.0';
 const WILDCARD_ANY = '::'; // dual-stack in Node: covers IPv4 too
 
@@ -303,7 +341,7 @@ function overlaps(a: string, b: string): boolean {
   return (x === WILDCARD_V4 && !y.includes(':')) || (y === WILDCARD_V4 && !x.includes(':'));
 }
 
-function checkListeners(listen: Obj, add: Add): void {
+function checkListeners(listen: Obj, tftpListen: unknown, add: Add): void {
   const seen: { at: string; host: string; port: number }[] = [];
   const visit = (at: string, l: unknown): void => {
     if (!isObj(l) || typeof l.host !== 'string' || typeof l.port !== 'number' || l.port === 0) return;
@@ -317,6 +355,10 @@ function checkListeners(listen: Obj, add: Add): void {
     if (Array.isArray(list)) list.forEach((l: unknown, i) => visit(`listen.${kindName}[${i}]`, l));
   }
   visit('listen.admin', listen.admin);
+  for (const kindName of ['http', 'https'] as const) {
+    const list = isObj(tftpListen) ? tftpListen[kindName] : undefined;
+    if (Array.isArray(list)) list.forEach((l: unknown, i) => visit(`tftp.listen.${kindName}[${i}]`, l));
+  }
 }
 
 function checkFile(add: Add, at: string, file: string, secret: boolean): void {

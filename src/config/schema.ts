@@ -143,6 +143,39 @@ const acme = obj(
   },
 );
 
+/**
+ * Publishing each new leaf to CUCM's trust stores before serving it: phones
+ * ask CUCM's Trust Verification Service, which knows only exact leaves.
+ */
+const cucmTrust = obj(
+  {
+    // "username:password" of a CUCM platform (OS) administrator: a 0600 file, never the config.
+    credentialsFile: filePath,
+    stores: list(
+      { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,40}-trust$', mustBe: 'a CUCM trust store name such as Phone-trust or tomcat-trust' },
+      { minItems: 1, uniqueItems: true, default: ['Phone-trust', 'tomcat-trust'] },
+    ),
+    // Long enough for CUCM to replicate the trust store and TVS to learn the leaf before a phone meets it.
+    // At most 9 minutes: the wait holds the store's issue lock, which other processes take over after 10.
+    switchDelayMs: int(0, 540_000, { default: 300_000 }),
+    // Phones that cached the old leaf keep working through this grace period.
+    removeAfterMs: int(0, 365 * 86_400_000, { default: 7 * 86_400_000 }),
+    timeoutMs: int(100, 600_000, { default: 15_000 }),
+    clusters: list(
+      obj(
+        {
+          cluster: name,
+          url: { type: 'string', format: 'https-url', mustBe: 'an https:// URL of the cluster publisher' },
+          address: host,
+        },
+        ['cluster'],
+      ),
+      { minItems: 1 },
+    ),
+  },
+  ['credentialsFile'],
+);
+
 const certificates = obj(
   {
     dir: { ...filePath, default: 'certs' },
@@ -171,6 +204,7 @@ const certificates = obj(
       { minItems: 1, maxItems: 2, uniqueItems: true, default: ['rsa-2048'] },
     ),
     renewBeforeDays: int(1, 365, { default: 30 }),
+    cucmTrust,
     issuer: obj(
       { type: { type: 'string', enum: ['self-signed', 'acme', 'manual'], default: 'self-signed' }, acme },
       [],
@@ -196,6 +230,54 @@ const node = obj(
   },
   ['name', 'url'],
 );
+
+// ---- TFTP over HTTP (issue 9): Jabber's configuration files through the gateway.
+
+/** What Jabber and the softphones fetch over TFTP-over-HTTP; `*` is letters, digits, "-" and "_". */
+export const DEFAULT_TFTP_ALLOW = [
+  'jabber-config.xml',
+  'jabber-*.xml',
+  'SP*.cnf.xml',
+  'CSF*.cnf.xml',
+  'BOT*.cnf.xml',
+  'TCT*.cnf.xml',
+  'TAB*.cnf.xml',
+  'AppDialRules.xml',
+  'DirLookupDialRules.xml',
+];
+
+// Only XML names: what goes through here is rewritten, and a signed (.sgn) or binary (.tlv) file would be corrupted.
+const tftpFilePattern: SchemaObject = {
+  type: 'string',
+  pattern: '^(?!.*\\.\\.)[A-Za-z0-9_*-][A-Za-z0-9_.*-]*\\.[Xx][Mm][Ll]$',
+  mustBe: 'a file name pattern ending in .xml, of letters, digits, ".", "_", "-" and "*" (e.g. CSF*.cnf.xml)',
+};
+
+const tftp = obj(
+  {
+    listen: obj(
+      {
+        http: list(obj({ host: { ...host, default: '0.0.0.0' }, port, dscp }, ['port']), { default: [{ host: '0.0.0.0', port: 6970 }] }),
+        https: list(obj({ host: { ...host, default: '0.0.0.0' }, port, profile, dscp }, ['port']), {
+          default: [{ host: '0.0.0.0', port: 6972 }],
+        }),
+      },
+      [],
+      { default: {} },
+    ),
+    allow: list(tftpFilePattern, { minItems: 1, uniqueItems: true, default: DEFAULT_TFTP_ALLOW }),
+    // CUCM serves TFTP over HTTPS on 6972 (over plain HTTP on 6970; the gateway's leg to CUCM stays TLS).
+    nodePort: int(1, 65535, { default: 6972 }),
+  },
+  [],
+);
+
+const clusterTftp = obj({
+  // Overrides tftp.nodePort for this cluster's nodes.
+  port: int(1, 65535),
+  // The servers running the TFTP service, when not every node does (or dedicated TFTP servers).
+  nodes: list(node, { minItems: 1 }),
+});
 
 const cluster = obj(
   {
@@ -233,7 +315,14 @@ const cluster = obj(
       { default: {} },
     ),
     timeouts: obj(
-      { connectMs: int(1, 600_000, { default: 1000 }), firstByteMs: int(1, 3_600_000, { default: 5000 }) },
+      {
+        connectMs: int(1, 600_000, { default: 1000 }),
+        firstByteMs: int(1, 3_600_000, { default: 5000 }),
+        // Idempotent requests without a body: a second node is asked after this long without a response head; 0 = never.
+        hedgeMs: int(0, 3_600_000, { default: 400 }),
+        // Every try together, until the response head; 0 = only the per-try timeouts bound a request.
+        totalMs: int(0, 3_600_000, { default: 0 }),
+      },
       [],
       { default: {} },
     ),
@@ -242,6 +331,7 @@ const cluster = obj(
     ]),
     retries: int(0, 10, { default: 2 }),
     dscp,
+    tftp: clusterTftp,
   },
   ['name'],
 );
@@ -274,6 +364,7 @@ export const configSchema: SchemaObject = obj(
     certificates,
     clusters: list(cluster, { minItems: 1 }),
     routes: list(route, { minItems: 1 }),
+    tftp,
     // The only machine-dependent default: one data-plane process per core.
     workers: int(0, 64, { default: Math.min(64, availableParallelism()) }),
     log: obj(

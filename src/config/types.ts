@@ -88,6 +88,26 @@ export interface CertificatesConfig {
   readonly keyTypes: readonly KeyType[];
   readonly renewBeforeDays: number;
   readonly issuer: IssuerConfig;
+  readonly cucmTrust?: CucmTrustConfig;
+}
+
+/** Where one cluster's trust stores are reached: its publisher's platform API. */
+export interface CucmTrustTarget {
+  readonly cluster: string;
+  /** Default: the cluster's first node. */
+  readonly url?: string;
+  readonly address?: string;
+}
+
+export interface CucmTrustConfig {
+  readonly credentialsFile: string;
+  /** As CUCM's OS Administration names them: Phone-trust, tomcat-trust, CallManager-trust... */
+  readonly stores: readonly string[];
+  readonly switchDelayMs: number;
+  readonly removeAfterMs: number;
+  readonly timeoutMs: number;
+  /** Default: every cluster, through its first node. */
+  readonly clusters?: readonly CucmTrustTarget[];
 }
 
 export interface NodeConfig {
@@ -128,6 +148,10 @@ export interface HealthCheckConfig {
 export interface TimeoutsConfig {
   readonly connectMs: number;
   readonly firstByteMs: number;
+  /** After this long without a response head, an idempotent bodiless request also goes to the next node; 0 = off. */
+  readonly hedgeMs: number;
+  /** Bound on all tries together until a response head; 0 = none beyond the per-try timeouts. */
+  readonly totalMs: number;
 }
 
 export interface ClusterConfig {
@@ -142,6 +166,24 @@ export interface ClusterConfig {
   readonly retries: number;
   /** QoS marking of the sockets to this cluster's nodes. */
   readonly dscp?: string | number;
+  /** Where this cluster's TFTP files come from, when `tftp` is on (default: every node, at `tftp.nodePort`). */
+  readonly tftp?: ClusterTftpConfig;
+}
+
+export interface ClusterTftpConfig {
+  /** Overrides `tftp.nodePort` for the nodes derived from `nodes`. */
+  readonly port?: number;
+  /** The servers running CUCM's TFTP service, instead of every node. */
+  readonly nodes?: readonly NodeConfig[];
+}
+
+/** Jabber's configuration files over HTTP (CUCM's ports 6970/6972), through the gateway. */
+export interface TftpConfig {
+  readonly listen: { readonly http: readonly HttpListenerConfig[]; readonly https: readonly HttpsListenerConfig[] };
+  /** File-name patterns served (`*`: letters, digits, `-`, `_`); everything else is 404 and never reaches a node. */
+  readonly allow: readonly string[];
+  /** CUCM's TFTP-over-HTTPS port on the nodes. */
+  readonly nodePort: number;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS' | 'PATCH';
@@ -216,6 +258,8 @@ export interface UcgateConfig {
   readonly log: LogConfig;
   readonly shutdown: ShutdownConfig;
   readonly limits: LimitsConfig;
+  /** Absent: no TFTP listeners. */
+  readonly tftp?: TftpConfig;
   /** Absolute path of the file this came from (empty for an in-memory config). */
   readonly configFile: string;
 }

@@ -33,12 +33,14 @@ import { ConfigError } from '../errors.js';
 import { planReload } from './reload.js';
 import { createAdminBackend } from './admin-backend.js';
 import { watchHealth } from './health-watch.js';
-import { dscpSupported } from '../net/dscp.js';
+import { warnAtStart } from './startup-warnings.js';
 import { ChallengeDistributor } from '../acme/challenge-distributor.js';
 import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
 import { createRenewalService } from '../lifecycle/renewal-service.js';
 import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
 import { isPlaceholder } from '../lifecycle/placeholder.js';
+import { createTrustPublisher } from '../cucm-trust/trust-publisher.js';
+import { startTrustMaintenance, type TrustMaintenance } from '../cucm-trust/trust-maintenance.js';
 
 export interface PrimaryOptions {
   readonly config: UcgateConfig;
@@ -69,6 +71,7 @@ export class Primary {
   readonly #clusterCas = new Map<string, string | undefined>();
   #ticketKeys = newTicketKeys();
   #rotation: { stop(): void } | undefined;
+  #trustMaintenance: TrustMaintenance | undefined;
   #pool: WorkerPool | undefined;
   #inProcess: DataPlane | undefined;
   #admin: AdminServer | undefined;
@@ -107,7 +110,8 @@ export class Primary {
     this.#storage = storage;
     this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
     const issuer = createIssuer(config, storage, { challenges: this.#challenges, log: this.log });
-    this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log });
+    const publisher = createTrustPublisher({ config, storage, clock: this.clock, log: this.log, actor: 'gateway' });
+    this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log, ...(publisher && { gate: publisher }) });
     const served = await this.#ensureCertificates();
     for (const cert of served) {
       this.log.info(
@@ -162,24 +166,12 @@ export class Primary {
         this.#certificates.replaceServed(cert);
         return this.#certificatesApplied;
       },
+      ...(publisher && { gate: publisher }),
     });
     this.#renewals.start();
+    if (publisher) this.#trustMaintenance = startTrustMaintenance({ publisher, manager: this.#certificates, storage, clock: this.clock, log: this.log });
     this.#watchStore();
-    const wantsDscp = [...config.listen.https, ...config.listen.http, ...config.clusters].some((item) => item.dscp !== undefined);
-    if (wantsDscp && !dscpSupported) {
-      this.log.warn(
-        { event: 'dscp_unavailable', runtime: process.version },
-        `dscp is configured but Node ${process.version} cannot mark sockets (socket.setTypeOfService needs Node 24+): traffic goes unmarked`,
-      );
-    }
-    for (const listener of this.#listeners) {
-      if (listener.profile === 'legacy') {
-        this.log.warn(
-          { event: 'legacy_tls_listener', listener: listener.name, port: listener.port },
-          `listener ${listener.name} accepts TLS 1.0/1.1 with RSA key exchange and CBC ciphers (profile: legacy) for old phones: keep it off the open network`,
-        );
-      }
-    }
+    warnAtStart(config, this.#listeners, this.log);
     if (config.listen.admin) {
       const admin = await startAdminServer({ config: config.listen.admin, certificates: toWire(served), backend: this.#adminBackend(), log: this.log });
       this.#admin = admin;
@@ -413,6 +405,7 @@ export class Primary {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#rotation?.stop();
+    this.#trustMaintenance?.stop();
     this.#renewals?.stop();
     this.health.stop();
     this.#srv.stop();

@@ -11,7 +11,7 @@ import type { Storage, Locker } from '../store/storage.js';
 import type { Clock } from '../clock.js';
 import type { Issuer } from '../issuers/issuer.js';
 import type { AcmeCertificateRequest } from '../issuers/acme-issuer.js';
-import { loadActiveCertificate, activateCertificate, type StoredCertificate } from '../certificates/certificate-store.js';
+import { loadActiveCertificate, activateCertificate, type StoredCertificate, type ActivationGate } from '../certificates/certificate-store.js';
 import { requiredNames } from '../certificates/certificate-manager.js';
 import { appendAudit, auditTime, type AuditActor } from '../certificates/audit-log.js';
 import { AcmeError, classifyAcmeError } from '../acme/acme-errors.js';
@@ -30,6 +30,8 @@ export interface RenewOptions {
   readonly trigger: RenewalTrigger;
   /** Order even when the store already has a newer certificate than `current`. */
   readonly force?: boolean;
+  /** CUCM trust publishing: the new leaf reaches CUCM before it is activated. */
+  readonly gate?: ActivationGate;
 }
 
 export interface RenewResult {
@@ -72,7 +74,7 @@ export async function renewCertificate(options: RenewOptions): Promise<RenewResu
       ...(replacing && { replacing: { certPem: replacing.certPem } }),
     };
     const issued = await issuer.issue(request);
-    const certificate = await activateCertificate(storage, issued);
+    const certificate = await activateCertificate(storage, issued, { ...(options.gate && { gate: options.gate }) });
     const durationMs = clock.now() - startedAt;
     await appendAudit(storage, {
       time: auditTime(clock.now()),

@@ -17,7 +17,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { CertificateManager } from '../certificates/certificate-manager.js';
 import { requiredNames } from '../certificates/certificate-manager.js';
-import { loadActiveCertificate, type StoredCertificate } from '../certificates/certificate-store.js';
+import { loadActiveCertificate, type StoredCertificate, type ActivationGate } from '../certificates/certificate-store.js';
 import { hasRenewalInfo } from '../acme/ari.js';
 import type { AckReport } from './worker-acks.js';
 import { RenewalMaintenance } from './maintenance.js';
@@ -36,6 +36,8 @@ export interface RenewalServiceOptions {
   readonly renewals: Counter<'result'>;
   /** Swaps `cert` in for its key type and resolves once every worker serves it. */
   readonly serve: (cert: StoredCertificate) => Promise<AckReport>;
+  /** CUCM trust publishing, when configured. */
+  readonly gate?: ActivationGate;
   readonly random?: () => number;
 }
 
@@ -106,6 +108,7 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
         current: current && !isPlaceholder(current) ? current : undefined,
         trigger,
         force,
+        ...(options.gate && { gate: options.gate }),
       });
       const report = await options.serve(result.certificate);
       if (report.timedOut) log.warn({ event: 'certificate_swap_unacknowledged', keyType, ...report }, 'not every worker acknowledged the new certificate');

@@ -53,7 +53,45 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
+  readonly hedgedRequests = new Counter({
+    name: 'ucgate_hedged_requests_total',
+    help: 'Idempotent requests sent to a second node because the first had not answered within timeouts.hedgeMs, by which try answered (hedge: the second, first: the original)',
+    labelNames: ['cluster', 'winner'] as const,
+    registers: [this.registry],
+  });
+
+  readonly #requestsByLabels = new Map<string, Map<number, { inc(): void }>>();
+  readonly #upstreamByNode = new WeakMap<object, Map<number, { inc(): void }>>();
+  readonly #durationByCluster = new Map<string, { observe(value: number): void }>();
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_worker_' });
+  }
+
+  /**
+   * `requests` for one listener and status, the child kept: prom-client hashes
+   * the label object on every inc(), a cost paid per request otherwise.
+   */
+  countRequest(listener: string, code: number): void {
+    let byCode = this.#requestsByLabels.get(listener);
+    if (!byCode) this.#requestsByLabels.set(listener, (byCode = new Map()));
+    let child = byCode.get(code);
+    if (!child) byCode.set(code, (child = this.requests.labels({ listener, code })));
+    child.inc();
+  }
+
+  /** `upstreamRequests` by node and status; children kept per node object (a reload makes new ones). */
+  countUpstream(node: { readonly cluster: string; readonly name: string }, code: number): void {
+    let byCode = this.#upstreamByNode.get(node);
+    if (!byCode) this.#upstreamByNode.set(node, (byCode = new Map()));
+    let child = byCode.get(code);
+    if (!child) byCode.set(code, (child = this.upstreamRequests.labels({ cluster: node.cluster, node: node.name, code })));
+    child.inc();
+  }
+
+  observeDuration(cluster: string, seconds: number): void {
+    let child = this.#durationByCluster.get(cluster);
+    if (!child) this.#durationByCluster.set(cluster, (child = this.requestDuration.labels({ cluster })));
+    child.observe(seconds);
   }
 }

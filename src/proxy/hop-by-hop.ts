@@ -10,7 +10,7 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authe
 
 const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
 
-function connectionTokens(value: string | string[] | undefined): string[] {
+export function connectionTokens(value: string | string[] | undefined): string[] {
   if (!value) return [];
   const joined = Array.isArray(value) ? value.join(',') : value;
   return joined.split(',').map((token) => token.trim().toLowerCase()).filter((token) => token.length > 0);

@@ -1,28 +1,37 @@
 /**
- * The per-request path of the data plane: route, pick a node, proxy through
- * http-proxy, and on an upstream failure move to the next node when that is
- * safe — the client sees only the answer that worked.
+ * The per-request path of the data plane: route, pick a node, send the
+ * request there (node:https on the node's keep-alive agent, see
+ * upstream-try.ts), and on an upstream failure move to the next node when that
+ * is safe — the client sees only the answer that worked.
  *
  * When a retry is safe: no response has been passed to the client, and either
  * the method is idempotent, or none of the request body has left for the
- * failed node. A body is held back (the "gate") until the upstream TLS session
- * is up, so a refused or failed connection leaves it unread and replayable.
- * A 503 with Retry-After (UDS saying it is busy) is also replayed elsewhere.
+ * failed node. A body is piped only once the upstream TLS session is up, so a
+ * refused or failed connection leaves it unread and replayable. A 503 with
+ * Retry-After (UDS saying it is busy) is also replayed elsewhere.
  *
- * Responses are written here (selfHandleResponse) so that a busy answer can
- * be swallowed and retried, and so later passes (rewriting) have one place.
+ * Hedging (`timeouts.hedgeMs`): an idempotent request without a body that has
+ * no response head after that long is sent to the next available node as
+ * well, and the first head wins; the other try is aborted (its socket
+ * destroyed, never pooled half-used). A node that loses such a race after
+ * waiting the whole hedge delay is kept away from by this worker for one
+ * health-check interval, as after a failed try: a hung node then costs one
+ * hedge delay per interval instead of a first-byte timeout per request.
+ * The primary is not told — a slow answer is not a failed one; its checks
+ * (with their own timeout) decide whether the node is down.
+ *
+ * Responses are written here, so that a busy answer can be swallowed and
+ * retried, and so later passes (rewriting) have one place.
  */
-import type { IncomingMessage, ServerResponse, ClientRequest } from 'node:http';
-import type { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
-import httpProxy from 'http-proxy';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { ClusterRuntime, ProxyState } from './proxy-state.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
-import { classifyUpstreamError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT, type UpstreamFailure } from './upstream-failure.js';
+import { classifyUpstreamError, SLOW_NODE, type UpstreamFailure } from './upstream-failure.js';
 import { loggableTarget } from './loggable-target.js';
-import { stripHopByHopRequest } from './hop-by-hop.js';
+import { upstreamHeaders } from './upstream-headers.js';
+import { UpstreamTry, type TryOptions } from './upstream-try.js';
 import { writeProxiedResponse, type ResponseRewrite } from './response-writer.js';
 import { expandShortNames, parseUdsServers } from '../rewrite/index.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
@@ -57,10 +66,8 @@ export interface RequestHandlerOptions {
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-const ADMIN_COOKIE = /^\s*(?:__Host-)?ucgate_session=/;
 const SERVERS_PATH = /^\/cucm-uds\/servers(?:[/?;]|$)/i;
 const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
-const CONTEXT = Symbol('ucgate.request');
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   413: 'Content Too Large',
@@ -76,103 +83,149 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
   readonly listener: ListenerInfo;
   readonly startNs: bigint;
   readonly cluster: ClusterRuntime;
   readonly target: string;
+  readonly method: string;
   readonly idempotent: boolean;
   readonly hasBody: boolean;
+  readonly hedgeMs: number;
   readonly sessionId: string | undefined;
   readonly upstreamMaxHeaderBytes: number;
   readonly credentials: { readonly guard: CredentialGuard; readonly attempt: NonNullable<ReturnType<CredentialGuard['attemptOf']>> } | undefined;
+  /** The client's headers as the nodes get them, less `Host` (each node's own). */
+  readonly headers: string[];
   readonly tried: Set<UpstreamNode>;
+  /** Tries still waiting for a response head (two while a hedge runs). */
+  live: UpstreamTry[];
+  first: UpstreamNode | undefined;
+  winner: UpstreamTry | undefined;
+  winnerRes: IncomingMessage | undefined;
+  hedged: boolean;
   lastFailureStatus: number | undefined;
-  attempt: number;
+  /** The node of the answer (or of the last try): for the access log. */
   node: UpstreamNode | undefined;
   bodyStarted: boolean;
+  /** Whether any node's connection came up, so that it got the request head. */
+  sent: boolean;
   bodyTooLarge: boolean;
   readonly maxBodyBytes: number;
   responseStarted: boolean;
-  gate: PassThrough | undefined;
-  timer: NodeJS.Timeout | undefined;
+  hedgeTimer: NodeJS.Timeout | undefined;
+  totalTimer: NodeJS.Timeout | undefined;
   bytes: number;
   done: boolean;
 }
 
-type ContextCarrier = IncomingMessage & { [CONTEXT]?: RequestContext };
-
 export function createRequestHandler(options: RequestHandlerOptions): GatewayRequestHandler {
   const { log, observer, metrics } = options;
-  const proxy = httpProxy.createProxyServer({ xfwd: false, ws: false, prependPath: false, selfHandleResponse: true });
 
-  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-    const ctx = (req as ContextCarrier)[CONTEXT];
-    if (!ctx?.node) return;
-    const node = ctx.node;
-    stripHopByHopRequest(proxyReq, req);
-    // The admin dashboard's session cookie is ours; a browser sends it to any port of the same host.
-    const cookie = req.headers.cookie;
-    if (cookie !== undefined && cookie.includes('ucgate_session=')) {
-      const kept = cookie.split(';').filter((part) => !ADMIN_COOKIE.test(part)).join(';');
-      if (kept.trim()) proxyReq.setHeader('cookie', kept);
-      else proxyReq.removeHeader('cookie');
-    }
-    proxyReq.setHeader('host', node.hostHeader);
-    proxyReq.setHeader('x-forwarded-for', req.socket.remoteAddress ?? '');
-    proxyReq.setHeader('x-forwarded-proto', ctx.listener.protocol);
-    if (req.headers.host) proxyReq.setHeader('x-forwarded-host', req.headers.host);
-    else proxyReq.removeHeader('x-forwarded-host');
-    const attempt = ctx.attempt;
+  const tryOptions = (ctx: RequestContext, node: UpstreamNode): TryOptions => {
     const timeouts = ctx.cluster.config.timeouts;
-    // http-proxy emits proxyReq from inside the request's 'socket' event: the socket is already assigned.
-    const socket = proxyReq.socket as Socket;
-    const connected = () => {
-      if (ctx.attempt !== attempt) return;
-      clearTimeout(ctx.timer);
-      ctx.timer = undefined;
-      startBody(ctx, req, proxyReq);
-      // The first-byte clock starts once the request is on its way.
-      const armFirstByte = () => {
-        if (ctx.attempt !== attempt || proxyReq.destroyed || ctx.responseStarted) return;
-        ctx.timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError(FIRST_BYTE_TIMEOUT, timeouts.firstByteMs)), timeouts.firstByteMs);
-      };
-      if (proxyReq.writableFinished) armFirstByte();
-      else proxyReq.once('finish', armFirstByte);
+    const headers = ['Host', node.hostHeader];
+    for (let i = 0; i < ctx.headers.length; i++) headers.push(ctx.headers[i]!);
+    return {
+      method: ctx.method,
+      path: ctx.target,
+      headers,
+      maxHeaderSize: ctx.upstreamMaxHeaderBytes,
+      connectMs: timeouts.connectMs,
+      firstByteMs: timeouts.firstByteMs,
+      onConnected: (t) => startBody(ctx, t),
+      onResponse: (t, proxyRes) => onResponse(ctx, t, proxyRes),
+      onError: (t, err) => onError(ctx, t, err),
     };
-    if (proxyReq.reusedSocket) connected();
-    else {
-      ctx.timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError(CONNECT_TIMEOUT, timeouts.connectMs)), timeouts.connectMs);
-      socket.once('secureConnect', connected);
-    }
-  });
+  };
 
-  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
-    const ctx = (req as ContextCarrier)[CONTEXT];
-    if (!ctx?.node || ctx.done) {
+  const startTry = (ctx: RequestContext, node: UpstreamNode): void => {
+    ctx.tried.add(node);
+    ctx.first ??= node;
+    ctx.node = node;
+    const attempt = new UpstreamTry(node, tryOptions(ctx, node), Date.now());
+    ctx.live.push(attempt);
+    if (!ctx.hasBody) attempt.req.end();
+    if (ctx.hedgeMs > 0) {
+      clearTimeout(ctx.hedgeTimer);
+      ctx.hedgeTimer = setTimeout(() => hedge(ctx), ctx.hedgeMs);
+    }
+  };
+
+  const forward = (ctx: RequestContext): void => {
+    const preferred = ctx.sessionId ? ctx.cluster.nodesByName.get(ctx.cluster.sticky.get(ctx.cluster.config.name, ctx.sessionId, Date.now()) ?? '') : undefined;
+    const node = ctx.cluster.balancer.pick(ctx.tried, preferred);
+    if (!node) {
+      settle(ctx);
+      respondStatus(ctx.res, ctx.lastFailureStatus ?? 503);
+      return;
+    }
+    startTry(ctx, node);
+  };
+
+  /** No head yet after hedgeMs: the same request to the next available node too; the first head wins. */
+  const hedge = (ctx: RequestContext): void => {
+    ctx.hedgeTimer = undefined;
+    if (ctx.done || ctx.responseStarted || ctx.live.length === 0 || ctx.tried.size > ctx.cluster.config.retries) return;
+    const node = ctx.cluster.balancer.pickAvailable(ctx.tried);
+    if (!node) return;
+    ctx.hedged = true;
+    startTry(ctx, node);
+  };
+
+  /** The request is answered (or given up): no more hedges or deadlines. */
+  const settle = (ctx: RequestContext): void => {
+    clearTimeout(ctx.hedgeTimer);
+    clearTimeout(ctx.totalTimer);
+    ctx.hedgeTimer = undefined;
+    ctx.totalTimer = undefined;
+  };
+
+  const drop = (ctx: RequestContext, attempt: UpstreamTry): void => {
+    const i = ctx.live.indexOf(attempt);
+    if (i >= 0) ctx.live.splice(i, 1);
+  };
+
+  const onResponse = (ctx: RequestContext, attempt: UpstreamTry, proxyRes: IncomingMessage): void => {
+    drop(ctx, attempt);
+    if (ctx.done || ctx.responseStarted) {
       proxyRes.resume();
       return;
     }
-    clearTimeout(ctx.timer);
-    ctx.timer = undefined;
-    const node = ctx.node;
+    const { node } = attempt;
+    const res = ctx.res;
     const status = proxyRes.statusCode ?? 502;
     const cluster = ctx.cluster.config;
-    metrics.upstreamRequests.inc({ cluster: cluster.name, node: node.name, code: status });
-    ctx.credentials?.guard.answered(ctx.credentials.attempt, status, Date.now());
+    metrics.countUpstream(node, status);
+    if (ctx.credentials) ctx.credentials.guard.answered(ctx.credentials.attempt, status, Date.now());
     if (status >= 500) {
       const busyMs = status === 503 ? retryAfterMs(proxyRes.headers['retry-after']) : undefined;
       observer?.serverError(node, status, busyMs);
       if (busyMs !== undefined) node.coolDown(busyMs);
-      // A busy node's refusal is replayed elsewhere when that is safe, like a failed connection.
-      if (status === 503 && canRetry(ctx) && ctx.cluster.balancer.pick(ctx.tried)) {
+      // A busy node's refusal (it did not act on the request) is replayed elsewhere while the body can still be read.
+      if (status === 503 && !ctx.bodyStarted && (ctx.live.length > 0 || ctx.cluster.balancer.pick(ctx.tried))) {
         proxyRes.resume();
         ctx.lastFailureStatus = 503;
-        forward(req, res, ctx);
+        if (ctx.live.length === 0) forward(ctx);
         return;
       }
     }
     ctx.responseStarted = true;
-    if (ctx.tried.size > 1) metrics.failovers.inc({ cluster: cluster.name });
+    ctx.winner = attempt;
+    ctx.winnerRes = proxyRes;
+    ctx.node = node;
+    settle(ctx);
+    if (ctx.live.length > 0) {
+      const now = Date.now();
+      for (const loser of ctx.live) {
+        if (now - loser.startedAt >= ctx.hedgeMs) slowNode(ctx, loser.node, node);
+        loser.abort();
+      }
+      ctx.live = [];
+    }
+    if (ctx.hedged) metrics.hedgedRequests.inc({ cluster: cluster.name, winner: node === ctx.first ? 'first' : 'hedge' });
+    if (node !== ctx.first) metrics.failovers.inc({ cluster: cluster.name });
     if (cluster.sticky) {
       const issued = responseSessionId(proxyRes.headers['set-cookie'], cluster.sticky.cookie);
       if (issued && issued !== ctx.sessionId) {
@@ -182,45 +235,68 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     }
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
     proxyRes.on('error', () => res.destroy());
-    writeProxiedResponse(proxyRes, res, req.method === 'HEAD', rewriteFor(ctx), (n) => (ctx.bytes += n));
-  });
+    writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(ctx), (n) => (ctx.bytes += n));
+  };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
-    const preferred = ctx.sessionId ? ctx.cluster.nodesByName.get(ctx.cluster.sticky.get(ctx.cluster.config.name, ctx.sessionId, Date.now()) ?? '') : undefined;
-    const node = ctx.cluster.balancer.pick(ctx.tried, preferred);
-    if (!node) {
-      respondStatus(res, ctx.lastFailureStatus ?? 503);
+  /** `node` lost a hedge race after waiting the whole delay: this worker keeps away from it for a check interval. */
+  const slowNode = (ctx: RequestContext, node: UpstreamNode, answeredBy: UpstreamNode): void => {
+    log.warn(
+      { event: 'upstream_error', cluster: node.cluster, node: node.name, class: 'timeout', code: SLOW_NODE, reason: `no response head within ${ctx.hedgeMs} ms; ${answeredBy.name} answered first` },
+      `upstream ${node.cluster}/${node.name} failed: timeout ${SLOW_NODE}`,
+    );
+    metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: 'timeout' });
+    node.eject(ctx.cluster.config.healthCheck.intervalMs);
+  };
+
+  const onError = (ctx: RequestContext, attempt: UpstreamTry, err: Error): void => {
+    drop(ctx, attempt);
+    if (ctx.done) return;
+    const { node } = attempt;
+    const res = ctx.res;
+    if (ctx.bodyTooLarge) {
+      settle(ctx);
+      reject(res, BODY_TOO_LARGE);
       return;
     }
-    ctx.attempt++;
-    ctx.node = node;
-    ctx.tried.add(node);
-    ctx.gate = ctx.hasBody ? new PassThrough() : undefined;
-    const attempt = ctx.attempt;
-    // http-proxy builds the upstream request on top of `ssl`, so a fresh object per try carries the header limit.
-    const ssl = { maxHeaderSize: ctx.upstreamMaxHeaderBytes };
-    proxy.web(req, res, { target: node.target, agent: node.agent, ssl, ...(ctx.gate ? { buffer: ctx.gate } : {}) }, (err: Error) => {
-      if (ctx.attempt !== attempt || ctx.done) return;
-      clearTimeout(ctx.timer);
-      ctx.timer = undefined;
-      if (ctx.bodyTooLarge) {
-        reject(res, BODY_TOO_LARGE);
-        return;
-      }
-      const failure = classifyUpstreamError(err);
-      ctx.lastFailureStatus = failure.status;
-      log.warn(
-        { event: 'upstream_error', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, reason: failure.message },
-        `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
-      );
-      metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: failure.class });
-      // This worker stops choosing the node at once; the primary's verdict (rise/fall) follows.
-      if (failure.class !== 'reset' || !ctx.responseStarted) node.eject(ctx.cluster.config.healthCheck.intervalMs);
-      observer?.failure(node, failure);
-      if (ctx.responseStarted || res.headersSent) res.destroy();
-      else if (canRetry(ctx) && ctx.tried.size <= ctx.cluster.config.retries) forward(req, res, ctx);
-      else respondStatus(res, failure.status);
-    });
+    const failure = classifyUpstreamError(err);
+    const answered = attempt.answered;
+    if (!answered) ctx.lastFailureStatus = failure.status;
+    log.warn(
+      { event: 'upstream_error', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, reason: failure.message },
+      `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
+    );
+    metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: failure.class });
+    // This worker stops choosing the node at once; the primary's verdict (rise/fall) follows.
+    if (failure.class !== 'reset' || !answered) node.eject(ctx.cluster.config.healthCheck.intervalMs);
+    observer?.failure(node, failure);
+    // Mid-body: the head is out, nothing can be fixed any more; cut the client short. A drained 503 only reports.
+    if (answered) {
+      if (ctx.winner === attempt) res.destroy();
+      return;
+    }
+    if (ctx.responseStarted || res.headersSent) return;
+    // A hedge still running may yet answer.
+    if (ctx.live.length > 0) return;
+    if (canRetry(ctx) && ctx.tried.size <= ctx.cluster.config.retries) forward(ctx);
+    else {
+      settle(ctx);
+      respondStatus(res, failure.status);
+    }
+  };
+
+  /** `timeouts.totalMs`: every try together has had its time. */
+  const expire = (ctx: RequestContext): void => {
+    ctx.totalTimer = undefined;
+    if (ctx.done || ctx.responseStarted) return;
+    const tries = ctx.live;
+    ctx.live = [];
+    for (const attempt of tries) attempt.abort();
+    settle(ctx);
+    log.warn(
+      { event: 'upstream_timeout', cluster: ctx.cluster.config.name, tries: ctx.tried.size, totalMs: ctx.cluster.config.timeouts.totalMs },
+      `no answer from cluster ${ctx.cluster.config.name} within ${ctx.cluster.config.timeouts.totalMs} ms`,
+    );
+    respondStatus(ctx.res, 504);
   };
 
   const reject = (res: ServerResponse, verdict: LimitVerdict) => {
@@ -232,7 +308,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
   /** A request answered here, not proxied: counted when its response closes, and logged when `line` is given. */
   const countWhenClosed = (res: ServerResponse, listener: ListenerInfo, line?: () => void) =>
     res.once('close', () => {
-      metrics.requests.inc({ listener: listener.name, code: res.statusCode });
+      metrics.countRequest(listener.name, res.statusCode);
       line?.();
     });
 
@@ -247,7 +323,8 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       countWhenClosed(res, listener, logAccess ? () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, `[${refused.limit}]`, 0) : undefined);
       return;
     }
-    const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
+    const method = req.method ?? 'GET';
+    const decision = state.router.route(method, req.url ?? '/', req.headers.host);
     if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
       // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
       reject(res, FOREIGN_TARGET);
@@ -284,41 +361,59 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       return;
     }
     const cluster = state.clusters.get(decision.cluster)!;
-    const method = req.method ?? 'GET';
     const sticky = cluster.config.sticky;
+    const idempotent = IDEMPOTENT.has(method);
+    const hasBody = hasRequestBody(req);
     const ctx: RequestContext = {
+      req,
+      res,
       listener,
       startNs,
       cluster,
       target: decision.forwardPath,
-      idempotent: IDEMPOTENT.has(method),
-      hasBody: hasRequestBody(req),
+      method,
+      idempotent,
+      hasBody,
+      hedgeMs: idempotent && !hasBody ? cluster.config.timeouts.hedgeMs : 0,
       sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
       credentials: attempt ? { guard: state.guard, attempt } : undefined,
       upstreamMaxHeaderBytes: limits.upstreamMaxHeaderBytes,
+      headers: upstreamHeaders(req, listener.protocol),
       tried: new Set(),
+      live: [],
+      first: undefined,
+      winner: undefined,
+      winnerRes: undefined,
+      hedged: false,
       lastFailureStatus: undefined,
-      attempt: 0,
       node: undefined,
       bodyStarted: false,
+      sent: false,
       bodyTooLarge: false,
       maxBodyBytes,
       responseStarted: false,
-      gate: undefined,
-      timer: undefined,
+      hedgeTimer: undefined,
+      totalTimer: undefined,
       bytes: 0,
       done: false,
     };
-    (req as ContextCarrier)[CONTEXT] = ctx;
     req.url = decision.forwardPath;
     res.once('close', () => {
       ctx.done = true;
-      clearTimeout(ctx.timer);
-      metrics.requests.inc({ listener: listener.name, code: res.writableFinished ? res.statusCode : 0 });
-      metrics.requestDuration.observe({ cluster: cluster.config.name }, Number(process.hrtime.bigint() - startNs) / 1e9);
+      settle(ctx);
+      // The client left before its answer was complete: whatever is still on its way from a node is cut, not pooled.
+      if (!res.writableFinished) {
+        for (const pending of ctx.live) pending.abort();
+        ctx.live = [];
+        if (ctx.winner && ctx.winnerRes && !ctx.winnerRes.complete) ctx.winner.abort();
+      }
+      metrics.countRequest(listener.name, res.writableFinished ? res.statusCode : 0);
+      metrics.observeDuration(cluster.config.name, Number(process.hrtime.bigint() - startNs) / 1e9);
       if (logAccess) accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
     });
-    forward(req, res, ctx);
+    const totalMs = cluster.config.timeouts.totalMs;
+    if (totalMs > 0) ctx.totalTimer = setTimeout(() => expire(ctx), totalMs);
+    forward(ctx);
   };
 }
 
@@ -342,8 +437,12 @@ function rewriteFor(ctx: RequestContext): ResponseRewrite | undefined {
   };
 }
 
+/**
+ * Idempotent: again elsewhere unless its body is already gone (it cannot be
+ * read twice). Otherwise only while no node has received a byte of it.
+ */
 function canRetry(ctx: RequestContext): boolean {
-  return !ctx.responseStarted && (ctx.idempotent || !ctx.bodyStarted);
+  return !ctx.responseStarted && (ctx.idempotent ? !ctx.bodyStarted : !ctx.sent);
 }
 
 function hasRequestBody(req: IncomingMessage): boolean {
@@ -351,9 +450,13 @@ function hasRequestBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function startBody(ctx: RequestContext, req: IncomingMessage, proxyReq: ClientRequest): void {
-  if (!ctx.gate || ctx.bodyStarted) return;
+/** The body leaves only now that the node's connection is up (see the header). */
+function startBody(ctx: RequestContext, attempt: UpstreamTry): void {
+  ctx.sent = true;
+  if (!ctx.hasBody || ctx.bodyStarted) return;
   ctx.bodyStarted = true;
+  attempt.bodyStarted = true;
+  const req = ctx.req;
   if (req.headers['content-length'] === undefined) {
     // A chunked body has no declared size to check up front: count it as it flows.
     let received = 0;
@@ -361,12 +464,12 @@ function startBody(ctx: RequestContext, req: IncomingMessage, proxyReq: ClientRe
       received += chunk.length;
       if (received > ctx.maxBodyBytes && !ctx.bodyTooLarge) {
         ctx.bodyTooLarge = true;
-        req.unpipe(ctx.gate);
-        proxyReq.destroy(new Error('request body over the limit'));
+        req.unpipe(attempt.req);
+        attempt.fail(new Error('request body over the limit'));
       }
     });
   }
-  req.pipe(ctx.gate);
+  req.pipe(attempt.req);
 }
 
 function respondStatus(res: ServerResponse, status: number): void {

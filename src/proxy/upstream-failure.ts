@@ -15,6 +15,8 @@ export interface UpstreamFailure {
 
 export const CONNECT_TIMEOUT = 'UCGATE_ERR_UPSTREAM_CONNECT_TIMEOUT';
 export const FIRST_BYTE_TIMEOUT = 'UCGATE_ERR_UPSTREAM_FIRST_BYTE_TIMEOUT';
+/** A try that had no response head after `hedgeMs` while another node's answer came first (a hedge it lost). */
+export const SLOW_NODE = 'UCGATE_ERR_UPSTREAM_SLOW';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);

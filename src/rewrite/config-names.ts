@@ -25,9 +25,10 @@ export function namesOfNode(node: NodeConfig, options: NameOptions = {}): string
   return expandShortNames(names, options);
 }
 
-/** The names every node of a cluster goes by, plus the cluster's SNI override (a name the nodes answer to). */
+/** The names every node (and TFTP server) of a cluster goes by, plus the cluster's SNI override (a name the nodes answer to). */
 export function namesOfCluster(cluster: ClusterConfig, options: NameOptions = {}): string[] {
-  const names = cluster.nodes.flatMap((node) => namesOfNode(node, options));
+  // Dedicated TFTP servers are named in UDS answers too (`serviceProfile` URIs).
+  const names = [...cluster.nodes, ...(cluster.tftp?.nodes ?? [])].flatMap((node) => namesOfNode(node, options));
   if (cluster.tls.servername !== undefined) names.push(...expandShortNames([cluster.tls.servername], options));
   return [...new Set(names.map((n) => n.toLowerCase()))];
 }

@@ -5,7 +5,7 @@
  * `compileRewriteRules`, pick the listener with `forTarget`, then call
  * `rewriteHeader` / `createBodyRewriter` / `rewriteBody` per response.
  */
-export { compileRewriteRules, MAX_NAMES, RewriteRules, type RewriteNameGroup, type RewriteRulesInput } from './rules.js';
+export { compileRewriteRules, MAX_NAMES, RewriteRules, type RewriteNameGroup, type RewriteRulesInput, type RewriteVariant } from './rules.js';
 export { RewriteTarget, type PortMapping, type Scheme, type TargetSpec } from './target.js';
 export { planBody, type BodyCoding, type BodyHeaders } from './body.js';
 export { looksWide } from './chunk-scanner.js';

@@ -32,6 +32,19 @@ export interface RewriteRulesInput {
   readonly portMap?: Readonly<Record<number, PortMapping>>;
   /** Media types rewritten besides the XML ones, e.g. `text/html` (lower case, no parameters). */
   readonly extraMediaTypes?: readonly string[];
+  /**
+   * Rewrite only names written as URLs (`http(s)://node...`, `//node...`);
+   * bare names and `node:port` stay. For TFTP configuration files, where a
+   * bare name is a SIP/CTI address the client must reach directly.
+   */
+  readonly urlsOnly?: boolean;
+}
+
+/** What `RewriteRules.withOptions` may change; the names stay. */
+export interface RewriteVariant {
+  readonly portMap?: Readonly<Record<number, PortMapping>>;
+  readonly urlsOnly?: boolean;
+  readonly extraMediaTypes?: readonly string[];
 }
 
 /** More names than any cluster has; bounds the pattern size against a hostile `/servers` list. */
@@ -45,6 +58,7 @@ export class RewriteRules implements TargetContext {
   readonly groupHosts: readonly (string | undefined)[];
   readonly portMap: ReadonlyMap<number, PortMapping>;
   readonly extraMediaTypes: ReadonlySet<string>;
+  readonly urlsOnly: boolean;
   /** Normalised names per group (index 0: the serving cluster), as compiled. */
   readonly #groupNames: readonly (readonly NormalisedName[])[];
   readonly #known: ReadonlySet<string>;
@@ -56,7 +70,9 @@ export class RewriteRules implements TargetContext {
     groupHosts: readonly (string | undefined)[],
     portMap: ReadonlyMap<number, PortMapping>,
     extraMediaTypes: ReadonlySet<string>,
+    urlsOnly = false,
   ) {
+    this.urlsOnly = urlsOnly;
     this.#groupNames = groupNames;
     this.groupHosts = groupHosts;
     this.portMap = portMap;
@@ -125,8 +141,36 @@ export class RewriteRules implements TargetContext {
       groupNames.push([]);
     }
     groupNames[g]!.push(...fresh);
-    return new RewriteRules(groupNames, groupHosts, this.portMap, this.extraMediaTypes);
+    return new RewriteRules(groupNames, groupHosts, this.portMap, this.extraMediaTypes, this.urlsOnly);
   }
+
+  /**
+   * The same names with another port map, URL-only mode or media types (the
+   * ones given replace these; the others are kept). Cheap: the compiled
+   * matcher is rebuilt from already normalised names. Throws like
+   * `compileRewriteRules` for a bad port mapping.
+   */
+  withOptions(variant: RewriteVariant): RewriteRules {
+    const portMap = variant.portMap === undefined ? this.portMap : compilePortMap(variant.portMap);
+    const media = variant.extraMediaTypes === undefined ? this.extraMediaTypes : mediaTypes(variant.extraMediaTypes);
+    return new RewriteRules(this.#groupNames, this.groupHosts, portMap, media, variant.urlsOnly ?? this.urlsOnly);
+  }
+}
+
+function compilePortMap(input: Readonly<Record<number, PortMapping>>, problems?: string[]): Map<number, PortMapping> {
+  const portMap = new Map<number, PortMapping>();
+  const bad: string[] = problems ?? [];
+  for (const [key, mapping] of Object.entries(input)) {
+    const port = Number(key);
+    if (!isPort(port) || (mapping !== null && !isPort(mapping.port))) bad.push(`portMap.${key}: ports must be integers 1-65535`);
+    else portMap.set(port, mapping === null ? null : { port: mapping.port, scheme: mapping.scheme });
+  }
+  if (problems === undefined && bad.length > 0) throw new UcgateError(ErrorCodes.CONFIG_INVALID, `rewrite rules: ${bad.join('; ')}`, { exitCode: 2 });
+  return portMap;
+}
+
+function mediaTypes(list: readonly string[]): Set<string> {
+  return new Set(list.map((t) => t.trim().toLowerCase()));
 }
 
 /**
@@ -150,17 +194,11 @@ export function compileRewriteRules(input: RewriteRulesInput): RewriteRules {
     groupNames.push(normaliseAll(group.names, `groups[${i}].names`));
     groupHosts.push(publicHost(group.publicName));
   }
-  const portMap = new Map<number, PortMapping>();
-  for (const [key, mapping] of Object.entries(input.portMap ?? {})) {
-    const port = Number(key);
-    if (!isPort(port) || (mapping !== null && !isPort(mapping.port))) problems.push(`portMap.${key}: ports must be integers 1-65535`);
-    else portMap.set(port, mapping === null ? null : { port: mapping.port, scheme: mapping.scheme });
-  }
+  const portMap = compilePortMap(input.portMap ?? {}, problems);
   const count = groupNames.flat().reduce((n, name) => n + name.forms.length, 0);
   if (count > MAX_NAMES) problems.push(`names: ${count} names, at most ${MAX_NAMES}`);
   if (problems.length > 0) throw new UcgateError(ErrorCodes.CONFIG_INVALID, `rewrite rules: ${problems.join('; ')}`, { exitCode: 2 });
-  const media = new Set((input.extraMediaTypes ?? []).map((t) => t.trim().toLowerCase()));
-  return new RewriteRules(groupNames, groupHosts, portMap, media);
+  return new RewriteRules(groupNames, groupHosts, portMap, mediaTypes(input.extraMediaTypes ?? []), input.urlsOnly ?? false);
 }
 
 function publicHost(name: string): string {

@@ -34,6 +34,8 @@ export interface TargetContext {
   readonly groupHosts: readonly (string | undefined)[];
   readonly portMap: ReadonlyMap<number, PortMapping>;
   readonly extraMediaTypes: ReadonlySet<string>;
+  /** Only URL forms are rewritten (see RewriteRulesInput.urlsOnly). */
+  readonly urlsOnly: boolean;
   /** Exact lower-cased names, for Set-Cookie Domain= checks. */
   isNodeName(name: string): boolean;
 }
@@ -76,6 +78,7 @@ export class RewriteTarget implements Replacer {
   }
 
   #compute(group: number, form: MatchForm, scheme: Scheme | undefined, port: number | undefined): string | undefined {
+    if (this.#ctx.urlsOnly && (form === 'bare' || form === 'hostport')) return undefined;
     if (form === 'bare') return this.#bare[group];
     const host = this.#authority[group]!;
     // Without a port, the upstream port is the scheme's default; a

@@ -30,6 +30,13 @@ export interface CucmClusterOptions {
   readonly version?: string;
   readonly users?: Readonly<Record<string, string>>;
   readonly emPins?: Readonly<Record<string, string>>;
+  /**
+   * The publisher FQDN that `clusterUser` names as the users' home cluster.
+   * Default: this cluster's publisher; another cluster's, for users homed there.
+   */
+  readonly homeCluster?: string;
+  /** Every node also runs the TFTP-over-HTTP service (CUCM's 6970/6972), on ports of its own. */
+  readonly tftp?: boolean;
 }
 
 export interface CucmCluster {
@@ -82,7 +89,7 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
         name: spec.name,
         hostname: spec.hostname,
         clusterNodes,
-        homeCluster: clusterNodes[0]!,
+        homeCluster: options.homeCluster ?? clusterNodes[0]!,
         certPem: leaves[i]!.certPem,
         keyPem: leaves[i]!.keyPem,
         ...(options.host !== undefined && { host: options.host }),
@@ -90,6 +97,7 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
         ...(options.version !== undefined && { version: options.version }),
         ...(options.users !== undefined && { users: options.users }),
         ...(options.emPins !== undefined && { emPins: options.emPins }),
+        ...(options.tftp === true && { tftp: true }),
       };
       nodes.push(await startCucmNode(nodeOptions));
     }

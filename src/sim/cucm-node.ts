@@ -11,12 +11,14 @@
  * every socket on close so a test never waits for a keep-alive timeout.
  */
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { createUcEndpoints } from './uc-endpoints.js';
 import { sendBody, TEST_ENDPOINTS, type Endpoint, type EndpointContext } from './test-endpoints.js';
+import { createTftpEndpoints } from './tftp-endpoints.js';
 
 export interface CucmNodeOptions {
   /** Short name, sent back in `x-cucm-node` (e.g. `pub`, `sub1`). */
@@ -40,7 +42,16 @@ export interface CucmNodeOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** Extension Mobility PINs, user id → PIN. Default `{ jdoe: '12345' }`. */
   readonly emPins?: Readonly<Record<string, string>>;
+  /**
+   * Also run CUCM's TFTP-over-HTTP service (see tftp-endpoints.ts): over TLS
+   * on `tftpPort` (CUCM's 6972) and plain on `tftpHttpPort` (6970). Both
+   * default to 0 (any free port, kept across `stop()`/`restart()`).
+   */
+  readonly tftp?: boolean | { readonly port?: number; readonly httpPort?: number };
 }
+
+/** Which of the node's services a request reached. */
+export type NodeService = 'uds' | 'tftp';
 
 /** The fixed answer of the 'status' behaviour. */
 export interface StatusAnswer {
@@ -78,6 +89,8 @@ export interface RecordedRequest {
   readonly servername: string | undefined;
   /** Status of the answer once it is sent; undefined while pending or if none was sent. */
   readonly status: number | undefined;
+  /** `uds`: the HTTPS port (UDS, phone services, test endpoints); `tftp`: a TFTP port. */
+  readonly service: NodeService;
 }
 
 export interface CucmNode {
@@ -86,6 +99,10 @@ export interface CucmNode {
   /** `https://<host>:<port>`; `host` is the listening address, not the FQDN. */
   readonly url: string;
   readonly port: number;
+  /** The TFTP-over-HTTPS port (CUCM's 6972), when the node runs TFTP. */
+  readonly tftpPort: number | undefined;
+  /** The plain TFTP-over-HTTP port (CUCM's 6970), when the node runs TFTP. */
+  readonly tftpHttpPort: number | undefined;
   readonly listening: boolean;
   /** Every request received since start (or the last `clearRequests()`), in arrival order. */
   readonly requests: readonly RecordedRequest[];
@@ -118,6 +135,11 @@ const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const KEEP_ALIVE_TIMEOUT_MS = 20_000;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type AnyServer = http.Server | https.Server;
+interface OpenPort {
+  readonly tcp: net.Server;
+  readonly server: AnyServer;
+}
 type ActiveBehaviour = { kind: 'normal' | 'hang' | 'reset' | 'blackhole' } | ({ kind: 'status' } & StatusAnswer);
 
 function peerKey(address: string | undefined, port: number | undefined): string {
@@ -148,10 +170,12 @@ class SimulatedCucmNode implements CucmNode {
   readonly #host: string;
   readonly #origin: string;
   readonly #ucEndpoint: (pathname: string) => Endpoint | undefined;
+  readonly #tftpEndpoint: ((pathname: string) => Endpoint | undefined) | undefined;
   #port: number;
+  #tftpPort: number | undefined;
+  #tftpHttpPort: number | undefined;
   #behaviour: ActiveBehaviour = { kind: 'normal' };
-  #tcp: net.Server | undefined;
-  #https: https.Server | undefined;
+  #open: OpenPort[] = [];
   readonly #sockets = new Set<net.Socket>();
   readonly #socketsByPeer = new Map<string, net.Socket>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -173,6 +197,16 @@ class SimulatedCucmNode implements CucmNode {
       emPins: options.emPins ?? { jdoe: '12345' },
       sessions: this.#sessions,
     });
+    const tftp = options.tftp;
+    if (tftp) {
+      this.#tftpPort = typeof tftp === 'object' ? (tftp.port ?? 0) : 0;
+      this.#tftpHttpPort = typeof tftp === 'object' ? (tftp.httpPort ?? 0) : 0;
+      this.#tftpEndpoint = createTftpEndpoints({
+        hostname: options.hostname,
+        clusterNodes: options.clusterNodes ?? [options.hostname],
+        userIds: Object.keys(options.users ?? { jdoe: 'secret' }),
+      });
+    }
     this.events.setMaxListeners(0);
   }
 
@@ -182,8 +216,14 @@ class SimulatedCucmNode implements CucmNode {
   get port(): number {
     return this.#port;
   }
+  get tftpPort(): number | undefined {
+    return this.#tftpPort;
+  }
+  get tftpHttpPort(): number | undefined {
+    return this.#tftpHttpPort;
+  }
   get listening(): boolean {
-    return this.#tcp !== undefined;
+    return this.#open.length > 0;
   }
   get requests(): readonly RecordedRequest[] {
     return this.#requests;
@@ -218,46 +258,65 @@ class SimulatedCucmNode implements CucmNode {
   }
 
   async restart(): Promise<void> {
-    if (this.#tcp) return;
-    const httpsServer = https.createServer(
-      { cert: this.#options.certPem, key: this.#options.keyPem },
-      (req, res) => this.#onRequest(req, res),
-    );
-    httpsServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    const tcp = net.createServer((socket) => this.#accept(socket, httpsServer));
+    if (this.#open.length > 0) return;
+    const tls = { cert: this.#options.certPem, key: this.#options.keyPem };
+    const open: OpenPort[] = [];
+    try {
+      const main = await this.#listen(https.createServer(tls, (req, res) => this.#onRequest(req, res, 'uds')), this.#port);
+      open.push(main);
+      this.#port = (main.tcp.address() as net.AddressInfo).port;
+      if (this.#tftpPort !== undefined) {
+        const secure = await this.#listen(https.createServer(tls, (req, res) => this.#onRequest(req, res, 'tftp')), this.#tftpPort);
+        open.push(secure);
+        this.#tftpPort = (secure.tcp.address() as net.AddressInfo).port;
+      }
+      if (this.#tftpHttpPort !== undefined) {
+        const plain = await this.#listen(http.createServer((req, res) => this.#onRequest(req, res, 'tftp')), this.#tftpHttpPort);
+        open.push(plain);
+        this.#tftpHttpPort = (plain.tcp.address() as net.AddressInfo).port;
+      }
+    } catch (err) {
+      await Promise.all(open.map(({ tcp }) => new Promise<void>((resolve) => tcp.close(() => resolve()))));
+      throw err;
+    }
+    this.#open = open;
+  }
+
+  /** A TCP listener that hands each connection to `server` (which never listens itself). */
+  async #listen(server: AnyServer, port: number): Promise<OpenPort> {
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    const tcp = net.createServer((socket) => this.#accept(socket, server));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen({ host: this.#host, port: this.#port }, () => {
+      tcp.listen({ host: this.#host, port }, () => {
         tcp.off('error', reject);
         resolve();
       });
     });
-    this.#port = (tcp.address() as net.AddressInfo).port;
-    this.#tcp = tcp;
-    this.#https = httpsServer;
+    return { tcp, server };
   }
 
   async close(): Promise<void> {
-    const tcp = this.#tcp;
-    const httpsServer = this.#https;
-    if (!tcp || !httpsServer) return;
-    this.#tcp = undefined;
-    this.#https = undefined;
+    const open = this.#open;
+    if (open.length === 0) return;
+    this.#open = [];
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-    httpsServer.closeAllConnections();
-    // Never listening itself, so close() only stops its connection-timeout interval.
-    httpsServer.close(() => {});
+    const closed = open.map(({ tcp }) => new Promise<void>((resolve) => tcp.close(() => resolve())));
+    for (const { server } of open) {
+      server.closeAllConnections();
+      // Never listening itself, so close() only stops its connection-timeout interval.
+      server.close(() => {});
+    }
     for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await Promise.all(closed);
   }
 
   stop(): Promise<void> {
     return this.close();
   }
 
-  #accept(socket: net.Socket, httpsServer: https.Server): void {
+  #accept(socket: net.Socket, httpsServer: AnyServer): void {
     this.#connectionCount++;
     const key = peerKey(socket.remoteAddress, socket.remotePort);
     this.#sockets.add(socket);
@@ -276,7 +335,7 @@ class SimulatedCucmNode implements CucmNode {
     httpsServer.emit('connection', socket);
   }
 
-  #record(req: IncomingMessage): Mutable<RecordedRequest> {
+  #record(req: IncomingMessage, service: NodeService): Mutable<RecordedRequest> {
     const tls = req.socket as TLSSocket;
     return {
       method: req.method ?? '',
@@ -288,6 +347,7 @@ class SimulatedCucmNode implements CucmNode {
       remotePort: req.socket.remotePort,
       servername: typeof tls.servername === 'string' ? tls.servername : undefined,
       status: undefined,
+      service,
     };
   }
 
@@ -307,9 +367,9 @@ class SimulatedCucmNode implements CucmNode {
     socket.destroy();
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+  #onRequest(req: IncomingMessage, res: ServerResponse, service: NodeService): void {
     const behaviour = this.#behaviour;
-    const record = this.#record(req);
+    const record = this.#record(req, service);
     res.setHeader('x-cucm-node', this.name);
     res.once('finish', () => {
       record.status = res.statusCode;
@@ -336,7 +396,7 @@ class SimulatedCucmNode implements CucmNode {
         return sendBody(res, 413, 'text/plain; charset=utf-8', 'Request body too large\n');
       }
       if (behaviour.kind === 'status') return this.#answerStatus(res, behaviour);
-      this.#dispatch(req, res, Buffer.concat(chunks));
+      this.#dispatch(req, res, Buffer.concat(chunks), service);
     });
   }
 
@@ -347,10 +407,10 @@ class SimulatedCucmNode implements CucmNode {
     sendBody(res, answer.status, contentType, answer.body ?? '', headers);
   }
 
-  #dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  #dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer, service: NodeService): void {
     const url = parseTarget(req.url ?? '', this.#origin);
     if (!url) return sendBody(res, 400, 'text/plain; charset=utf-8', 'Bad request target\n');
-    const endpoint = TEST_ENDPOINTS.get(url.pathname) ?? this.#ucEndpoint(url.pathname);
+    const endpoint = service === 'tftp' ? this.#tftpEndpoint?.(url.pathname) : (TEST_ENDPOINTS.get(url.pathname) ?? this.#ucEndpoint(url.pathname));
     if (!endpoint) return sendBody(res, 404, 'text/html; charset=utf-8', '<html><body><h1>HTTP Status 404 – Not Found</h1></body></html>');
     const context: EndpointContext = {
       hostname: this.hostname,

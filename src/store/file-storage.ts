@@ -2,13 +2,51 @@
  * The embedded default store: one file per key under `certificates.dir`.
  * Leftover temp files from a write killed midway are swept on open.
  */
-import { readFile, stat, unlink, readdir, mkdir, open, chmod } from 'node:fs/promises';
+import { readFile, stat, unlink, readdir, mkdir, open, chmod, rename, link } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
+import { hostname } from 'node:os';
 import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+const STALE_LOCK_MS = 600_000;
+const EMPTY_LOCK_MS = 10_000;
+
+/** What a lock file holds: `<pid>@<host>`, so a waiter on the same host can tell a dead holder. */
+const lockOwner = () => `${process.pid}@${hostname()}`;
+
+/**
+ * Whether a lock file may be taken over: older than 10 minutes, empty for
+ * seconds (its holder died between creating and writing it), or held by a
+ * process of this host that is gone.
+ */
+function abandoned(content: string, ageMs: number): boolean {
+  if (ageMs > STALE_LOCK_MS) return true;
+  if (content === '') return ageMs > EMPTY_LOCK_MS;
+  return holderIsDead(content);
+}
+
+/**
+ * Whether the lock file's holder is a process on this host that no longer
+ * exists (killed with SIGKILL, crashed, the machine lost power mid-write).
+ * Anything else — another host, an older bare-pid file, unreadable contents,
+ * a pid that exists or that we may not signal — counts as alive, and only the
+ * age rule applies.
+ */
+function holderIsDead(content: string): boolean {
+  const match = /^(\d+)@(.+)$/.exec(content.trim());
+  if (!match || match[2] !== hostname()) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 export class FileStorage implements Storage, Locker, Appender {
   readonly #root: string;
@@ -89,8 +127,9 @@ export class FileStorage implements Storage, Locker, Appender {
   /**
    * In-process serialisation plus an exclusive lock file, so two ucgate
    * processes on one store (a CLI command beside a running gateway) do not
-   * both write the same certificate. A stale lock file (older than 10 minutes)
-   * is taken over.
+   * both write the same certificate. A lock file is taken over when its
+   * holder is a process of this host that is gone (an import killed midway
+   * must not block renewals), or when it is older than 10 minutes.
    */
   async lock(name: string): Promise<() => Promise<void>> {
     while (this.#locks.has(name)) await this.#locks.get(name);
@@ -102,7 +141,7 @@ export class FileStorage implements Storage, Locker, Appender {
     for (;;) {
       try {
         const handle = await open(file, 'wx', 0o600);
-        await handle.writeFile(String(process.pid));
+        await handle.writeFile(lockOwner());
         await handle.close();
         break;
       } catch (err) {
@@ -112,7 +151,11 @@ export class FileStorage implements Storage, Locker, Appender {
           throw err;
         }
         const info = await stat(file).catch(() => undefined);
-        if (info && Date.now() - info.mtimeMs > 600_000) await unlink(file).catch(() => undefined);
+        const judged = info ? await readFile(file, 'utf8').catch(() => '') : '';
+        if (info && abandoned(judged, Date.now() - info.mtimeMs)) {
+          await this.#removeAbandoned(file, judged);
+          continue;
+        }
         if (Date.now() > deadline) {
           this.#locks.delete(name);
           release();
@@ -126,6 +169,20 @@ export class FileStorage implements Storage, Locker, Appender {
       this.#locks.delete(name);
       release();
     };
+  }
+
+  /**
+   * Moves the abandoned lock file aside (atomic), then checks it is still the
+   * one judged: another waiter may have removed it and taken a fresh lock in
+   * between, and a plain unlink would then delete a live lock. A fresh one
+   * moved aside by mistake is linked back.
+   */
+  async #removeAbandoned(file: string, judged: string): Promise<void> {
+    const aside = `${file}.${randomBytes(6).toString('hex')}.abandoned`;
+    if (!(await rename(file, aside).then(() => true, () => false))) return;
+    const moved = await readFile(aside, 'utf8').catch(() => judged);
+    if (moved !== judged) await link(aside, file).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
   }
 
   async #sweep(dir: string): Promise<void> {

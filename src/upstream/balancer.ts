@@ -40,6 +40,11 @@ export class Balancer {
     return this.#pick(exclude, true, now) ?? this.#pick(exclude, false, now);
   }
 
+  /** The next available node not in `exclude`, never a panic choice: a hedge is only worth sending to a node believed healthy. */
+  pickAvailable(exclude: ReadonlySet<UpstreamNode>): UpstreamNode | undefined {
+    return this.#pick(exclude, true, Date.now());
+  }
+
   #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean, now: number): UpstreamNode | undefined {
     for (const tier of this.#tiers) {
       let total = 0;

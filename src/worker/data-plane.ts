@@ -18,6 +18,8 @@ import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import type { WireChallenge } from '../control/messages.js';
 import { challengeTableFor, type ChallengeTable } from '../acme/challenge-table.js';
 import { answerHttp01 } from '../acme/http01-responder.js';
+import { TftpPlane } from '../tftp/tftp-plane.js';
+import type { BoundListener } from '../tftp/port-map.js';
 
 export interface DataPlaneOptions {
   readonly log: Logger;
@@ -33,12 +35,14 @@ export interface DataPlaneInit {
 }
 
 interface ListenerEntry {
+  /** `tftp`: Jabber's configuration files (issue 9), with a gate of their own. */
+  readonly role: 'main' | 'tftp';
   readonly protocol: 'https' | 'http';
   readonly config: HttpsListenerConfig & HttpListenerConfig;
   readonly name: string;
 }
 
-type KeyedListener = Listener & { key: string; address: ListenerAddress };
+type KeyedListener = Listener & { key: string; address: ListenerAddress; bound: BoundListener };
 
 export class DataPlane {
   readonly #log: Logger;
@@ -54,6 +58,7 @@ export class DataPlane {
   #inFlight = 0;
   /** ACME challenge responses (issuer acme only). */
   #acme: ChallengeTable | undefined;
+  #tftp: TftpPlane | undefined;
   readonly metrics: DataPlaneMetrics;
 
   constructor(options: DataPlaneOptions) {
@@ -84,17 +89,19 @@ export class DataPlane {
       connectionVerdict: (req) => connections.verdict(req),
       ...(this.#observer ? { observer: this.#observer } : {}),
     });
+    this.#tftp = new TftpPlane({
+      log: this.#log,
+      metrics: this.metrics,
+      mainState: () => this.#state,
+      connectionVerdict: (req) => connections.verdict(req),
+    });
+    this.#tftp.apply(config);
+    const tftp = this.#tftp;
     const handler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
       if (acme && listener.protocol === 'http' && answerHttp01(req, res, acme)) return;
-      this.#inFlight++;
-      res.once('close', () => {
-        this.#inFlight--;
-        if (this.#draining) this.#closeIdle();
-      });
-      // While draining, answer what arrives on open connections, then close them.
-      if (this.#draining) res.shouldKeepAlive = false;
-      proxyRequest(req, res, listener);
+      this.#serve(req, res, listener, proxyRequest);
     };
+    const tftpHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => this.#serve(req, res, listener, tftp.handle);
     const setupFor = (limits: UcgateConfig['limits']['http']): ServerSetup => ({
       limits,
       prepare: (server) => {
@@ -104,11 +111,25 @@ export class DataPlane {
     });
     this.#certificates = init.certificates;
     this.#ticketKeys = init.ticketKeys;
-    this.#makeListener = (entry, cfg) =>
-      entry.protocol === 'https'
-        ? new HttpsListener(entry.config, entry.name, cfg.tls.profile, this.#certificates, this.#ticketKeys, handler, setupFor(cfg.limits.http), alpnChallenges)
-        : new HttpListener(entry.config, entry.name, handler, setupFor(cfg.limits.http));
+    this.#makeListener = (entry, cfg) => {
+      const serve = entry.role === 'tftp' ? tftpHandler : handler;
+      return entry.protocol === 'https'
+        ? new HttpsListener(entry.config, entry.name, cfg.tls.profile, this.#certificates, this.#ticketKeys, serve, setupFor(cfg.limits.http), entry.role === 'main' ? alpnChallenges : undefined)
+        : new HttpListener(entry.config, entry.name, serve, setupFor(cfg.limits.http));
+    };
     return this.#openListeners(config);
+  }
+
+  /** Counts a request in flight and, while draining, closes its connection after the answer. */
+  #serve(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, next: (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void): void {
+    this.#inFlight++;
+    res.once('close', () => {
+      this.#inFlight--;
+      if (this.#draining) this.#closeIdle();
+    });
+    // While draining, answer what arrives on open connections, then close them.
+    if (this.#draining) res.shouldKeepAlive = false;
+    next(req, res, listener);
   }
 
   /**
@@ -135,18 +156,24 @@ export class DataPlane {
     }
     this.#state = next;
     if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
+    const oldTftp = this.#tftp?.apply(config);
+    for (const [cluster, nodes] of this.#srvNodes) this.#tftp?.setNodes(cluster, nodes);
+    if (oldTftp) setTimeout(() => disposeProxyState(oldTftp), config.shutdown.graceMs).unref();
     return this.#openListeners(config);
   }
 
   /** Opens the listeners `config` names that are not open yet and closes those it no longer names. */
   async #openListeners(config: UcgateConfig): Promise<ListenerAddress[]> {
-    const wanted = [
-      ...config.listen.https.map((entry, i) => ({ protocol: 'https' as const, config: entry, name: `https#${i}:${entry.port}` })),
-      ...config.listen.http.map((entry, i) => ({ protocol: 'http' as const, config: entry, name: `http#${i}:${entry.port}` })),
+    const tftp = config.tftp?.listen;
+    const wanted: ListenerEntry[] = [
+      ...config.listen.https.map((entry, i) => ({ role: 'main' as const, protocol: 'https' as const, config: entry, name: `https#${i}:${entry.port}` })),
+      ...config.listen.http.map((entry, i) => ({ role: 'main' as const, protocol: 'http' as const, config: entry, name: `http#${i}:${entry.port}` })),
+      ...(tftp?.http ?? []).map((entry, i) => ({ role: 'tftp' as const, protocol: 'http' as const, config: entry, name: `tftp-http#${i}:${entry.port}` })),
+      ...(tftp?.https ?? []).map((entry, i) => ({ role: 'tftp' as const, protocol: 'https' as const, config: entry, name: `tftp-https#${i}:${entry.port}` })),
     ];
     // Port 0 (tests) binds a new port each time: such listeners are matched by position.
     const keyOf = (protocol: string, entry: { host: string; port: number; profile?: string }, name: string) =>
-      `${protocol}|${entry.host}|${entry.port === 0 ? name : entry.port}|${entry.profile ?? ''}`;
+      `${name.startsWith('tftp') ? 'tftp-' : ''}${protocol}|${entry.host}|${entry.port === 0 ? name : entry.port}|${entry.profile ?? ''}`;
     const current = new Map(this.#listeners.map((listener) => [listener.key, listener] as const));
     const next: KeyedListener[] = [];
     const addresses: ListenerAddress[] = [];
@@ -159,8 +186,9 @@ export class DataPlane {
         addresses.push(kept.address);
         continue;
       }
-      const listener = Object.assign(this.#makeListener!(entry, config), { key, address: undefined as unknown as ListenerAddress });
+      const listener = Object.assign(this.#makeListener!(entry, config), { key, address: undefined as unknown as ListenerAddress, bound: undefined as unknown as BoundListener });
       listener.address = await listener.listen();
+      listener.bound = { role: entry.role, scheme: entry.protocol, configuredPort: entry.config.port, port: listener.address.port, legacy: listener.address.profile === 'legacy' };
       next.push(listener);
       addresses.push(listener.address);
     }
@@ -169,6 +197,7 @@ export class DataPlane {
       removed.server.closeIdleConnections();
     }
     this.#listeners = next;
+    this.#tftp?.setListeners(next.map((listener) => listener.bound), this.#state);
     return addresses;
   }
 
@@ -194,6 +223,7 @@ export class DataPlane {
       const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
       if (node) node.setHealthy(update.healthy);
     }
+    this.#tftp?.setHealth(updates);
   }
 
   /**
@@ -208,6 +238,9 @@ export class DataPlane {
     this.setHealth(health);
     const grace = state.config.shutdown.graceMs;
     if (removed.length > 0) setTimeout(() => removed.forEach((node) => node.destroy()), grace).unref();
+    const tftpRemoved = this.#tftp?.setNodes(cluster, nodes);
+    if (tftpRemoved) setTimeout(tftpRemoved.destroy, grace).unref();
+    this.#tftp?.setHealth(health);
   }
 
   /** Another worker saw this node issue a session: keep that client there too. */
@@ -235,6 +268,7 @@ export class DataPlane {
       for (const listener of this.#listeners) listener.server.closeAllConnections();
     }
     if (this.#state) disposeProxyState(this.#state);
+    this.#tftp?.dispose();
   }
 
   /**

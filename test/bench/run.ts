@@ -8,9 +8,12 @@
  *   npm run bench -- --short           1 round, 3 s per workload (about 2 minutes)
  *   options: --peers / --no-peers, --rounds N, --duration S, --warmup S,
  *            --only ucgate,nginx       (contestants; direct is always kept)
- *            --workloads keepalive,handshake-full,handshake-resumed,failover-kill,failover-hang
+ *            --workloads keepalive,handshake-full,handshake-resumed,idle-memory,failover-kill,failover-hang
  *            --no-failover, --failover-rounds N, --upstream nginx|sim, --out FILE, --keep
  *            --wait-quiet S            (wait up to S s for other work on the machine to finish)
+ *            --floor                   (add node-floor: a bare Node.js proxy, the reference for Node's own cost)
+ *            --compare DIR             (add ucgate-before: the build in DIR/dist, e.g. an older checkout)
+ *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...)
  *            --max-warmup S            (longest warm-up of a freshly started proxy; default 10 short, 15 full)
  *
  * Processes: the load generator (wrk, or our Node clients), the proxy and the
@@ -36,11 +39,13 @@ import { UcgateContestant } from './contestants/ucgate.js';
 import { NginxContestant } from './contestants/nginx.js';
 import { HaproxyContestant } from './contestants/haproxy.js';
 import { CaddyContestant } from './contestants/caddy.js';
+import { NodeFloorContestant } from './contestants/node-floor.js';
 import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload, warmUntilSteady } from './workloads/throughput.js';
 import { hangWorkload, killWorkload } from './workloads/failover.js';
+import { idleMemoryWorkload } from './workloads/idle-memory.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const ALL_WORKLOADS: readonly Workload[] = [keepAliveWorkload, fullHandshakeWorkload, resumedHandshakeWorkload, killWorkload, hangWorkload];
+const ALL_WORKLOADS: readonly Workload[] = [keepAliveWorkload, fullHandshakeWorkload, resumedHandshakeWorkload, idleMemoryWorkload, killWorkload, hangWorkload];
 
 interface Args {
   short: boolean;
@@ -57,6 +62,9 @@ interface Args {
   out: string;
   keep: boolean;
   waitQuietS: number;
+  floor: boolean;
+  compare?: string;
+  variants: { name: string; env: NodeJS.ProcessEnv }[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -74,6 +82,8 @@ function parseArgs(argv: readonly string[]): Args {
     out: join(REPO, 'test/bench/results/latest.md'),
     keep: false,
     waitQuietS: 0,
+    floor: false,
+    variants: [],
   };
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -87,6 +97,14 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-peers') args.peers = false;
     else if (a === '--no-failover') args.failover = false;
     else if (a === '--keep') args.keep = true;
+    else if (a === '--floor') args.floor = true;
+    else if (a === '--compare') args.compare = resolve(value(i++));
+    else if (a === '--variant') {
+      // --variant NAME 'KEY=VALUE;KEY=VALUE': this build again, with that environment (e.g. NODE_OPTIONS).
+      const name = value(i++);
+      const env = Object.fromEntries(value(i++).split(';').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+      args.variants.push({ name, env });
+    }
     else if (a === '--rounds') args.rounds = Number(value(i++));
     else if (a === '--failover-rounds') args.failoverRounds = Number(value(i++));
     else if (a === '--wait-quiet') args.waitQuietS = Number(value(i++));
@@ -145,6 +163,11 @@ async function main(): Promise<void> {
   );
   const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2)];
   if (args.peers) contestants.push(new NginxContestant(), new HaproxyContestant(), new CaddyContestant());
+  // A reference, not a peer: the least a Node.js proxy does per request (what Node's stack costs by itself).
+  if (args.floor || args.only?.includes('node-floor')) contestants.push(new NodeFloorContestant(REPO, 2));
+  // Another build of ucgate (a checkout with its own dist/), for before/after figures from one run.
+  if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before'));
+  for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env));
   const chosen = contestants.filter((c) => c.name === 'direct' || !args.only || args.only.includes(c.name));
   const order = chosen.map((c) => c.name);
 

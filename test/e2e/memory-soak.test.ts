@@ -1,48 +1,72 @@
 /**
- * Memory under a node that fails every other request (issue 10): requests
- * (keep-alive, 50 at a time) through a gateway whose only upstream answers
- * one request and resets the next. Resident memory of the whole gateway
- * (primary + worker, VmRSS from /proc) after a 10,000-request warm-up, and
- * again at the end, must stay within 20%.
+ * Memory under a node that fails every other request (issue 10): 100,000
+ * requests through a gateway whose only upstream alternates a good answer
+ * with a broken one, the broken ones taken in turn from a reset before any
+ * answer, bytes that are not HTTP, an HTTP/0.9 answer, a response framed two
+ * ways at once, and a header block over the gateway's limit. Resident memory
+ * of the whole gateway (primary + workers, VmRSS from /proc) after a
+ * 10,000-request warm-up, and again at the end, must stay within 20%.
  *
- * Every broken answer costs the gateway an upstream connection (a reset
- * kills it, and Node's agent drops the TLS session of a connection that
- * errored, so the next one is a full handshake), a 502, an `upstream_error`
- * log line, a passive health report to the primary: the paths where a leak
- * would hide.
+ * Every broken answer costs the gateway an upstream connection (none of them
+ * leaves the connection reusable), a parse or socket error, a 502, an
+ * `upstream_error` log line, a passive health report to the primary: the
+ * paths where a leak would hide. The health checker's requests take their
+ * turns in the same rotation, so its checks fail now and then too.
  *
- * Size: the issue asks for 100,000 requests. On the 2-core development VMs a
- * full TLS handshake costs ~5 ms of CPU, so the broken half alone needs
- * ~4 min of the worker's CPU and the run took 6-10 min under the usual load:
- * the default here is 30,000 (20,000 after the warm-up; 40,000 took 245 s), and
- * `UCGATE_SOAK_REQUESTS=100000` runs the full size where CI has the cores.
+ * Speed: the run costs 2-2.7 ms of CPU per request in all (gateway workers
+ * 1.4-1.8, the test process with client and upstream 0.6-0.8, the primary
+ * under 0.1); the broken half, ~50,000 new upstream TLS connections, is most
+ * of it. The gateway runs two workers (its shape on a 2-core host) and the
+ * client is the raw keep-alive load of test/helpers/load.ts, a fraction of
+ * node:https's cost per request: CPU the gateway under test gets instead.
+ * On two cores of its own that CPU comes to 100-135 s; on the development
+ * machines, cores shared with three other engineers' runs, it took over 420 s.
+ *
+ * `UCGATE_SOAK_REQUESTS` changes the size; the loop stops at
+ * `UCGATE_SOAK_BUDGET_MS` (default 420 s) whatever the count, so teardown
+ * always runs, and the test fails if not every request finished.
  */
 import t from 'tap';
-import https from 'node:https';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBrokenUpstream } from '../helpers/broken-upstream.js';
+import { startBrokenUpstream, type BrokenBehaviour } from '../helpers/broken-upstream.js';
 import { treeRss, processTree } from '../helpers/process-tree.js';
+import { runKeepAliveLoad } from '../helpers/load.js';
 import { startGatewayProcess, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
 
-const TOTAL = Number(process.env.UCGATE_SOAK_REQUESTS ?? 30_000);
+const TOTAL = Number(process.env.UCGATE_SOAK_REQUESTS ?? 100_000);
 const WARM_UP = 10_000;
-const CONCURRENCY = 50;
+const CONNECTIONS = Number(process.env.UCGATE_SOAK_CONNECTIONS ?? 64);
+const WORKERS = Number(process.env.UCGATE_SOAK_WORKERS ?? 2);
 const MAX_GROWTH = 0.2;
 const MB = 1024 * 1024;
+const BROKEN: readonly BrokenBehaviour[] = ['reset', 'garbage', 'http09', 'cl-te-response', 'oversized-headers'];
+const BEHAVIOURS = BROKEN.flatMap((broken) => ['normal', broken] as BrokenBehaviour[]);
 
-/** The request loop stops here, well inside the file's timeout, so teardown always runs (no orphaned gateway). */
-const BUDGET_MS = Number(process.env.UCGATE_SOAK_BUDGET_MS ?? 270_000);
+const BUDGET_MS = Number(process.env.UCGATE_SOAK_BUDGET_MS ?? 420_000);
 t.setTimeout(BUDGET_MS + 60_000);
 
-t.test(`${TOTAL} requests through a node that resets every other one: memory stays flat`, async (t) => {
+/** User + system CPU seconds a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+t.test(`${TOTAL} requests through a node that alternates good and broken answers: memory stays flat`, async (t) => {
   t.ok(TOTAL > WARM_UP, `more requests (${TOTAL}) than the warm-up (${WARM_UP})`);
   const dir = t.testdir();
-  const upstream = await startBrokenUpstream({ name: 'flaky', hostname: 'cucm-flaky.example.test', behaviour: ['normal', 'reset'] });
+  // 72 KB: just over the gateway's default limit for an upstream response head (64 KB), so refused.
+  const upstream = await startBrokenUpstream({ name: 'flaky', hostname: 'cucm-flaky.example.test', behaviour: BEHAVIOURS, oversizedHeaderBytes: 72 * 1024 });
   t.teardown(() => upstream.close());
   const caFile = join(dir, 'upstream-ca.pem');
   writeFileSync(caFile, upstream.caPem);
   const gw = await startGatewayProcess(t, dir, {
+    workers: WORKERS,
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }] },
     // Generous timeouts: on a saturated machine a 1 s connect timeout turns CPU starvation into 504s.
@@ -57,73 +81,66 @@ t.test(`${TOTAL} requests through a node that resets every other one: memory sta
   const ca = await gw.trustPem();
   const pid = gw.proc.pid!;
   const pids = processTree(pid);
-  t.ok(pids.length >= 2, `primary and worker (${pids.join(', ')})`);
+  t.equal(pids.length, 1 + WORKERS, `primary and ${WORKERS} workers (${pids.join(', ')})`);
+  const cpuAtStart = pids.map(cpuSeconds);
+  const testCpuAtStart = process.cpuUsage();
 
-  const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca, servername: FQDN });
-  t.teardown(() => agent.destroy());
   const statuses = new Map<string, number>();
-  const samples: { done: number; rssMb: number; atMs: number }[] = [];
-  let issued = 0;
-  let done = 0;
-  let warm: number | undefined;
-  let warmByPid: Record<number, number> = {};
-  const started = Date.now();
+  const samples: { done: number; rssMb: number }[] = [];
+  let warm: { total: number; byPid: Record<number, number> } | undefined;
   const sample = () => {
-    const rss = treeRss(pid).total;
-    samples.push({ done, rssMb: Math.round((rss / MB) * 10) / 10, atMs: Date.now() - started });
+    const rss = treeRss(pid);
+    samples.push({ done: statuses.size === 0 ? 0 : [...statuses.values()].reduce((a, b) => a + b, 0), rssMb: Math.round((rss.total / MB) * 10) / 10 });
     return rss;
   };
-  const one = () =>
-    new Promise<string>((resolve) => {
-      const req = https.request({ host: '127.0.0.1', port: gw.port, path: '/cucm-uds/version', agent, timeout: 10_000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(String(res.statusCode)));
-        res.on('error', (err: Error & { code?: string }) => resolve(err.code ?? 'response-error'));
-      });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', (err: Error & { code?: string }) => resolve(err.code ?? 'error'));
-      req.end();
-    });
-  const deadline = started + BUDGET_MS;
-  const worker = async () => {
-    while (issued < TOTAL && Date.now() < deadline) {
-      issued++;
-      const outcome = await one();
+  const started = Date.now();
+  const load = await runKeepAliveLoad({
+    port: gw.port,
+    ca,
+    servername: FQDN,
+    path: '/cucm-uds/version',
+    connections: CONNECTIONS,
+    total: TOTAL,
+    deadline: started + BUDGET_MS,
+    onOutcome: (outcome, done) => {
       statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
-      done++;
-      if (done === WARM_UP) {
-        warm = sample();
-        warmByPid = treeRss(pid).byPid;
-      }
-      else if (done % 5_000 === 0) sample();
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      if (done === WARM_UP) warm = sample();
+      else if (done % 10_000 === 0) sample();
+    },
+  });
   const elapsedMs = Date.now() - started;
   const atEnd = sample();
+  const cpu = pids.map((p, i) => cpuSeconds(p) - cpuAtStart[i]!);
+  const testCpu = process.cpuUsage(testCpuAtStart);
   // A moment without traffic: idle sockets close, the collector runs; a leak stays.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const end = sample();
 
+  const done = load.done;
   const summary = [...statuses].map(([k, v]) => `${k}: ${v}`).join(', ');
-  t.comment(`${TOTAL} requests in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round(TOTAL / (elapsedMs / 1000))} req/s): ${summary}`);
-  t.comment(`upstream: ${upstream.connectionCount} TLS connections, ${upstream.requests.length} requests`);
-  t.comment(`gateway RSS (primary + worker), MB by requests done: ${samples.map((s) => `${s.done}: ${s.rssMb}`).join(', ')}`);
-  const perPid = (byPid: Record<number, number>) => pids.map((p) => `${p === pid ? 'primary' : `worker ${p}`} ${((byPid[p] ?? 0) / MB).toFixed(1)}`).join(', ');
-  t.comment(`per process, MB: after the warm-up ${perPid(warmByPid)}; at the end ${perPid(treeRss(pid).byPid)}`);
+  const name = (p: number) => (p === pid ? 'primary' : `worker ${p}`);
+  t.comment(`${done} requests in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round(done / (elapsedMs / 1000))} req/s) over ${CONNECTIONS} keep-alive connections: ${summary}`);
+  t.comment(`client: ${load.connections} TLS connections (${load.resumed} resumed); upstream: ${upstream.connectionCount} TLS connections (${upstream.resumedCount} resumed), ${upstream.requests.length} requests`);
+  t.comment(`CPU s during the run: ${pids.map((p, i) => `${name(p)} ${cpu[i]!.toFixed(1)}`).join(', ')}, test process ${((testCpu.user + testCpu.system) / 1e6).toFixed(1)}`);
+  t.comment(`gateway RSS (primary + workers), MB by requests done: ${samples.map((s) => `${s.done}: ${s.rssMb}`).join(', ')}`);
+  const perPid = (byPid: Record<number, number>) => pids.map((p) => `${name(p)} ${((byPid[p] ?? 0) / MB).toFixed(1)}`).join(', ');
+  t.comment(`per process, MB: after the warm-up ${warm ? perPid(warm.byPid) : '-'}; at the end ${perPid(end.byPid)}`);
 
   t.equal(done, TOTAL, `every request finished within the ${BUDGET_MS / 1000} s budget (${done} done)`);
   const ok = statuses.get('200') ?? 0;
   const badGateway = statuses.get('502') ?? 0;
   // 504: the upstream connect or first byte timed out, which a starved machine can cause; still a clean answer.
   const timedOut = statuses.get('504') ?? 0;
-  t.ok(ok > done * 0.3 && badGateway > done * 0.3, `both paths exercised: ${ok} answers, ${badGateway} clean 502s`);
-  t.equal(ok + badGateway + timedOut, done, `nothing but 200, 502 and 504: no reset or hung client connection (${summary})`);
-  t.ok(warm !== undefined && warm > 0, 'RSS read after the warm-up');
-  const growth = (end - warm!) / warm!;
+  t.ok(ok > done * 0.4 && badGateway > done * 0.4, `both paths exercised: ${ok} answers, ${badGateway} clean 502s`);
+  t.equal(ok + badGateway + timedOut, done, `nothing but 200, 502 and 504: no reset, cut or hung client connection (${summary})`);
+  t.equal(load.connections, CONNECTIONS, 'the gateway kept every client connection open: a broken upstream answer costs the client nothing but a 502');
+  const brokenSeen = new Set(upstream.requests.map((r) => r.behaviour));
+  t.same([...BROKEN].filter((b) => !brokenSeen.has(b)), [], `every broken behaviour was served (${[...brokenSeen].join(', ')})`);
+  t.ok(warm !== undefined && warm.total > 0, 'RSS read after the warm-up');
+  const growth = (end.total - warm!.total) / warm!.total;
   t.ok(
     growth <= MAX_GROWTH,
-    `RSS at the end within ${MAX_GROWTH * 100}% of after the warm-up: ${(warm! / MB).toFixed(1)} MB → ${(end / MB).toFixed(1)} MB 3 s after the last request (${(atEnd / MB).toFixed(1)} MB right at it), ${(growth * 100).toFixed(1)}%`,
+    `RSS at the end within ${MAX_GROWTH * 100}% of after the warm-up: ${(warm!.total / MB).toFixed(1)} MB → ${(end.total / MB).toFixed(1)} MB 3 s after the last request (${(atEnd.total / MB).toFixed(1)} MB right at it), ${(growth * 100).toFixed(1)}%`,
   );
   t.same(processTree(pid), pids, 'the same primary and worker processes throughout (no crash, no respawn)');
 });

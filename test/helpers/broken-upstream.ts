@@ -30,6 +30,10 @@ import { createCa, issueLeaf, type KeyAndCertificate } from '../../src/pki/x509.
  * - `http09`: an HTTP/0.9 answer: the body without any status line, then close.
  * - `cl-te-response`: a 200 framed two ways at once (Content-Length 5 and chunked): a
  *   proxy that forwards it can desynchronise its client connection.
+ * - `chunked-identity-response`: a 200 with `Transfer-Encoding: chunked, identity` and a
+ *   chunked body, then close. chunked is not the final coding, so by RFC 9112 §6.3 the
+ *   body runs to the close (Node's parser does that, chunk sizes and all); nginx and
+ *   HAProxy refuse such a response with 502 instead.
  *
  * Connection-level behaviours (applied per TLS handshake):
  * - `expired-cert`: a certificate from the right CA for the right name, expired.
@@ -45,10 +49,11 @@ export type BrokenBehaviour =
   | 'trickle'
   | 'http09'
   | 'cl-te-response'
+  | 'chunked-identity-response'
   | 'expired-cert'
   | 'wrong-name-cert';
 
-export const REQUEST_BEHAVIOURS = ['reset', 'reset-mid-body', 'reset-mid-chunked', 'garbage', 'oversized-headers', 'trickle', 'http09', 'cl-te-response'] as const;
+export const REQUEST_BEHAVIOURS = ['reset', 'reset-mid-body', 'reset-mid-chunked', 'garbage', 'oversized-headers', 'trickle', 'http09', 'cl-te-response', 'chunked-identity-response'] as const;
 export const CERTIFICATE_BEHAVIOURS = ['expired-cert', 'wrong-name-cert'] as const;
 
 /** One request head as it reached the upstream. */
@@ -102,6 +107,8 @@ export interface BrokenUpstream {
   proxied(since?: number): UpstreamRequest[];
   /** TCP connections accepted. */
   readonly connectionCount: number;
+  /** TLS handshakes that resumed an earlier session (no certificate sent or checked). */
+  readonly resumedCount: number;
   setBehaviour(behaviour: BrokenBehaviour | readonly BrokenBehaviour[]): void;
   clearRequests(): void;
   /** Stops listening and destroys every connection and timer. Never hangs. */
@@ -185,6 +192,7 @@ class BrokenUpstreamServer implements BrokenUpstream {
   #requestTurn = 0;
   #connectionTurn = 0;
   #connectionCount = 0;
+  #resumedCount = 0;
   #server: net.Server | undefined;
   #port = 0;
 
@@ -211,6 +219,9 @@ class BrokenUpstreamServer implements BrokenUpstream {
   }
   get connectionCount(): number {
     return this.#connectionCount;
+  }
+  get resumedCount(): number {
+    return this.#resumedCount;
   }
 
   proxied(since = 0): UpstreamRequest[] {
@@ -290,6 +301,9 @@ class BrokenUpstreamServer implements BrokenUpstream {
       connectionBehaviour === 'expired-cert' ? this.#contexts.expired : connectionBehaviour === 'wrong-name-cert' ? this.#contexts.wrongName : this.#contexts.good;
     const socket = new tls.TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
     socket.on('error', () => raw.destroy());
+    socket.once('secure', () => {
+      if (socket.isSessionReused()) this.#resumedCount++;
+    });
     let buffer = Buffer.alloc(0);
     let busy = false;
     // The request whose head has arrived (and is recorded) while its body may still be coming.
@@ -428,6 +442,14 @@ class BrokenUpstreamServer implements BrokenUpstream {
           'latin1',
         );
         done();
+        return;
+      }
+      case 'chunked-identity-response': {
+        socket.end(
+          `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked, identity\r\nX-Cucm-Node: ${this.name}\r\n\r\n` +
+            'c\r\nhello world!\r\n0\r\n\r\n',
+          'latin1',
+        );
         return;
       }
       case 'http09': {

@@ -8,7 +8,7 @@ const CLUSTER: ClusterConfig = {
   nodes: [],
   tls: { verify: true },
   healthCheck: { path: '/cucm-uds/version', intervalMs: 2000, timeoutMs: 1000, fall: 2, rise: 2, expectStatus: 200 },
-  timeouts: { connectMs: 1000, firstByteMs: 5000 },
+  timeouts: { connectMs: 1000, firstByteMs: 5000, hedgeMs: 400, totalMs: 0 },
   retries: 2,
 };
 

@@ -57,7 +57,7 @@ t.test('a minimal config gets every default', async (t) => {
         nodes: [{ name: 'pub', url: 'https://cucm-pub.example.test:8443', priority: 1, weight: 1, aliases: [] }],
         tls: { verify: true },
         healthCheck: { path: '/cucm-uds/version', intervalMs: 2000, timeoutMs: 1000, fall: 2, rise: 2, expectStatus: 200 },
-        timeouts: { connectMs: 1000, firstByteMs: 5000 },
+        timeouts: { connectMs: 1000, firstByteMs: 5000, hedgeMs: 400, totalMs: 0 },
         retries: 2,
       },
     ],

@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync, readFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync, readFileSync, chmodSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import * as realFs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileStorage } from '../../src/store/file-storage.js';
@@ -241,7 +243,7 @@ t.test('lock()', async (t) => {
     const { store, root } = await openStore(t);
     const release = await store.lock('one');
     const file = join(root, 'locks', 'one.lock');
-    t.equal(readFileSync(file, 'utf8'), String(process.pid));
+    t.equal(readFileSync(file, 'utf8'), `${process.pid}@${hostname()}`, 'pid@host: a waiter on this host can tell a dead holder');
     t.equal(mode(file), 0o600);
     const second = store.lock('one');
     const state = settled(second);
@@ -278,7 +280,7 @@ t.test('lock()', async (t) => {
     const elevenMinutesAgo = new Date(Date.now() - 11 * 60_000);
     utimesSync(file, elevenMinutesAgo, elevenMinutesAgo);
     const release = await store.lock('issue-rsa-2048');
-    t.equal(readFileSync(file, 'utf8'), String(process.pid), 'the lock is ours now');
+    t.equal(readFileSync(file, 'utf8'), `${process.pid}@${hostname()}`, 'the lock is ours now');
     await release();
   });
 
@@ -294,7 +296,40 @@ t.test('lock()', async (t) => {
     const old = new Date(Date.now() - 11 * 60_000);
     utimesSync(file, old, old);
     const release = await pending;
-    t.equal(readFileSync(file, 'utf8'), String(process.pid));
+    t.equal(readFileSync(file, 'utf8'), `${process.pid}@${hostname()}`);
     await release();
+  });
+
+  // A `cert import` killed with SIGKILL mid-write leaves its lock file: renewals and the next import must not wait 10 minutes.
+  t.test('a lock file whose holder on this host is gone is taken over at once', async (t) => {
+    const { store, root } = await openStore(t);
+    mkdirSync(join(root, 'locks'), { recursive: true });
+    const file = join(root, 'locks', 'issue-rsa-2048.lock');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(file, `${gone}@${hostname()}`);
+    const started = Date.now();
+    const release = await store.lock('issue-rsa-2048');
+    t.ok(Date.now() - started < 5_000, `taken over without waiting (${Date.now() - started} ms)`);
+    t.equal(readFileSync(file, 'utf8'), `${process.pid}@${hostname()}`);
+    await release();
+  });
+
+  t.test('a live holder, a holder on another host, and an empty lock file are waited for', async (t) => {
+    const { store, root } = await openStore(t);
+    mkdirSync(join(root, 'locks'), { recursive: true });
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const holders: [string, string][] = [
+      ['live', `${process.ppid}@${hostname()}`],
+      ['elsewhere', `${gone}@not-${hostname()}`],
+      ['empty', ''],
+    ];
+    for (const [name, content] of holders) writeFileSync(join(root, 'locks', `${name}.lock`), content);
+    const pending = holders.map(([name]) => store.lock(name));
+    const states = pending.map(settled);
+    // Two polls (100 ms each) on the real timer.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    t.same(states.map((state) => state.done), [false, false, false], 'none taken over');
+    for (const [name] of holders) rmSync(join(root, 'locks', `${name}.lock`));
+    for (const release of await Promise.all(pending)) await release();
   });
 });

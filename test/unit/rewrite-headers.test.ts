@@ -94,7 +94,7 @@ function cluster(name: string, nodes: [string, string[], string?][], publicName?
     nodes: nodes.map(([url, aliases, address], i) => ({ name: `n${i}`, url, priority: 1, weight: 1, aliases, ...(address ? { address } : {}) })),
     tls: { verify: true },
     healthCheck: { path: '/', intervalMs: 1, timeoutMs: 1, fall: 1, rise: 1, expectStatus: 200 },
-    timeouts: { connectMs: 1, firstByteMs: 1 },
+    timeouts: { connectMs: 1, firstByteMs: 1, hedgeMs: 0, totalMs: 0 },
     retries: 1,
   };
 }

@@ -20,15 +20,26 @@ import type { UpstreamSet } from '../lib/types.js';
 import { frontEndpoint, legNotes, ProcessContestant } from './common.js';
 
 export class UcgateContestant extends ProcessContestant {
-  readonly name = 'ucgate';
+  readonly name: string;
   readonly #repo: string;
   readonly #workers: number;
+  readonly #nodeArgs: readonly string[];
 
-  constructor(repo: string, workers = 2) {
+  /**
+   * `nodeArgs` go before the script (e.g. `--cpu-prof`); node:cluster passes them on to the workers.
+   * `name` other than ucgate: another build of it (`--compare DIR`), side by side in one run.
+   */
+  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}) {
     super();
     this.#repo = repo;
     this.#workers = workers;
+    this.#nodeArgs = nodeArgs;
+    this.name = name;
+    this.#env = env;
   }
+
+  /** Extra environment (inherited by the workers): deployment settings such as NODE_OPTIONS, compared with `--variant`. */
+  readonly #env: NodeJS.ProcessEnv;
 
   config(upstream: UpstreamSet, pki: BenchPki, certDir: string): Record<string, unknown> {
     return {
@@ -52,6 +63,8 @@ export class UcgateContestant extends ProcessContestant {
       ],
       workers: this.#workers,
       log: { level: 'info', access: false },
+      // Every bench client comes from 127.0.0.1: the per-address limit (500) would refuse the idle-memory workload's 1,000.
+      limits: { http: { maxConnectionsPerClient: 100_000 } },
       shutdown: { graceMs: 1000 },
     };
   }
@@ -68,7 +81,7 @@ export class UcgateContestant extends ProcessContestant {
     const configFile = join(dir, 'ucgate.yaml');
     writeFileSync(configFile, stringify(this.config(upstream, pki, certDir)));
 
-    const child = launch(this.name, process.execPath, [main, 'start', '--config', configFile], { cwd: dir });
+    const child = launch(this.name, process.execPath, [...this.#nodeArgs, main, 'start', '--config', configFile], { cwd: dir, env: this.#env });
     this.#seen = 0;
     try {
       const port = await waitForLine(

@@ -191,3 +191,21 @@ export function treeRssMb(roots: readonly number[]): number {
   }
   return kb / 1024;
 }
+
+/**
+ * Summed proportional set size of a process tree, in MB: pages shared between
+ * its processes (the node binary's text, mapped by the primary and every
+ * worker) counted once in all, where RSS counts them once per process.
+ */
+export function treePssMb(roots: readonly number[]): number {
+  let kb = 0;
+  for (const pid of processTree(roots)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+    } catch {
+      // Gone between listing and reading.
+    }
+  }
+  return kb / 1024;
+}

@@ -1,0 +1,36 @@
+/**
+ * The TFTP listener's allow-list: which request targets name a configuration
+ * file the gateway may fetch from a node. Decided on the raw target, before
+ * any decoding: a file name is one path segment of plain characters, so
+ * traversal (`/../`, `%2e%2e/`), nested paths, directory listings and every
+ * other name fail here and never reach a node (CUCM's TFTP service would
+ * otherwise hand out any file in its TFTP folder: phone loads, other users'
+ * device configurations).
+ */
+
+/** `/name` when the target is an allowed file (any query dropped), else undefined. */
+export type TftpFileMatcher = (rawTarget: string) => string | undefined;
+
+// A pattern's `*`: what CUCM device names and Jabber group-file names are made of. No '.', so no '..'.
+const WILDCARD = '[A-Za-z0-9_-]*';
+
+function patternSource(pattern: string): string {
+  return pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join(WILDCARD);
+}
+
+/**
+ * Compiles the `tftp.allow` patterns once. Matching ignores case, as CUCM's
+ * TFTP server does for the names Jabber asks for (`CSFJDOE.cnf.xml`).
+ */
+export function compileTftpAllow(patterns: readonly string[]): TftpFileMatcher {
+  const names = new RegExp(`^/(?:${patterns.map(patternSource).join('|')})$`, 'i');
+  return (rawTarget) => {
+    const query = rawTarget.indexOf('?');
+    const path = query < 0 ? rawTarget : rawTarget.slice(0, query);
+    // Jabber sends no query; one is not forwarded, so it cannot select anything upstream.
+    return names.test(path) ? path : undefined;
+  };
+}
