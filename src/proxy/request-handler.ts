@@ -18,7 +18,8 @@
  * health-check interval, as after a failed try: a hung node then costs one
  * hedge delay per interval instead of a first-byte timeout per request.
  * The primary is not told — a slow answer is not a failed one; its checks
- * (with their own timeout) decide whether the node is down.
+ * (with their own timeout) decide whether the node is down. Hedges are
+ * budgeted (hedge-budget.ts), so an overloaded gateway does not double its load.
  *
  * Responses are written here, so that a busy answer can be swallowed and
  * retried, and so later passes (rewriting) have one place.
@@ -32,6 +33,7 @@ import { classifyUpstreamError, SLOW_NODE, type UpstreamFailure } from './upstre
 import { loggableTarget } from './loggable-target.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { UpstreamTry, type TryOptions } from './upstream-try.js';
+import { HedgeBudget } from './hedge-budget.js';
 import { writeProxiedResponse, type ResponseRewrite } from './response-writer.js';
 import { expandShortNames, parseUdsServers } from '../rewrite/index.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
@@ -165,11 +167,19 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
   };
 
   /** No head yet after hedgeMs: the same request to the next available node too; the first head wins. */
+  // Per cluster runtime: a reload starts a fresh budget with the new nodes.
+  const budgets = new WeakMap<ClusterRuntime, HedgeBudget>();
+  const budgetOf = (cluster: ClusterRuntime): HedgeBudget => {
+    let budget = budgets.get(cluster);
+    if (!budget) budgets.set(cluster, (budget = new HedgeBudget()));
+    return budget;
+  };
+
   const hedge = (ctx: RequestContext): void => {
     ctx.hedgeTimer = undefined;
     if (ctx.done || ctx.responseStarted || ctx.live.length === 0 || ctx.tried.size > ctx.cluster.config.retries) return;
     const node = ctx.cluster.balancer.pickAvailable(ctx.tried);
-    if (!node) return;
+    if (!node || !budgetOf(ctx.cluster).spend()) return;
     ctx.hedged = true;
     startTry(ctx, node);
   };
@@ -411,6 +421,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       metrics.observeDuration(cluster.config.name, Number(process.hrtime.bigint() - startNs) / 1e9);
       if (logAccess) accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
     });
+    if (ctx.hedgeMs > 0) budgetOf(cluster).earn();
     const totalMs = cluster.config.timeouts.totalMs;
     if (totalMs > 0) ctx.totalTimer = setTimeout(() => expire(ctx), totalMs);
     forward(ctx);

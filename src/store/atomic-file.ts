@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 export async function writeFileAtomic(path: string, data: string | Buffer, mode: number): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // The writer's pid in the name: a sweep in another process (a CLI beside the gateway) leaves a live writer's temp alone.
+  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.p${process.pid}.tmp`);
   // The mode is applied at creation, so a secret is never readable by others, not even briefly.
   const handle = await open(temp, 'wx', mode);
   try {

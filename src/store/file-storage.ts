@@ -10,7 +10,8 @@ import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
-const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+/** `.name.<12 hex>.p<pid>.tmp` (atomic-file.ts), or without the pid as older versions wrote them. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}(?:\.p(\d+))?\.tmp$/;
 const STALE_LOCK_MS = 600_000;
 const EMPTY_LOCK_MS = 10_000;
 
@@ -46,6 +47,20 @@ function holderIsDead(content: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * A temp file nobody will rename any more: its writer (named in it) is gone,
+ * it is older than a write can take, or it predates pids in temp names.
+ */
+async function tempAbandoned(name: string, path: string): Promise<boolean> {
+  const match = TEMP_FILE.exec(name);
+  if (!match) return false;
+  if (match[1] === undefined) return true;
+  const pid = Number(match[1]);
+  if (pid !== process.pid && holderIsDead(`${pid}@${hostname()}`)) return true;
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > STALE_LOCK_MS;
 }
 
 export class FileStorage implements Storage, Locker, Appender {
@@ -190,7 +205,7 @@ export class FileStorage implements Storage, Locker, Appender {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await this.#sweep(path);
-      else if (TEMP_FILE.test(entry.name)) await unlink(path).catch(() => undefined);
+      else if (await tempAbandoned(entry.name, path)) await unlink(path).catch(() => undefined);
     }
   }
 }

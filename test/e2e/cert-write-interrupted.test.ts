@@ -191,6 +191,7 @@ t.test('a certificate write interrupted leaves a complete certificate served and
     t.equal(spawnSync('chattr', ['-i', keyTypeDir]).status, 0, 'writable again');
   });
 
+  const leftByKills = new Set<string>();
   await t.test(`${KILLS} imports killed (SIGKILL) at points spread across their writes`, async (t) => {
     const locksDir = join(store, 'locks');
     mkdirSync(locksDir, { recursive: true });
@@ -253,8 +254,9 @@ t.test('a certificate write interrupted leaves a complete certificate served and
       t.ok(now === old || now === leaf.fingerprint, `kill ${i + 1} at ${killAfterMs.toFixed(1)} ms: \`active\` names a complete version, the old or the new`);
       const state = result.signal !== 'SIGKILL' ? 'finished' : now === leaf.fingerprint ? 'killed after the switch' : existsSync(versionDir) ? 'killed mid-version' : 'killed before the version';
       // Left for the next open of the store to sweep (the next import's, or a restart's).
-      const temps = tempFiles().length;
-      outcomes.push(`${killAfterMs.toFixed(1)} ms: ${state}${lockLeft ? ', lock left' : ''}${temps ? `, ${temps} temp file(s) left` : ''}`);
+      const temps = tempFiles();
+      for (const temp of temps) leftByKills.add(temp);
+      outcomes.push(`${killAfterMs.toFixed(1)} ms: ${state}${lockLeft ? ', lock left' : ''}${temps.length ? `, ${temps.length} temp file(s) left` : ''}`);
       t.equal(await served(gw), old, 'the running gateway still serves what it served');
       await reload(gw);
       t.equal(await served(gw), now, 'after SIGHUP it serves what `active` names');
@@ -272,10 +274,14 @@ t.test('a certificate write interrupted leaves a complete certificate served and
     t.equal(activeInStore(), expected);
   });
 
-  await t.test('a restarted gateway loads and serves the active certificate; temp files are swept', async (t) => {
+  await t.test('a restarted gateway loads and serves the active certificate; what the kills left is swept', async (t) => {
     gw = await restart(gw);
     t.equal(await served(gw), expected, 'served after the restart');
-    t.same(tempFiles(), [], 'no temp files in the store once it is opened');
+    // Only what the kills left: the live gateway may be in the middle of a write of its own (renewal state).
+    const remaining = tempFiles().filter((temp) => leftByKills.has(temp));
+    t.same(remaining, [], `the ${leftByKills.size} temp file(s) the kills left are swept by the next open of the store`);
+    const inFlight = tempFiles().filter((temp) => !leftByKills.has(temp));
+    if (inFlight.length > 0) t.comment(`temp files of writes in flight now: ${inFlight.join(', ')}`);
     t.ok(statSync(join(keyTypeDir, 'versions', readFileSync(join(keyTypeDir, 'active'), 'utf8').trim(), 'private-key.pem')).mode % 0o1000 === 0o600, 'the served key is 0600');
   });
 });

@@ -63,7 +63,7 @@ t.test('write → fsync → rename → fsync(dir), with a temp name the sweep re
   const file = join(dir, 'active');
   await write(file, 'serial\n', 0o644);
   const temp = calls[0]!.path;
-  t.match(basename(temp), /^\.active\.[0-9a-f]{12}\.tmp$/, 'temp file beside the target, hidden, 12 hex digits');
+  t.match(basename(temp), new RegExp(`^\\.active\\.[0-9a-f]{12}\\.p${process.pid}\\.tmp$`), 'temp file beside the target, hidden, 12 hex digits and the writer\'s pid');
   t.equal(join(dir, basename(temp)), temp, 'in the same folder (rename stays on one filesystem)');
   t.strictSame(
     calls.map((c) => c.fn),

@@ -151,6 +151,24 @@ t.test('leftover temp files: swept by open(), never listed', async (t) => {
   for (const name of lookalikes) t.ok(existsSync(join(root, name)), `${name} kept`);
 });
 
+t.test('a temp file of a writer still running is left alone; one of a dead writer is swept', async (t) => {
+  const dir = t.testdir();
+  const root = join(dir, 'store');
+  mkdirSync(root, { recursive: true });
+  // Another process mid-write (this test process stands in for it: alive, not the sweeper's own pid in spirit).
+  const parentPid = process.ppid;
+  const live = `.active.0123456789ab.p${parentPid}.tmp`;
+  // A pid that exited: a child that has run to completion.
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout.trim();
+  const dead = `.active.abcdef012345.p${gone}.tmp`;
+  writeFileSync(join(root, live), 'being written');
+  writeFileSync(join(root, dead), 'torn');
+  await new FileStorage(root).open();
+  t.ok(existsSync(join(root, live)), 'the live writer keeps its temp file (a CLI opening the store beside the gateway)');
+  t.notOk(existsSync(join(root, dead)), 'a dead writer\'s temp file is swept');
+});
+
 t.test('a failed write leaves the old value intact and no temp file', async (t) => {
   t.test('on the real filesystem', async (t) => {
     const { store, root } = await openStore(t);
