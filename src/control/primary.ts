@@ -11,8 +11,8 @@ import { systemClock } from '../clock.js';
 import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from './messages.js';
 import { openStorage } from '../store/create-storage.js';
 import type { Storage } from '../store/storage.js';
-import { isSharedStore, type StoreStatus } from '../store/shared-store.js';
-import { isStoreUnavailable } from '../store/redis-client.js';
+import type { StoreStatus } from '../store/shared-store.js';
+import { isSharedStore, isStoreUnavailable } from '../store/shared-store-check.js';
 import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import type { StoreChange, StoreEvents } from '../store/store-events.js';
 import { createIssuer } from '../issuers/create-issuer.js';
@@ -27,7 +27,7 @@ import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { readClusterCa } from '../upstream/upstream-node.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
-import { startAdminServer, type AdminServer, type AdminBackend, type Readiness } from '../admin/admin-server.js';
+import type { AdminServer, AdminBackend, Readiness } from '../admin/admin-server.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { planReload } from './reload.js';
@@ -173,6 +173,8 @@ export class Primary {
     this.#watchStore();
     warnAtStart(config, this.#listeners, this.log);
     if (config.listen.admin) {
+      // fastify and the dashboard load only where an admin listener is configured.
+      const { startAdminServer } = await import('../admin/admin-server.js');
       const admin = await startAdminServer({ config: config.listen.admin, certificates: toWire(served), backend: this.#adminBackend(), log: this.log });
       this.#admin = admin;
       this.adminPort = admin.port;

@@ -166,7 +166,6 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     startTry(ctx, node);
   };
 
-  /** No head yet after hedgeMs: the same request to the next available node too; the first head wins. */
   // Per cluster runtime: a reload starts a fresh budget with the new nodes.
   const budgets = new WeakMap<ClusterRuntime, HedgeBudget>();
   const budgetOf = (cluster: ClusterRuntime): HedgeBudget => {
@@ -175,6 +174,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     return budget;
   };
 
+  /** No head yet after hedgeMs: the same request to the next available node too; the first head wins. */
   const hedge = (ctx: RequestContext): void => {
     ctx.hedgeTimer = undefined;
     if (ctx.done || ctx.responseStarted || ctx.live.length === 0 || ctx.tried.size > ctx.cluster.config.retries) return;

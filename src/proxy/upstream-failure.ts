@@ -17,6 +17,8 @@ export const CONNECT_TIMEOUT = 'UCGATE_ERR_UPSTREAM_CONNECT_TIMEOUT';
 export const FIRST_BYTE_TIMEOUT = 'UCGATE_ERR_UPSTREAM_FIRST_BYTE_TIMEOUT';
 /** A try that had no response head after `hedgeMs` while another node's answer came first (a hedge it lost). */
 export const SLOW_NODE = 'UCGATE_ERR_UPSTREAM_SLOW';
+/** A response framed so that its end is the connection's close (Transfer-Encoding not ending in chunked). */
+export const BAD_FRAMING = 'UCGATE_ERR_UPSTREAM_FRAMING';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -43,6 +45,13 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { class: 'tls', code, status: 502, message };
   if (RESET_CODES.has(code)) return { class: 'reset', code, status: 502, message };
   return { class: 'protocol', code, status: 502, message };
+}
+
+export class UpstreamFramingError extends Error {
+  readonly code = BAD_FRAMING;
+  constructor(transferEncoding: string) {
+    super(`Transfer-Encoding "${transferEncoding}" does not end in chunked: the body would run to the connection's close`);
+  }
 }
 
 export class UpstreamTimeoutError extends Error {

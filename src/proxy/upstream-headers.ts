@@ -66,7 +66,7 @@ export function upstreamHeaders(req: IncomingMessage, proto: 'https' | 'http'): 
     else if (lower === 'transfer-encoding') hasCoding = true;
     out.push(name, raw[i + 1]!);
   }
-  // As http-proxy did: a bodiless DELETE/OPTIONS says so, since Node sends no framing for those methods.
+  // Nodes have always seen this (http-proxy added it): Node frames no body for these methods, so say there is none.
   if (!hasLength && !hasCoding && (req.method === 'DELETE' || req.method === 'OPTIONS')) out.push('Content-Length', '0');
   out.push('X-Forwarded-For', req.socket.remoteAddress ?? '', 'X-Forwarded-Proto', proto);
   const host = req.headers.host;

@@ -13,7 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
-import { UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT } from './upstream-failure.js';
+import { UpstreamFramingError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT } from './upstream-failure.js';
 
 export interface TryOptions {
   readonly method: string;
@@ -60,6 +60,14 @@ export class UpstreamTry {
     req.on('response', (res) => {
       if (this.aborted) {
         res.resume();
+        return;
+      }
+      const coding = res.headers['transfer-encoding'];
+      if (coding !== undefined && !endsInChunked(coding)) {
+        // RFC 9112 §6.3 lets such a body run to the close; nginx and HAProxy refuse it, and so do we:
+        // a failure before any byte reached the client, so an idempotent request goes to the next node.
+        this.abort();
+        options.onError(this, new UpstreamFramingError(coding));
         return;
       }
       this.#clear();
@@ -118,4 +126,9 @@ export class UpstreamTry {
       this.#timer = undefined;
     }
   }
+}
+
+function endsInChunked(transferEncoding: string): boolean {
+  const last = transferEncoding.slice(transferEncoding.lastIndexOf(',') + 1);
+  return last.trim().toLowerCase() === 'chunked';
 }

@@ -15,7 +15,7 @@
 import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
 import { isNotFound } from './storage.js';
 import type { FileStorage } from './file-storage.js';
-import { isStoreUnavailable } from './redis-client.js';
+import { isStoreUnavailable } from './shared-store-check.js';
 
 const NOT_CACHED = [/^acme\/challenges\//, /^audit\//];
 

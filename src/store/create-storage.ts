@@ -6,7 +6,9 @@ import type { UcgateConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Storage, Locker } from './storage.js';
 import { FileStorage } from './file-storage.js';
-import { openRedisStore } from './shared-store.js';
+
+/** ioredis and the shared store load only where a Redis store is configured (workers of a file store never need them). */
+const loadRedisStore = () => import('./shared-store.js');
 
 export interface OpenStorageOptions {
   /**
@@ -21,6 +23,7 @@ export interface OpenStorageOptions {
 /** The store; for redis a SharedStore (check with isSharedStore) that the caller should close when done. */
 export async function openStorage(config: UcgateConfig, options: OpenStorageOptions = {}): Promise<Storage & Locker> {
   if (config.certificates.store.type === 'redis') {
+    const { openRedisStore } = await loadRedisStore();
     return openRedisStore(config, { mode: options.mode ?? 'cli', ...(options.log && { log: options.log }) });
   }
   return new FileStorage(config.certificates.dir).open();
@@ -34,7 +37,7 @@ export async function openStorage(config: UcgateConfig, options: OpenStorageOpti
 export function openStoreReader(config: UcgateConfig): Storage {
   if (config.certificates.store.type !== 'redis') return new FileStorage(config.certificates.dir);
   let opened: Promise<Storage> | undefined;
-  const store = () => (opened ??= openRedisStore(config, { mode: 'cli' }));
+  const store = () => (opened ??= loadRedisStore().then(({ openRedisStore }) => openRedisStore(config, { mode: 'cli' })));
   return {
     load: async (key) => (await store()).load(key),
     exists: async (key) => (await store()).exists(key),

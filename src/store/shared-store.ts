@@ -25,6 +25,7 @@ import { RedisStorage } from './redis-storage.js';
 import { CachedStorage } from './cached-storage.js';
 import { EncryptedStorage, loadStoreKey, STORE_KEY_ENV } from './encrypted-values.js';
 import { StoreEvents } from './store-events.js';
+import { SHARED_STORE_BRAND, isSharedStore } from './shared-store-check.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 /** The store's health as `GET /api/v1/status` reports it. */
@@ -53,6 +54,7 @@ export interface SharedStoreParts {
 
 /** Emits `up` and `down` as the connection comes and goes. */
 export class SharedStore extends EventEmitter implements Storage, Locker, Appender {
+  readonly [SHARED_STORE_BRAND] = true;
   readonly connection: RedisConnection;
   readonly keyspace: RedisKeyspace;
   /** Names this process in lock values and announcements. */
@@ -124,10 +126,7 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
   }
 }
 
-/** Whether a store from openStorage is the shared (Redis) one, with status, watch and close. */
-export function isSharedStore(storage: unknown): storage is SharedStore {
-  return storage instanceof SharedStore;
-}
+export { isSharedStore };
 
 export interface OpenRedisStoreOptions {
   /** `gateway`: long-lived, reconnects for ever. `cli`: one command's worth of work. */

@@ -38,7 +38,7 @@ const WORKLOADS: Record<string, Workload> = {
 };
 /** Frames worth a line of their own in the summary, whatever their rank. */
 const SUSPECTS: Record<string, (frame: string) => boolean> = {
-  'http-proxy (all of it)': (f) => f.includes(' http-proxy/'),
+  'https.Agent pool bookkeeping': (f) => f.includes('node:_http_agent'),
   'prom-client': (f) => f.includes(' prom-client/'),
   pino: (f) => f.includes(' pino/') || f.includes(' pino-std-serializers/'),
   'ucgate rewrite (src/rewrite)': (f) => f.includes(' src/rewrite/') || f.includes(' dist/rewrite/'),
