@@ -2,6 +2,7 @@
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
 import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
 import type { Issuer } from './issuer.js';
 import { SelfSignedIssuer } from './self-signed-issuer.js';
 import { ManualIssuer } from './manual-issuer.js';
@@ -14,12 +15,14 @@ export interface CreateIssuerOptions {
   /** Where ACME challenge responses go; default: the store only (for the CLI). */
   readonly challenges?: ChallengePublisher;
   readonly log?: Logger;
+  /** The clock certificates are judged by (self-signed dates its leaves from it). */
+  readonly clock?: Clock;
 }
 
 export function createIssuer(config: UcgateConfig, storage: Storage & Locker, options: CreateIssuerOptions = {}): Issuer {
   switch (config.certificates.issuer.type) {
     case 'self-signed':
-      return new SelfSignedIssuer(storage, config.gateway.fqdn);
+      return new SelfSignedIssuer(storage, config.gateway.fqdn, options.clock);
     case 'manual':
       return new ManualIssuer();
     case 'acme': {

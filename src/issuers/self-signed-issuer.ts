@@ -7,6 +7,7 @@ import type { Issuer, CertificateRequest, IssuedCertificate } from './issuer.js'
 import type { Storage, Locker } from '../store/storage.js';
 import { loadText } from '../store/storage.js';
 import { createCa, issueLeaf, type KeyAndCertificate } from '../pki/x509.js';
+import { systemClock, type Clock } from '../clock.js';
 
 const CA_CERT = 'ca/self-signed/ca.pem';
 const CA_KEY = 'ca/self-signed/ca-key.pem';
@@ -16,10 +17,13 @@ export class SelfSignedIssuer implements Issuer {
   readonly type = 'self-signed' as const;
   readonly #storage: Storage & Locker;
   readonly #caName: string;
+  readonly #clock: Clock;
 
-  constructor(storage: Storage & Locker, caName: string) {
+  /** `clock`: the one the caller judges validity by, so a leaf it just got is never already due. */
+  constructor(storage: Storage & Locker, caName: string, clock: Clock = systemClock) {
     this.#storage = storage;
     this.#caName = caName;
+    this.#clock = clock;
   }
 
   async #ca(): Promise<KeyAndCertificate> {
@@ -48,7 +52,8 @@ export class SelfSignedIssuer implements Issuer {
       commonName: request.commonName,
       subjectAltNames: request.subjectAltNames,
       keyType: request.keyType,
-      notAfter: new Date(Date.now() + LEAF_LIFETIME_MS),
+      notBefore: new Date(this.#clock.now() - 60_000),
+      notAfter: new Date(this.#clock.now() + LEAF_LIFETIME_MS),
     });
     return { certPem: leaf.certPem, chainPem: '', keyPem: leaf.keyPem, keyType: request.keyType, source: 'self-signed' };
   }

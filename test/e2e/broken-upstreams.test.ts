@@ -19,13 +19,13 @@
  * failed node (a failed handshake), never after the body went out.
  */
 import t from 'tap';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBrokenUpstream, createTestCa, type BrokenBehaviour, type BrokenUpstream } from '../helpers/broken-upstream.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
 import { rawExchange } from '../helpers/raw-client.js';
 import { processTree } from '../helpers/process-tree.js';
-import { startGatewayProcess, FQDN, type GatewayProcess, type LogLine } from '../helpers/gateway.js';
+import { startGatewayProcess, FQDN, type GatewayProcess, type LogLine, writeTokenFile } from '../helpers/gateway.js';
 
 // Checks far enough apart that a case's first request meets a node the gateway still thinks healthy.
 const HEALTH = { path: '/cucm-uds/version', intervalMs: 1000, timeoutMs: 800, fall: 2, rise: 1, expectStatus: 200, expectBody: '<versionInformation' };
@@ -73,9 +73,7 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
   t.teardown(() => Promise.all([solo.close(), flaky.close(), healthy.close()]));
   const caFile = join(dir, 'upstream-ca.pem');
   writeFileSync(caFile, ca.certPem);
-  const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'test-token-0123456789\n');
-  chmodSync(tokenFile, 0o600);
+  const tokenFile = writeTokenFile(dir);
   const node = (u: BrokenUpstream, priority: number) => ({ name: u.name, url: u.url, address: '127.0.0.1', priority });
   const gw = await startGatewayProcess(t, dir, {
     gateway: { fqdn: FQDN },

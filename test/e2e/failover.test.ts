@@ -4,12 +4,12 @@
  * are busy, and come back.
  */
 import t, { type Test } from 'tap';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import { issueLeaf } from '../../src/pki/x509.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess, writeTokenFile } from '../helpers/gateway.js';
 import { startLoad } from '../helpers/load.js';
 import { startNodeProcess } from '../helpers/node-process.js';
 
@@ -21,9 +21,7 @@ async function gatewayFor(t: Test, cucm: CucmCluster, extra: Record<string, unkn
   const dir = t.testdir();
   const caFile = join(dir, 'cucm-ca.pem');
   writeFileSync(caFile, cucm.caPem);
-  const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'test-token-0123456789\n');
-  chmodSync(tokenFile, 0o600);
+  const tokenFile = writeTokenFile(dir);
   const gw = await startGatewayProcess(t, dir, {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },

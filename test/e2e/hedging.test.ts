@@ -10,11 +10,11 @@
  * the worker's own file descriptors are counted from /proc.
  */
 import t, { type Test } from 'tap';
-import { writeFileSync, chmodSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor, type HttpsResponse } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess, writeTokenFile } from '../helpers/gateway.js';
 import { processTree } from '../helpers/process-tree.js';
 
 const HEDGE_MS = 200;
@@ -26,9 +26,7 @@ async function gatewayFor(t: Test, cucm: CucmCluster, timeouts: Record<string, n
   const dir = t.testdir();
   const caFile = join(dir, 'cucm-ca.pem');
   writeFileSync(caFile, cucm.caPem);
-  const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'test-token-0123456789\n');
-  chmodSync(tokenFile, 0o600);
+  const tokenFile = writeTokenFile(dir);
   const gw = await startGatewayProcess(t, dir, {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },

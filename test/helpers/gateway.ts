@@ -5,7 +5,7 @@
  * PEM (`ucgate cert export-trust`), and a stop that returns the exit status.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -158,4 +158,12 @@ export async function startGatewayProcess(
       return exit;
     },
   };
+}
+
+/** An admin token file the gateway accepts (mode 0600) in `dir`; returns its path. */
+export function writeTokenFile(dir: string, token = 'test-token-0123456789'): string {
+  const file = join(dir, 'admin.token');
+  writeFileSync(file, token + '\n');
+  chmodSync(file, 0o600);
+  return file;
 }
