@@ -69,11 +69,6 @@ export class TrustMaintenance {
     });
   }
 
-  /** Resolves when the pass under way (if any) is over: for tests and shutdown. */
-  async settled(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
   async #pass(): Promise<void> {
     const { publisher, clock, log } = this.#options;
     let delay = POLL_MS;

@@ -13,7 +13,6 @@
  * pointer: first issuance, renewal, import and rollback.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import type { UcgateConfig, CucmTrustConfig, CucmTrustTarget } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
 import type { Clock } from '../clock.js';
@@ -22,6 +21,7 @@ import type { ActivationGate, LeafToServe } from '../certificates/certificate-st
 import type { CertificateInfo } from '../pki/certificate-info.js';
 import { appendAudit, auditTime, type AuditActor } from '../certificates/audit-log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
+import { readClusterCa } from '../upstream/upstream-node.js';
 import { CertmgrClient, type CertmgrTarget, type PlatformCredentials } from './certmgr-client.js';
 import { loadLedger, saveLedger, type PublishedLeaf, type PublishedTarget } from './trust-ledger.js';
 
@@ -49,7 +49,7 @@ export function trustTargets(config: UcgateConfig, trust: CucmTrustConfig): Cert
     const url = target.url ?? first?.url;
     if (!url) throw new UcgateError(ErrorCodes.CONFIG_INVALID, `certificates.cucmTrust: cluster ${cluster.name} has no publisher url`);
     const address = target.url ? target.address : first?.address;
-    const caPem = cluster.tls.caFile ? readFileSync(cluster.tls.caFile, 'utf8') : undefined;
+    const caPem = readClusterCa(cluster);
     return { cluster: cluster.name, url: new URL(url).origin, verify: cluster.tls.verify, ...(address && { address }), ...(caPem && { caPem }) };
   });
 }
@@ -154,7 +154,8 @@ export class TrustPublisher implements ActivationGate {
     });
     for (const target of fresh) {
       log.info({ event: 'cucm_trust_published', keyType: next.keyType, serial: next.info.serialNumber, cluster: target.cluster, stores }, 'leaf published to CUCM');
-      await this.#audit('published', next.keyType, next.info, `cucm ${target.cluster} ${new URL(target.url).host}: ${stores.join(', ')}`);
+      const detail = `cucm ${target.cluster} ${new URL(target.url).host}: ${stores.join(', ')}`;
+      await this.#audit({ action: 'published', keyType: next.keyType, subject: next.info.subject, serial: next.info.serialNumber, newFingerprint: next.info.fingerprintSha256, detail });
     }
     if (failures.length > 0) {
       log.error({ event: 'cucm_trust_publish_failed', keyType: next.keyType, serial: next.info.serialNumber, errors: failures }, 'could not publish the leaf to CUCM');
@@ -229,7 +230,8 @@ export class TrustPublisher implements ActivationGate {
     });
     for (const leaf of done) {
       log.info({ event: 'cucm_trust_removed', serial: leaf.serial, clusters: leaf.targets.map((t) => t.cluster) }, 'replaced leaf removed from CUCM');
-      await this.#auditLeaf('unpublished', leaf, `cucm ${leaf.targets.map((t) => t.cluster).join(', ')}: ${this.#trust.stores.join(', ')}`);
+      const detail = `cucm ${leaf.targets.map((t) => t.cluster).join(', ')}: ${this.#trust.stores.join(', ')}`;
+      await this.#audit({ action: 'unpublished', keyType: leaf.keyType, subject: leaf.subject, serial: leaf.serial, oldFingerprint: leaf.fingerprint, detail });
     }
     return next;
   }
@@ -239,15 +241,8 @@ export class TrustPublisher implements ActivationGate {
     return loadLedger(this.#options.storage);
   }
 
-  async #audit(action: 'published', keyType: LeafToServe['keyType'], info: CertificateInfo, detail: string): Promise<void> {
-    await this.#write({ action, keyType, subject: info.subject, serial: info.serialNumber, newFingerprint: info.fingerprintSha256, detail });
-  }
-
-  async #auditLeaf(action: 'unpublished', leaf: PublishedLeaf, detail: string): Promise<void> {
-    await this.#write({ action, keyType: leaf.keyType, subject: leaf.subject, serial: leaf.serial, oldFingerprint: leaf.fingerprint, detail });
-  }
-
-  async #write(entry: Omit<Parameters<typeof appendAudit>[1], 'time' | 'actor'>): Promise<void> {
+  /** A failing audit write is logged; it never undoes a publication or a removal. */
+  async #audit(entry: Omit<Parameters<typeof appendAudit>[1], 'time' | 'actor'>): Promise<void> {
     try {
       await appendAudit(this.#options.storage, { time: auditTime(this.#options.clock.now()), actor: this.#options.actor, ...entry });
     } catch (err) {

@@ -20,7 +20,7 @@ export interface OpenStorageOptions {
   readonly log?: Logger;
 }
 
-/** The store; for redis a SharedStore (check with isSharedStore) that the caller should close when done. */
+/** The store; for redis a SharedStore (check with isSharedStore, shared-store-check.ts) that the caller should close when done. */
 export async function openStorage(config: UcgateConfig, options: OpenStorageOptions = {}): Promise<Storage & Locker> {
   if (config.certificates.store.type === 'redis') {
     const { openRedisStore } = await loadRedisStore();

@@ -51,7 +51,6 @@ export function toStoreError(err: unknown, where = 'redis'): UcgateError {
     : new UcgateError(ErrorCodes.STORE_UNAVAILABLE, `certificate store ${where} unreachable: ${message}`, { cause: err });
 }
 
-export { isStoreUnavailable } from './shared-store-check.js';
 
 /** Reconnect delays: 250 ms doubling to 10 s, plus up to 250 ms of jitter so instances do not retry in step. */
 export function reconnectDelayMs(attempt: number): number {

@@ -25,7 +25,7 @@ import { RedisStorage } from './redis-storage.js';
 import { CachedStorage } from './cached-storage.js';
 import { EncryptedStorage, loadStoreKey, STORE_KEY_ENV } from './encrypted-values.js';
 import { StoreEvents } from './store-events.js';
-import { SHARED_STORE_BRAND, isSharedStore } from './shared-store-check.js';
+import { SHARED_STORE_BRAND } from './shared-store-check.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 /** The store's health as `GET /api/v1/status` reports it. */
@@ -126,7 +126,6 @@ export class SharedStore extends EventEmitter implements Storage, Locker, Append
   }
 }
 
-export { isSharedStore };
 
 export interface OpenRedisStoreOptions {
   /** `gateway`: long-lived, reconnects for ever. `cli`: one command's worth of work. */
