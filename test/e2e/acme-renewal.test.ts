@@ -38,15 +38,18 @@ function admin(port: number, method: 'GET' | 'POST', path: string): Promise<{ st
 
 /** New TLS connections in a loop (no session reuse): every handshake's outcome and the serial it saw. */
 function startProbe(port: number, ca: () => string) {
-  const seen: { at: number; serial?: string; error?: string }[] = [];
+  // startedAt, not the completion time, decides which certificate a connection may see: a
+  // handshake begun before a swap can finish well after it on a loaded machine.
+  const seen: { startedAt: number; at: number; serial?: string; error?: string }[] = [];
   let running = true;
   const lane = async () => {
     while (running) {
+      const startedAt = Date.now();
       try {
         const res = await httpsRequest({ host: '127.0.0.1', port, path: '/cucm-uds/version', ca: ca(), servername: FQDN, timeoutMs: 10_000 });
-        seen.push({ at: Date.now(), serial: res.socket.peerCertificate.serialNumber?.toLowerCase(), ...(res.status !== 200 && { error: `status ${res.status}` }) });
+        seen.push({ startedAt, at: Date.now(), serial: res.socket.peerCertificate.serialNumber?.toLowerCase(), ...(res.status !== 200 && { error: `status ${res.status}` }) });
       } catch (err) {
-        seen.push({ at: Date.now(), error: `${(err as { code?: string }).code ?? ''} ${(err as Error).message}` });
+        seen.push({ startedAt, at: Date.now(), error: `${(err as { code?: string }).code ?? ''} ${(err as Error).message}` });
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -114,7 +117,7 @@ t.test('renewal under load, API-triggered swap, CA outage and recovery', async (
     if (failedRequests.length + failedHandshakes.length > 0) t.comment(JSON.stringify([...failedRequests.slice(0, 3), ...failedHandshakes.slice(0, 3)]));
     const swapAt = probe.seen.find((s) => s.serial === serialOf(next))!.at;
     t.ok(
-      probe.seen.filter((s) => s.at > swapAt + 200).every((s) => s.serial === serialOf(next)),
+      probe.seen.filter((s) => s.startedAt > swapAt + 200).every((s) => s.serial === serialOf(next)),
       'once swapped, every new connection (on either worker) sees the new serial',
     );
     t.comment(`scheduled renewal under load: ${results.length} keep-alive requests + ${probe.seen.length} new connections, 0 failed`);
@@ -133,11 +136,13 @@ t.test('renewal under load, API-triggered swap, CA outage and recovery', async (
     t.match(result, { ok: true, outcome: 'renewed', trigger: 'manual', workers: 2 }, 'both workers acknowledged the new certificate');
     t.not(result!.serial, serialOf(before));
     const firstSeen = await waitFor(() => probe.seen.find((s) => s.serial === result!.serial && s.at >= triggeredAt), { timeoutMs: 5_000 });
-    await waitFor(() => probe.seen.filter((s) => s.at > answeredAt + 50).length >= 20, { timeoutMs: 10_000 });
+    await waitFor(() => probe.seen.filter((s) => s.startedAt > answeredAt + 50).length >= 20, { timeoutMs: 10_000 });
     const results = await load.stop();
     await probe.stop();
-    const after = probe.seen.filter((s) => s.at > answeredAt + 50);
-    t.ok(after.every((s) => s.serial === result!.serial), 'every connection made after the answer sees the new certificate');
+    const after = probe.seen.filter((s) => s.startedAt > answeredAt + 50);
+    const stale = after.filter((s) => s.serial !== result!.serial);
+    t.equal(stale.length, 0, 'every connection begun after the answer sees the new certificate');
+    if (stale.length > 0) t.comment(JSON.stringify({ answeredAt, newSerial: result!.serial, stale: stale.slice(0, 3) }));
     t.equal(results.filter((r) => r.status !== 200).length + probe.seen.filter((s) => s.error).length, 0, 'nothing failed during the swap');
     const phases = gw.logs
       .filter((line) => Date.parse(String(line.time)) >= triggeredAt - 5 && /^(cert_renewing|acme_order_created|acme_authorizations_valid|cert_renewed)$/.test(String(line.event)))
