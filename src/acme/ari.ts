@@ -11,27 +11,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { parseRetryAfter } from './acme-errors.js';
-
-/** What the CA said about one certificate. */
-export interface RenewalInfo {
-  readonly certId: string;
-  /** Suggested window, ms since the epoch; start < end. */
-  readonly start: number;
-  readonly end: number;
-  readonly explanationUrl: string | undefined;
-  /** When to ask again (Retry-After), ms from the response. */
-  readonly retryAfterMs: number | undefined;
-}
-
-/** Optional Issuer capability (certmagic's style): renewal information from the CA. */
-export interface RenewalInfoSource {
-  /** The CA's window for `certPem`, or undefined when the CA offers no ARI. Throws when the CA could not be asked. */
-  renewalInfo(certPem: string): Promise<RenewalInfo | undefined>;
-}
-
-export function hasRenewalInfo(issuer: object): issuer is RenewalInfoSource {
-  return typeof (issuer as Partial<RenewalInfoSource>).renewalInfo === 'function';
-}
+import type { RenewalInfo } from './renewal-info.js';
 
 function hexToBase64Url(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64url');

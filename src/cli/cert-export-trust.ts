@@ -33,7 +33,7 @@ export async function certExportTrustCommand(options: { config?: string; out?: s
     } else {
       // Per key type, the root its served certificate chains to: an imported one's own root (kept at
       // import), else the issuer's CA, else the top of the served chain. Dual certificates may have two.
-      const issuerAnchor = await createIssuer(config, storage).trustAnchorPem();
+      const issuerAnchor = await (await createIssuer(config, storage)).trustAnchorPem();
       const anchors = new Set<string>();
       for (const keyType of config.certificates.keyTypes) {
         const cert = await loadActiveCertificate(storage, keyType);

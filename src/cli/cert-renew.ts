@@ -31,7 +31,7 @@ import { AcmeError } from '../acme/acme-errors.js';
 import { ChallengeTable } from '../acme/challenge-table.js';
 import { storeChallenge, deleteChallenge } from '../acme/challenge-store.js';
 import { startStandaloneResponders } from '../acme/standalone-responder.js';
-import { hasRenewalInfo } from '../acme/ari.js';
+import { hasRenewalInfo } from '../acme/renewal-info.js';
 import { renewCertificate } from '../lifecycle/renew.js';
 import { cliTrustGate } from './trust-gate.js';
 import { lifetimeRenewalTime } from '../lifecycle/renewal-timing.js';
@@ -127,7 +127,7 @@ async function dueNow(config: UcgateConfig, storage: Storage, issuer: Issuer, ke
 async function renewHere(config: UcgateConfig, storage: Storage & Locker, force: boolean, say: (line: string) => void): Promise<AttemptOutcome[]> {
   const gate = cliTrustGate(config, storage);
   const table = new ChallengeTable();
-  const issuer = createIssuer(config, storage, {
+  const issuer = await createIssuer(config, storage, {
     challenges: {
       publish: async (challenge) => {
         table.apply('add', challenge);

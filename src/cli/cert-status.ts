@@ -26,7 +26,7 @@ export async function certStatusCommand(options: { config?: string; json?: boole
       if (!cert) missing.push(keyType);
       else entries.push({ name: `gateway-${keyType}`, source: cert.source, daysLeft: daysLeft(cert.info, now), ...cert.info });
     }
-    const anchor = await createIssuer(config, storage).trustAnchorPem();
+    const anchor = await (await createIssuer(config, storage)).trustAnchorPem();
     if (anchor) {
       const info = describeCertificate(anchor);
       entries.push({ name: 'local-ca', source: 'self-signed', daysLeft: daysLeft(info, now), ...info });

@@ -109,7 +109,7 @@ export class Primary {
     const storage = await openStorage(config, { mode: 'gateway', log: this.log });
     this.#storage = storage;
     this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
-    const issuer = createIssuer(config, storage, { challenges: this.#challenges, log: this.log, clock: this.clock });
+    const issuer = await createIssuer(config, storage, { challenges: this.#challenges, log: this.log, clock: this.clock });
     const publisher = createTrustPublisher({ config, storage, clock: this.clock, log: this.log, actor: 'gateway' });
     this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log, ...(publisher && { gate: publisher }) });
     const served = await this.#ensureCertificates();

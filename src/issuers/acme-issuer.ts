@@ -12,7 +12,6 @@
 import { generateKeyPair } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import acme from 'acme-client';
 import type { Client } from 'acme-client';
@@ -25,7 +24,8 @@ import { loadOrCreateAccountKey, recordAccount } from '../acme/account.js';
 import { AcmeError, classifyAcmeError, parseRetryAfter, type ProblemResponse } from '../acme/acme-errors.js';
 import { runOrder, type ChallengeSolver } from '../acme/order-flow.js';
 import { runDnsHook } from '../acme/dns-hook.js';
-import { ariCertId, parseRenewalInfo, renewalInfoUrl, type RenewalInfo, type RenewalInfoSource } from '../acme/ari.js';
+import { ariCertId, parseRenewalInfo, renewalInfoUrl } from '../acme/ari.js';
+import type { RenewalInfo, RenewalInfoSource } from '../acme/renewal-info.js';
 import type { ChallengePublisher } from '../acme/challenge-store.js';
 
 const generate = promisify(generateKeyPair);
@@ -286,9 +286,4 @@ function trackProblems(client: Client, onProblem: (problem: ProblemResponse | un
     );
     return response;
   };
-}
-
-/** The folder relative hook commands resolve against. */
-export function configDirOf(configFile: string): string {
-  return configFile ? dirname(configFile) : process.cwd();
 }

@@ -1,12 +1,16 @@
-/** The configured Issuer, from `certificates.issuer`. */
+/**
+ * The configured Issuer, from `certificates.issuer`. Each issuer's module is
+ * loaded only when configured: the ACME client and the X.509 libraries
+ * behind it are tens of megabytes in the primary of a gateway that never
+ * uses them.
+ */
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import type { Issuer } from './issuer.js';
-import { SelfSignedIssuer } from './self-signed-issuer.js';
+import { dirname } from 'node:path';
 import { ManualIssuer } from './manual-issuer.js';
-import { AcmeIssuer, configDirOf } from './acme-issuer.js';
 import { StoreChallengePublisher, type ChallengePublisher } from '../acme/challenge-store.js';
 import { createLogger } from '../log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
@@ -19,10 +23,12 @@ export interface CreateIssuerOptions {
   readonly clock?: Clock;
 }
 
-export function createIssuer(config: UcgateConfig, storage: Storage & Locker, options: CreateIssuerOptions = {}): Issuer {
+export async function createIssuer(config: UcgateConfig, storage: Storage & Locker, options: CreateIssuerOptions = {}): Promise<Issuer> {
   switch (config.certificates.issuer.type) {
-    case 'self-signed':
+    case 'self-signed': {
+      const { SelfSignedIssuer } = await import('./self-signed-issuer.js');
       return new SelfSignedIssuer(storage, config.gateway.fqdn, options.clock);
+    }
     case 'manual':
       return new ManualIssuer();
     case 'acme': {
@@ -33,6 +39,7 @@ export function createIssuer(config: UcgateConfig, storage: Storage & Locker, op
           exitCode: 2,
         });
       }
+      const { AcmeIssuer } = await import('./acme-issuer.js');
       return new AcmeIssuer({
         acme,
         storage,
@@ -42,4 +49,9 @@ export function createIssuer(config: UcgateConfig, storage: Storage & Locker, op
       });
     }
   }
+}
+
+/** The folder relative hook commands resolve against. */
+export function configDirOf(configFile: string): string {
+  return configFile ? dirname(configFile) : process.cwd();
 }

@@ -16,7 +16,7 @@ import type { KeyType } from '../config/types.js';
 import type { Clock, ClockTimer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
-import type { RenewalInfo } from '../acme/ari.js';
+import type { RenewalInfo } from '../acme/renewal-info.js';
 import { AcmeError, type FailureReason } from '../acme/acme-errors.js';
 import { UcgateError, ErrorCodes, isUcgateError } from '../errors.js';
 import type { KeyRenewalStatus, RenewalTrigger } from './renewal-history.js';

@@ -8,7 +8,6 @@
  */
 import type { KeyType } from '../config/types.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
-import { createCa, issueLeaf } from '../pki/x509.js';
 import { describeCertificate } from '../pki/certificate-info.js';
 
 const PLACEHOLDERS = new WeakSet<StoredCertificate>();
@@ -25,6 +24,8 @@ export function needsDataPlane(issuer: object): issuer is NeedsDataPlane {
 
 /** A fresh in-memory placeholder for `names` (the first becomes the common name). */
 export async function createPlaceholder(keyType: KeyType, names: readonly string[], nowMs: number): Promise<StoredCertificate> {
+  // Only a first ACME start needs one: the X.509 library loads then, not in every primary.
+  const { createCa, issueLeaf } = await import('../pki/x509.js');
   const ca = await createCa({ commonName: 'ucgate placeholder (certificate being obtained)', keyType: 'ecdsa-p256' });
   const leaf = await issueLeaf({
     issuer: ca,

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import type { CertificateManager } from '../certificates/certificate-manager.js';
 import { requiredNames } from '../certificates/certificate-manager.js';
 import { loadActiveCertificate, type StoredCertificate, type ActivationGate } from '../certificates/certificate-store.js';
-import { hasRenewalInfo } from '../acme/ari.js';
+import { hasRenewalInfo } from '../acme/renewal-info.js';
 import type { AckReport } from './worker-acks.js';
 import { RenewalMaintenance } from './maintenance.js';
 import { renewCertificate } from './renew.js';

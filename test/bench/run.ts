@@ -5,10 +5,10 @@
  * test/bench/results/latest.md. Nothing here asserts performance.
  *
  *   npm run bench                      full: 3 rounds, 5 s per workload, peers on
- *   npm run bench -- --short           1 round, 3 s per workload (about 2 minutes)
+ *   npm run bench -- --short           1 round, 3 s per workload (about 3-4 minutes)
  *   options: --peers / --no-peers, --rounds N, --duration S, --warmup S,
  *            --only ucgate,nginx       (contestants; direct is always kept)
- *            --workloads keepalive,handshake-full,handshake-resumed,idle-memory,failover-kill,failover-hang
+ *            --workloads keepalive,handshake-full,handshake-resumed,login-storm,large-body,idle-memory,failover-kill,failover-hang
  *            --no-failover, --failover-rounds N, --upstream nginx|sim, --out FILE, --keep
  *            --wait-quiet S            (wait up to S s for other work on the machine to finish)
  *            --floor                   (add node-floor: a bare Node.js proxy, the reference for Node's own cost)
@@ -43,9 +43,20 @@ import { NodeFloorContestant } from './contestants/node-floor.js';
 import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload, warmUntilSteady } from './workloads/throughput.js';
 import { hangWorkload, killWorkload } from './workloads/failover.js';
 import { idleMemoryWorkload } from './workloads/idle-memory.js';
+import { loginStormWorkload } from './workloads/login-storm.js';
+import { largeBodyWorkload } from './workloads/large-body.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const ALL_WORKLOADS: readonly Workload[] = [keepAliveWorkload, fullHandshakeWorkload, resumedHandshakeWorkload, idleMemoryWorkload, killWorkload, hangWorkload];
+const ALL_WORKLOADS: readonly Workload[] = [
+  keepAliveWorkload,
+  fullHandshakeWorkload,
+  resumedHandshakeWorkload,
+  loginStormWorkload,
+  largeBodyWorkload,
+  idleMemoryWorkload,
+  killWorkload,
+  hangWorkload,
+];
 
 interface Args {
   short: boolean;

@@ -42,18 +42,15 @@ t.test('dns-01 without a hook, and bad tuning, are config errors with their path
 
 t.test('http-01 needs a plain-HTTP listener; the issuer says so with the key path', async (t) => {
   const storage = await new FileStorage(t.testdir()).open();
-  const err = (() => {
-    try {
-      createIssuer(parseConfig(base({}), opts), storage);
-    } catch (e) {
-      return e;
-    }
-  })() as UcgateError;
+  const err = (await createIssuer(parseConfig(base({}), opts), storage).then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as UcgateError;
   t.equal(err.code, ErrorCodes.CONFIG_INVALID);
   t.equal(err.exitCode, 2);
   t.match(err.message, /^certificates\.issuer\.acme\.challenge: http-01 needs a listen\.http listener/);
-  const ok = createIssuer(parseConfig(base({}, { listen: { http: [{ port: 8080 }] } }), opts), storage);
+  const ok = await createIssuer(parseConfig(base({}, { listen: { http: [{ port: 8080 }] } }), opts), storage);
   t.equal(ok.type, 'acme');
   t.equal((ok as unknown as { needsDataPlane: boolean }).needsDataPlane, true, 'orders only once the listeners run');
-  t.equal(createIssuer(parseConfig(base({ challenge: 'tls-alpn-01' }), opts), storage).type, 'acme', 'tls-alpn-01 uses the HTTPS listeners');
+  t.equal((await createIssuer(parseConfig(base({ challenge: 'tls-alpn-01' }), opts), storage)).type, 'acme', 'tls-alpn-01 uses the HTTPS listeners');
 });

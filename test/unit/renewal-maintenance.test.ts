@@ -10,7 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { RenewalMaintenance, type RenewReport } from '../../src/lifecycle/maintenance.js';
 import { lifetimeRenewalTime, retryDelay, timeInWindow, withJitter, ariRefetchDelay } from '../../src/lifecycle/renewal-timing.js';
 import { AcmeError } from '../../src/acme/acme-errors.js';
-import type { RenewalInfo } from '../../src/acme/ari.js';
+import type { RenewalInfo } from '../../src/acme/renewal-info.js';
 import type { StoredCertificate } from '../../src/certificates/certificate-store.js';
 
 const SECOND = 1_000;

@@ -18,6 +18,16 @@ export function frontEndpoint(port: number, pki: BenchPki): Endpoint {
   return { host: '127.0.0.1', port, servername: FQDN, caFile: pki.frontCaFile, url: `https://127.0.0.1:${port}` };
 }
 
+/** How many times a body names a CUCM node of the bench (none once a proxy has rewritten them all). */
+export function nodeNameCount(body: string): number {
+  return body.match(/cucm-(pub|sub1)\.example\.test/g)?.length ?? 0;
+}
+
+/** What became of the node names in a body: how many are left, how many name the gateway instead. */
+export function namesNote(body: string): string {
+  return `${nodeNameCount(body)} node name(s) left, ${body.split(FQDN).length - 1} naming ${FQDN}`;
+}
+
 /**
  * The negotiated TLS versions, and whether the UDS body still names the node
  * (peers pass it through; ucgate rewrites node names to its own, which is
@@ -25,7 +35,7 @@ export function frontEndpoint(port: number, pki: BenchPki): Endpoint {
  */
 export function legNotes(name: string, probe: ProbeResult): string[] {
   const upstreamTls = probe.headers['x-upstream-tls'];
-  const rewritten = /cucm-(pub|sub1)\.example\.test/.test(probe.body) ? 'body passed through unchanged' : 'node names in the body rewritten';
+  const rewritten = nodeNameCount(probe.body) > 0 ? 'body passed through unchanged' : 'node names in the body rewritten';
   return [`${name}: client leg ${probe.protocol ?? '?'}${upstreamTls ? `, upstream leg ${String(upstreamTls)}` : ''}; ${rewritten}`];
 }
 

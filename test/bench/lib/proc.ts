@@ -5,7 +5,7 @@
  * resident memory of a whole process tree from /proc.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 
 const TAIL_BYTES = 16 * 1024;
 
@@ -209,3 +209,46 @@ export function treePssMb(roots: readonly number[]): number {
   }
   return kb / 1024;
 }
+
+/**
+ * Memory the tree holds in RAM, each physical page counted once however many
+ * of its processes map it: the node binary's text, mapped by the primary and
+ * every worker, is resident once, yet RSS counts it in each process and PSS
+ * divides it with unrelated processes. Read from /proc/PID/pagemap (the page
+ * frame numbers need root; NaN without them).
+ */
+export function treeUniqueResidentMb(roots: readonly number[]): number {
+  const frames = new Set<number>();
+  const entry = Buffer.alloc(8 * 4096);
+  for (const pid of processTree(roots)) {
+    let fd: number | undefined;
+    try {
+      const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+      fd = openSync(`/proc/${pid}/pagemap`, 'r');
+      for (const line of maps.split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4})/.exec(line);
+        // PROT_NONE reservations (V8's heap cage) have nothing resident.
+        if (!m || m[3]!.startsWith('---')) continue;
+        const first = Number(BigInt(`0x${m[1]}`) / 4096n);
+        const last = Number(BigInt(`0x${m[2]}`) / 4096n);
+        for (let page = first; page < last; page += 4096) {
+          const count = Math.min(4096, last - page);
+          const read = readSync(fd, entry, 0, count * 8, page * 8);
+          for (let i = 0; i + 8 <= read; i += 8) {
+            const value = entry.readBigUInt64LE(i);
+            if (value >> 63n === 0n) continue; // not present
+            const frame = Number(value & ((1n << 55n) - 1n));
+            if (frame === 0) return NaN; // frame numbers hidden: not root
+            frames.add(frame);
+          }
+        }
+      }
+    } catch {
+      // Gone between listing and reading.
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  return (frames.size * 4096) / 1024 / 1024;
+}
+

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { startCucmNode } from '../../../src/sim/cucm-node.js';
+import { loginUserTable } from '../lib/bench-users.js';
 
 interface Args {
   readonly name: string;
@@ -27,6 +28,8 @@ const node = await startCucmNode({
   keyPem: readFileSync(args.keyFile, 'utf8'),
   host: '127.0.0.1',
   port: args.port,
+  // The login storm's users, so their Basic-auth devices request earns a 200, as on the static upstream.
+  users: loginUserTable(),
 });
 
 // The node records every request for tests; over a long benchmark that list would grow without bound.

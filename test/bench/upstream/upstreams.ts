@@ -4,23 +4,25 @@
  * - `sim`: the project's simulated CUCM node, one process per node. Realistic
  *   (real UDS bodies, Tomcat-like keep-alive) and the only choice for the
  *   failover workloads: each node is a PID we can SIGKILL and SIGSTOP.
- * - `nginx-static`: nginx serving the very same /cucm-uds/version bytes as
- *   files over HTTPS. The default for throughput workloads, because a single
- *   Node thread answering ~450-byte XML tops out below what nginx or HAProxy
- *   can push through, and its CPU cost per request is taken from the same two
- *   cores the proxy needs: with it as upstream every proxy would measure the
- *   simulator, not itself. The static nginx costs a few µs per request, so
- *   ratios to "direct" say what the proxy adds.
+ * - `nginx-static`: nginx serving the very same UDS bytes as files over HTTPS
+ *   (static-bodies.ts: version, servers, the login storm users' clusterUser
+ *   and devices, and a 1 MiB user search the simulator lacks). The default
+ *   for throughput workloads, because a single Node thread answering
+ *   ~450-byte XML tops out below what nginx or HAProxy can push through, and
+ *   its CPU cost per request is taken from the same two cores the proxy
+ *   needs: with it as upstream every proxy would measure the simulator, not
+ *   itself. The static nginx costs a few µs per request, so ratios to
+ *   "direct" say what the proxy adds.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { versionBody } from '../../../src/sim/uds-bodies.js';
 import type { BenchPki, NodeName } from '../lib/pki.js';
 import { NODES } from '../lib/pki.js';
 import { launch, waitForLine, type Spawned } from '../lib/proc.js';
 import { withPortRetries } from '../lib/ports.js';
 import { waitUntilServing } from '../lib/probe.js';
 import type { ControllableUpstream, UpstreamNodeRef, UpstreamSet } from '../lib/types.js';
+import { writeNodeBodies } from './static-bodies.js';
 
 /** The simulator's default CUCM version, so static and simulated bodies are identical. */
 const CUCM_VERSION = '14.0.1.13900-155';
@@ -75,7 +77,7 @@ export async function startSimUpstream(pki: BenchPki, repo: string): Promise<Con
 
 function nginxStaticConfig(dir: string, pki: BenchPki, ports: readonly number[]): string {
   const servers = NODES.map((node, i) => {
-    const body = join(dir, node.name, 'version.xml');
+    const files = join(dir, node.name);
     return `
   server {
     listen 127.0.0.1:${ports[i]} ssl;
@@ -83,12 +85,21 @@ function nginxStaticConfig(dir: string, pki: BenchPki, ports: readonly number[])
     ssl_certificate_key ${pki.nodeFiles[node.name].keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:UP${i}:1m;
-    location = /cucm-uds/version {
-      default_type "text/xml; charset=UTF-8";
-      add_header x-cucm-node ${node.name} always;
-      # Lets the harness see which TLS version the proxy used on the upstream leg.
-      add_header x-upstream-tls $ssl_protocol always;
-      alias ${body};
+    default_type "text/xml; charset=UTF-8";
+    add_header x-cucm-node ${node.name} always;
+    # Lets the harness see which TLS version the proxy used on the upstream leg.
+    add_header x-upstream-tls $ssl_protocol always;
+    location = /cucm-uds/version { alias ${files}/version.xml; }
+    location = /cucm-uds/servers { alias ${files}/servers.xml; }
+    location = /cucm-uds/users { alias ${files}/users.xml; }
+    location = /cucm-uds/clusterUser {
+      root ${files};
+      try_files /clusterUser/$arg_username.xml =404;
+    }
+    # root + try_files: alias in a regex location would need the capture in it.
+    location ~ ^/cucm-uds/user/([^/]+)/devices$ {
+      root ${files};
+      try_files /devices/$1.xml =404;
     }
     location / { return 404; }
   }`;
@@ -122,10 +133,8 @@ export async function startNginxStaticUpstream(pki: BenchPki, workDir: string): 
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   // Run as root, nginx's workers drop to `nobody`: they must be able to reach the body files.
   chmodSync(workDir, 0o755);
-  for (const node of NODES) {
-    mkdirSync(join(dir, node.name), { recursive: true });
-    writeFileSync(join(dir, node.name, 'version.xml'), versionBody({ hostname: node.hostname, version: CUCM_VERSION }));
-  }
+  const clusterNodes = NODES.map((n) => n.hostname);
+  for (const node of NODES) writeNodeBodies(join(dir, node.name), { hostname: node.hostname, version: CUCM_VERSION }, clusterNodes);
   return withPortRetries(NODES.length, async (ports) => {
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, nginxStaticConfig(dir, pki, ports));

@@ -4,8 +4,11 @@
  * its HTTP state for it), then stays open and idle. Reported: the resident
  * memory of the proxy's whole process tree (ucgate: primary + workers) before
  * the connections, with them open, and the difference per connection; and the
- * proportional set size with them open (shared pages such as the node binary's
- * text counted once for the whole tree, not once per process as RSS does).
+ * proportional set size with them open; and the tree's resident memory with
+ * each physical page counted once (the node binary's text is in RAM once
+ * however many workers map it: RSS counts it per process, PSS shares it with
+ * every other node process on the machine). The last is the issue's "total
+ * resident memory of all processes".
  *
  * All connections come from 127.0.0.1, which no real site sees; the bench's
  * ucgate config lifts its per-client connection limit for that reason (the
@@ -13,7 +16,7 @@
  */
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { sleep, treePssMb } from '../lib/proc.js';
+import { sleep, treePssMb, treeUniqueResidentMb } from '../lib/proc.js';
 import { fmt } from '../lib/stats.js';
 import type { Workload, WorkloadContext, WorkloadResult } from '../lib/types.js';
 
@@ -54,6 +57,7 @@ export const idleMemoryWorkload: Workload = {
     { key: 'rssBeforeMb', label: 'RSS before, MB', format: fmt.mb },
     { key: 'rssMb', label: `RSS with ${CONNECTIONS} idle, MB`, format: fmt.mb },
     { key: 'pssMb', label: `PSS with ${CONNECTIONS} idle, MB`, format: fmt.mb },
+    { key: 'uniqueMb', label: `resident, each page once, with ${CONNECTIONS} idle, MB`, format: fmt.mb },
     { key: 'kbPerConnection', label: 'KB per connection', format: fmt.int },
     { key: 'open', label: 'still open', format: fmt.int },
     { key: 'errors', label: 'errors', format: fmt.int },
@@ -76,8 +80,9 @@ export const idleMemoryWorkload: Workload = {
       const open = agents.reduce((n, agent) => n + openSockets(agent), 0);
       const rss = ctx.proxyRssMb() ?? NaN;
       const pss = ctx.contestant.isProxy ? treePssMb(ctx.contestant.pids()) : NaN;
+      const unique = ctx.contestant.isProxy ? treeUniqueResidentMb(ctx.contestant.pids()) : NaN;
       return {
-        metrics: { rssBeforeMb: before, rssMb: rss, pssMb: pss, kbPerConnection: ((rss - before) * 1024) / Math.max(open, 1), open, errors },
+        metrics: { rssBeforeMb: before, rssMb: rss, pssMb: pss, uniqueMb: unique, kbPerConnection: ((rss - before) * 1024) / Math.max(open, 1), open, errors },
         notes: errors > 0 ? [`${ctx.contestant.name}: ${errors} of ${CONNECTIONS} opening requests failed`] : [],
       };
     } finally {

@@ -3,22 +3,25 @@
  * TLS connection per request with a full or a resumed handshake (our own
  * client, see clients/conn-client.ts). Each run is preceded by a short
  * unmeasured warm-up (JIT, upstream keep-alive pools, TLS session caches).
+ * The wrk and client-process helpers here serve the other load workloads too
+ * (login-storm.ts, large-body.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, waitForLine, type Spawned } from '../lib/proc.js';
+import { CLIENT_PROCESSES, CONCURRENCY_PER_PROCESS, measureWithClients, type ClientReport } from '../lib/client-processes.js';
+import { launch, waitForLine } from '../lib/proc.js';
 import { describeCounts, fmt, percentile } from '../lib/stats.js';
 import type { Column, Endpoint, Settings, Workload, WorkloadContext, WorkloadResult } from '../lib/types.js';
 
 const PATH = '/cucm-uds/version';
 
 /**
- * Proxy CPU per answered request. The window also holds the proxy's health
- * checks (a few per second), small next to seconds of load.
+ * Proxy CPU per answered request (or login). The window also holds the
+ * proxy's health checks (a few per second), small next to seconds of load.
  */
-function cpuPerRequestUs(before: number | undefined, after: number | undefined, requests: number): number {
-  if (before === undefined || after === undefined || requests === 0) return NaN;
-  return ((after - before) * 1e6) / requests;
+export function cpuPerRequestUs(cpuSeconds: number | undefined, requests: number): number {
+  if (cpuSeconds === undefined || requests === 0) return NaN;
+  return (cpuSeconds * 1e6) / requests;
 }
 
 const COMMON_COLUMNS: Column[] = [
@@ -29,19 +32,29 @@ const COMMON_COLUMNS: Column[] = [
   { key: 'errors', label: 'errors', format: fmt.int },
   { key: 'cpuUsPerReq', label: 'proxy CPU µs/req', format: fmt.int },
 ];
+export const RSS_COLUMN: Column = { key: 'rssMb', label: 'proxy RSS MB', format: fmt.mb };
+export const RESUMED_COLUMN: Column = { key: 'reusePct', label: 'resumed %', format: fmt.pct };
+
+/** The common column for `key`, labelled `label` if given (e.g. a rate of logins rather than requests). */
+export function commonColumn(key: string, label?: string): Column {
+  const column = COMMON_COLUMNS.find((c) => c.key === key)!;
+  return label === undefined ? column : { ...column, label };
+}
 
 // wrk's own summary, as JSON, so nothing depends on its human-readable layout.
 const WRK_REPORT = `done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('BENCHJSON {"requests":%d,"durationUs":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p99":%d,"max":%d}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+  io.write(string.format('BENCHJSON {"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p99":%d,"max":%d}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
 `;
 
-interface WrkSummary {
+export interface WrkSummary {
   requests: number;
   durationUs: number;
+  /** Bytes read, heads included. */
+  bytes: number;
   connect: number;
   read: number;
   write: number;
@@ -52,10 +65,10 @@ interface WrkSummary {
   max: number;
 }
 
-export async function wrk(settings: Settings, endpoint: Endpoint, seconds: number, connections: number, threads: number): Promise<WrkSummary> {
+export async function wrk(settings: Settings, endpoint: Endpoint, seconds: number, connections: number, threads: number, path = PATH): Promise<WrkSummary> {
   const script = join(settings.workDir, 'wrk-report.lua');
   writeFileSync(script, WRK_REPORT);
-  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '-s', script, `${endpoint.url}${PATH}`];
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '-s', script, `${endpoint.url}${path}`];
   const child = launch('wrk', 'wrk', args);
   const json = await waitForLine(child, (line) => (line.startsWith('BENCHJSON ') ? line.slice(10) : undefined), (seconds + 30) * 1000);
   await child.exited;
@@ -83,6 +96,30 @@ export async function warmUntilSteady(settings: Settings, endpoint: Endpoint, ma
   return rates;
 }
 
+export interface WrkRun {
+  readonly summary: WrkSummary;
+  /** Proxy CPU seconds over the measured run; undefined when the contestant is not a proxy. */
+  readonly cpuSeconds: number | undefined;
+}
+
+/** A warm-up wrk run (settings.warmupS), then the measured one (settings.durationS) with the proxy's CPU sampled around it. */
+export async function measureWithWrk(ctx: WorkloadContext, connections: number, threads: number, path = PATH): Promise<WrkRun> {
+  const { contestant, settings } = ctx;
+  await wrk(settings, contestant.endpoint, settings.warmupS, connections, threads, path);
+  const cpuBefore = ctx.proxyCpuSeconds();
+  const summary = await wrk(settings, contestant.endpoint, settings.durationS, connections, threads, path);
+  const cpuAfter = ctx.proxyCpuSeconds();
+  return { summary, cpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore };
+}
+
+/** wrk's error total, and a note naming the kinds seen (none: no note). */
+export function wrkErrors(name: string, s: WrkSummary): { errors: number; notes: string[] } {
+  const kinds = { connect: s.connect, read: s.read, write: s.write, 'non-2xx/3xx': s.status, timeout: s.timeout };
+  const nonzero = Object.fromEntries(Object.entries(kinds).filter(([, n]) => n > 0));
+  const errors = Object.values(nonzero).reduce((a, b) => a + b, 0);
+  return { errors, notes: errors > 0 ? [`${name}: wrk errors ${describeCounts(nonzero)}`] : [] };
+}
+
 export const keepAliveWorkload: Workload = {
   id: 'keepalive',
   title: 'Keep-alive GET /cucm-uds/version (wrk, 50 connections, 2 threads)',
@@ -90,16 +127,10 @@ export const keepAliveWorkload: Workload = {
   includeDirect: true,
   freshContestant: false,
   ratioKey: 'rps',
-  columns: [...COMMON_COLUMNS, { key: 'rssMb', label: 'proxy RSS MB', format: fmt.mb }],
+  columns: [...COMMON_COLUMNS, RSS_COLUMN],
   async run(ctx: WorkloadContext): Promise<WorkloadResult> {
-    const { contestant, settings } = ctx;
-    await wrk(settings, contestant.endpoint, settings.warmupS, 50, 2);
-    const cpuBefore = ctx.proxyCpuSeconds();
-    const s = await wrk(settings, contestant.endpoint, settings.durationS, 50, 2);
-    const cpu = cpuPerRequestUs(cpuBefore, ctx.proxyCpuSeconds(), s.requests);
-    const errors = s.connect + s.read + s.write + s.status + s.timeout;
-    const kinds = { connect: s.connect, read: s.read, write: s.write, 'non-2xx/3xx': s.status, timeout: s.timeout };
-    const nonzero = Object.fromEntries(Object.entries(kinds).filter(([, n]) => n > 0));
+    const { summary: s, cpuSeconds } = await measureWithWrk(ctx, 50, 2);
+    const { errors, notes } = wrkErrors(ctx.contestant.name, s);
     return {
       metrics: {
         requests: s.requests,
@@ -108,84 +139,38 @@ export const keepAliveWorkload: Workload = {
         p99: s.p99 / 1000,
         max: s.max / 1000,
         errors,
-        cpuUsPerReq: cpu,
+        cpuUsPerReq: cpuPerRequestUs(cpuSeconds, s.requests),
         rssMb: ctx.proxyRssMb() ?? NaN,
       },
-      notes: errors > 0 ? [`${contestant.name}: wrk errors ${describeCounts(nonzero)}`] : [],
+      notes,
     };
   },
 };
 
-interface ClientReport {
-  elapsedMs: number;
-  latencies: number[];
-  errors: Record<string, number>;
-  statuses: Record<string, number>;
-  protocols: Record<string, number>;
-  reused: number;
-  full: number;
-  connections: number;
-}
-
 /**
- * Connections per client process and how many processes. Two processes of 8:
- * one Node client process saturates its core near the full-handshake rate of
- * the fastest contestants, and the load generator shares the 2 cores with the
- * proxy and upstream either way (see the notes under the table).
+ * The figures every client-process workload reports from its measured run:
+ * successes per second, latency percentiles (ms), errors, proxy CPU per
+ * success and the share of resumed handshakes.
  */
-const CLIENT_PROCESSES = 2;
-const CONCURRENCY_PER_PROCESS = 8;
-
-/** The client processes of one workload: loaded once, then told to run (warm-up, measured) in step. */
-class ConnClients {
-  readonly #children: Spawned[];
-
-  constructor(ctx: WorkloadContext, mode: 'full' | 'resumed') {
-    const { endpoint } = ctx.contestant;
-    const options = { host: endpoint.host, port: endpoint.port, servername: endpoint.servername, caFile: endpoint.caFile, path: PATH, concurrency: CONCURRENCY_PER_PROCESS, mode };
-    const script = join(ctx.settings.repo, 'test/bench/clients/conn-client.ts');
-    this.#children = Array.from({ length: CLIENT_PROCESSES }, (_, i) =>
-      launch(`conn-client-${i}`, process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { cwd: ctx.settings.repo, ipc: true }),
-    );
-  }
-
-  #next<T>(child: Spawned): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      child.proc.once('message', (message) => resolve(message as T));
-      void child.exited.then(() => reject(new Error(`${child.name} exited:\n${child.tail()}`)));
-    });
-  }
-
-  async ready(): Promise<void> {
-    await Promise.all(this.#children.map((child) => this.#next(child)));
-  }
-
-  /** All clients run for `seconds` together; `onGo` runs the moment they are told to start. */
-  async run(seconds: number, onGo: () => void = () => {}): Promise<ClientReport> {
-    const answers = this.#children.map((child) => this.#next<ClientReport>(child));
-    onGo();
-    for (const child of this.#children) child.proc.send({ durationMs: seconds * 1000 });
-    return merge(await Promise.all(answers));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.stop(2000)));
-  }
+export function clientMetrics({ report, cpuSeconds }: { report: ClientReport; cpuSeconds: number | undefined }): Record<string, number> {
+  const sorted = report.latencies.sort((a, b) => a - b);
+  return {
+    requests: sorted.length,
+    rps: sorted.length / (report.elapsedMs / 1000),
+    p50: percentile(sorted, 50) ?? NaN,
+    p99: percentile(sorted, 99) ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+    errors: Object.values(report.errors).reduce((a, b) => a + b, 0),
+    reusePct: report.connections > 0 ? (100 * report.reused) / report.connections : NaN,
+    cpuUsPerReq: cpuPerRequestUs(cpuSeconds, sorted.length),
+  };
 }
 
-function merge(reports: readonly ClientReport[]): ClientReport {
-  const merged: ClientReport = { elapsedMs: 0, latencies: [], errors: {}, statuses: {}, protocols: {}, reused: 0, full: 0, connections: 0 };
-  for (const r of reports) {
-    merged.elapsedMs = Math.max(merged.elapsedMs, r.elapsedMs);
-    // concat, not push(...): tens of thousands of arguments overflow the stack.
-    merged.latencies = merged.latencies.concat(r.latencies);
-    for (const [k, n] of Object.entries(r.errors)) merged.errors[k] = (merged.errors[k] ?? 0) + n;
-    for (const [k, n] of Object.entries(r.protocols)) merged.protocols[k] = (merged.protocols[k] ?? 0) + n;
-    merged.reused += r.reused;
-    merged.full += r.full;
-    merged.connections += r.connections;
-  }
-  return merged;
+/** Handshake counts and TLS versions seen, and the client-side errors if any. */
+export function clientNotes(name: string, report: ClientReport): string[] {
+  const notes = [`${name}: ${report.full} full + ${report.reused} resumed handshakes; ${describeCounts(report.protocols)}`];
+  if (Object.keys(report.errors).length > 0) notes.push(`${name}: client-side errors ${describeCounts(report.errors)}`);
+  return notes;
 }
 
 function connectionWorkload(mode: 'full' | 'resumed'): Workload {
@@ -199,37 +184,10 @@ function connectionWorkload(mode: 'full' | 'resumed'): Workload {
     includeDirect: true,
     freshContestant: false,
     ratioKey: 'rps',
-    columns: [...COMMON_COLUMNS, { key: 'reusePct', label: 'resumed %', format: fmt.pct }],
+    columns: [...COMMON_COLUMNS, RESUMED_COLUMN],
     async run(ctx: WorkloadContext): Promise<WorkloadResult> {
-      const clients = new ConnClients(ctx, mode);
-      let cpuBefore: number | undefined;
-      let r: ClientReport;
-      let cpuAfter: number | undefined;
-      try {
-        await clients.ready();
-        await clients.run(ctx.settings.warmupS);
-        r = await clients.run(ctx.settings.durationS, () => (cpuBefore = ctx.proxyCpuSeconds()));
-        cpuAfter = ctx.proxyCpuSeconds();
-      } finally {
-        await clients.close();
-      }
-      const sorted = r.latencies.sort((a, b) => a - b);
-      const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
-      const notes = [`${ctx.contestant.name}: ${r.full} full + ${r.reused} resumed handshakes; ${describeCounts(r.protocols)}`];
-      if (errors > 0) notes.push(`${ctx.contestant.name}: client-side errors ${describeCounts(r.errors)}`);
-      return {
-        metrics: {
-          requests: sorted.length,
-          rps: sorted.length / (r.elapsedMs / 1000),
-          p50: percentile(sorted, 50) ?? NaN,
-          p99: percentile(sorted, 99) ?? NaN,
-          max: sorted[sorted.length - 1] ?? NaN,
-          errors,
-          reusePct: r.connections > 0 ? (100 * r.reused) / r.connections : NaN,
-          cpuUsPerReq: cpuPerRequestUs(cpuBefore, cpuAfter, sorted.length),
-        },
-        notes,
-      };
+      const measured = await measureWithClients(ctx, 'conn-client.ts', () => ({ path: PATH, mode }));
+      return { metrics: clientMetrics(measured), notes: clientNotes(ctx.contestant.name, measured.report) };
     },
   };
 }
