@@ -9,7 +9,7 @@
  *   <out>/<name>.folded.txt  the same as folded stacks (flamegraph.pl, speedscope)
  *   <out>/<name>.top.txt     self time by frame, and inclusive time of a few suspects
  *
- *   options: --workload keepalive|handshake-full|handshake-resumed (default keepalive)
+ *   options: --workload keepalive|handshake-full|handshake-resumed|login-storm|large-body (default keepalive)
  *            --seconds N (measured, default 10)  --out DIR (default test/bench/profile)
  *            --name NAME (default the workload's id)  --keep (keep the raw .cpuprofile files)
  *            --contestant ucgate|node-floor (default ucgate; node-floor: the bare Node proxy, for comparison)
@@ -28,6 +28,8 @@ import { NodeFloorContestant } from './contestants/node-floor.js';
 import { treeCpuSeconds, treeRssMb, processTree, sleep } from './lib/proc.js';
 import type { Settings, Workload } from './lib/types.js';
 import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload, warmUntilSteady } from './workloads/throughput.js';
+import { loginStormWorkload } from './workloads/login-storm.js';
+import { largeBodyWorkload } from './workloads/large-body.js';
 import { flameGraphSvg, foldedText, foldProfile, inclusiveTime, selfTimes, type CpuProfile } from './lib/flamegraph.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -35,6 +37,8 @@ const WORKLOADS: Record<string, Workload> = {
   keepalive: keepAliveWorkload,
   'handshake-full': fullHandshakeWorkload,
   'handshake-resumed': resumedHandshakeWorkload,
+  'login-storm': loginStormWorkload,
+  'large-body': largeBodyWorkload,
 };
 /** Frames worth a line of their own in the summary, whatever their rank. */
 const SUSPECTS: Record<string, (frame: string) => boolean> = {
