@@ -1,8 +1,8 @@
 /**
  * The configured Issuer, from `certificates.issuer`. Each issuer's module is
  * loaded only when configured: the ACME client and the X.509 libraries
- * behind it are tens of megabytes in the primary of a gateway that never
- * uses them.
+ * behind it cost the primary over ten megabytes of memory that a gateway
+ * with a manual certificate never uses.
  */
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
