@@ -11,13 +11,18 @@ import type { HttpLimits } from '../config/types.js';
 import { OVER_CLIENT_CONNECTIONS, OVER_TOTAL_CONNECTIONS, type LimitVerdict } from '../proxy/request-limits.js';
 
 export class ConnectionTracker {
-  readonly #maxTotal: number;
-  readonly #maxPerClient: number;
+  #maxTotal = 0;
+  #maxPerClient = 0;
   readonly #perClient = new Map<string, number>();
   readonly #overLimit = new Map<string, LimitVerdict>();
   #total = 0;
 
   constructor(limits: HttpLimits, workers: number) {
+    this.setLimits(limits, workers);
+  }
+
+  /** New limits (a reload) apply to connections opened from now on; the counts carry over. */
+  setLimits(limits: HttpLimits, workers: number): void {
     const share = Math.max(1, workers);
     this.#maxTotal = Math.max(1, Math.ceil(limits.maxConnections / share));
     this.#maxPerClient = Math.max(1, Math.ceil(limits.maxConnectionsPerClient / share));

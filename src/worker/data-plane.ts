@@ -59,6 +59,7 @@ export class DataPlane {
   /** ACME challenge responses (issuer acme only). */
   #acme: ChallengeTable | undefined;
   #tftp: TftpPlane | undefined;
+  #connections: ConnectionTracker | undefined;
   readonly metrics: DataPlaneMetrics;
 
   constructor(options: DataPlaneOptions) {
@@ -82,6 +83,7 @@ export class DataPlane {
     const acme = this.#acme;
     const alpnChallenges = acme && config.certificates.issuer.acme?.challenge === 'tls-alpn-01' ? acme : undefined;
     const connections = new ConnectionTracker(config.limits.http, config.workers);
+    this.#connections = connections;
     const proxyRequest = createRequestHandler({
       state: () => this.#state!,
       log: this.#log,
@@ -155,6 +157,7 @@ export class DataPlane {
       }
     }
     this.#state = next;
+    this.#connections?.setLimits(config.limits.http, config.workers);
     if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
     const oldTftp = this.#tftp?.apply(config);
     for (const [cluster, nodes] of this.#srvNodes) this.#tftp?.setNodes(cluster, nodes);

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, clientRequests } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, writeConfig, TEST_ROUTES, FQDN, clientRequests } from '../helpers/gateway.js';
 
 /** Writes raw bytes over TLS; resolves with everything read until the server closes (or the timeout). */
 function raw(port: number, ca: string, bytes: string, timeoutMs = 8000): Promise<{ text: string; closed: boolean; ms: number }> {
@@ -34,13 +34,15 @@ t.test('limits.http', async (t) => {
   const cucm = await startCucmCluster({ nodes: 1 });
   t.teardown(() => cucm.close());
   writeFileSync(join(dir, 'cucm-ca.pem'), cucm.caPem);
-  const gw = await startGatewayProcess(t, dir, {
+  const limits = { maxUrlBytes: 300, maxHeaders: 20, maxHeaderBytes: 4096, maxConnectionsPerClient: 3, headersTimeoutMs: 2000 };
+  const config = {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }] },
     clusters: [clusterConfig(cucm, join(dir, 'cucm-ca.pem'))],
     routes: [...TEST_ROUTES.filter((r) => r.pathPrefix !== '/ucgate-test/'), { pathPrefix: '/ucgate-test/', cluster: 'cucm', maxBodyBytes: 1000 }],
-    limits: { http: { maxUrlBytes: 300, maxHeaders: 20, maxHeaderBytes: 4096, maxConnectionsPerClient: 3, headersTimeoutMs: 2000 } },
-  });
+    limits: { http: limits },
+  };
+  const gw = await startGatewayProcess(t, dir, config);
   const ca = await gw.trustPem();
   const get = (path: string, extra: Partial<Parameters<typeof httpsRequest>[0]> = {}) =>
     httpsRequest({ host: '127.0.0.1', port: gw.port, path, ca, servername: FQDN, ...extra });
@@ -70,14 +72,28 @@ t.test('limits.http', async (t) => {
 
   const held: tls.TLSSocket[] = [];
   t.teardown(() => held.forEach((socket) => socket.destroy()));
-  for (let i = 0; i < 3; i++) {
-    held.push(await new Promise<tls.TLSSocket>((resolve) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: gw.port, ca, servername: FQDN }, () => resolve(socket));
-    }));
-  }
+  const hold = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      held.push(await new Promise<tls.TLSSocket>((resolve) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: gw.port, ca, servername: FQDN }, () => resolve(socket));
+      }));
+    }
+  };
+  const release = () => held.splice(0).forEach((socket) => socket.destroy());
+  await hold(3);
   await waitFor(async () => (await get('/cucm-uds/version')).status === 429, { timeoutMs: 5000, message: 'a fourth connection from the same address gets 429' });
   t.pass('connections over maxConnectionsPerClient: 429');
-  held.forEach((socket) => socket.destroy());
+  release();
   await waitFor(async () => (await get('/cucm-uds/version')).status === 200, { timeoutMs: 5000, message: 'served again once connections close' });
   t.pass('and served again once they close');
+
+  writeConfig(dir, { workers: 1, ...config, limits: { http: { ...limits, maxConnectionsPerClient: 1 } } });
+  gw.proc.kill('SIGHUP');
+  await gw.waitForLog((line) => line.event === 'reload_applied');
+  await hold(1);
+  await waitFor(async () => (await get('/cucm-uds/version')).status === 429, { timeoutMs: 5000, message: 'after a reload to 1, a second connection gets 429' });
+  t.pass('a reload that lowers maxConnectionsPerClient applies to the next connection, without a restart');
+  release();
+  await waitFor(async () => (await get('/cucm-uds/version')).status === 200, { timeoutMs: 5000, message: 'one connection at a time is served' });
+  t.pass('and one connection is still served');
 });
