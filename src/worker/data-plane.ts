@@ -11,7 +11,7 @@ import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../cont
 import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
-import { HttpsListener, HttpListener, type Listener, type ServerSetup } from './listeners.js';
+import { applyLimits, HttpsListener, HttpListener, type Listener, type ServerSetup } from './listeners.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { Socket } from 'node:net';
 import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
@@ -184,6 +184,7 @@ export class DataPlane {
       const key = keyOf(entry.protocol, entry.config, entry.name);
       const kept = current.get(key);
       if (kept) {
+        applyLimits(kept.server, config.limits.http);
         current.delete(key);
         next.push(kept);
         addresses.push(kept.address);

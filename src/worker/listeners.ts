@@ -30,10 +30,18 @@ function serverOptions(limits: HttpLimits) {
   };
 }
 
-function applyLimits(server: HttpsServer | HttpServer, limits: HttpLimits): void {
+/**
+ * The limits a running server can take: at start, and again on a reload for a listener that
+ * stays open (Node reads them per connection or per check, so new values apply without a restart).
+ */
+export function applyLimits(server: HttpsServer | HttpServer, limits: HttpLimits): void {
   // No maxHeadersCount: truncating the list can drop Host and turn "too many headers" into a
   // misleading 400. Node's own ceiling (2000) bounds memory; checkRequestHead answers 431 above the limit.
   server.maxRequestsPerSocket = limits.maxRequestsPerConnection === 0 ? null : limits.maxRequestsPerConnection;
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  (server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderBytes;
 }
 
 /** What the data plane attaches to every server it runs: limits, connection accounting, parse-error handling. */

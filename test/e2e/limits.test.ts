@@ -87,7 +87,7 @@ t.test('limits.http', async (t) => {
   await waitFor(async () => (await get('/cucm-uds/version')).status === 200, { timeoutMs: 5000, message: 'served again once connections close' });
   t.pass('and served again once they close');
 
-  writeConfig(dir, { workers: 1, ...config, limits: { http: { ...limits, maxConnectionsPerClient: 1 } } });
+  writeConfig(dir, { workers: 1, ...config, limits: { http: { ...limits, maxConnectionsPerClient: 1, idleTimeoutMs: 1000 } } });
   gw.proc.kill('SIGHUP');
   await gw.waitForLog((line) => line.event === 'reload_applied');
   await hold(1);
@@ -96,4 +96,8 @@ t.test('limits.http', async (t) => {
   release();
   await waitFor(async () => (await get('/cucm-uds/version')).status === 200, { timeoutMs: 5000, message: 'one connection at a time is served' });
   t.pass('and one connection is still served');
+  // The listener stayed open through the reload: its idle timeout (30 s before) is now 1 s.
+  const idle = await raw(gw.port, ca, `GET /cucm-uds/version HTTP/1.1\r\nHost: ${FQDN}\r\n\r\n`, 15_000);
+  t.match(idle.text, /^HTTP\/1\.1 200 /);
+  t.ok(idle.closed && idle.ms < 10_000, `an idle keep-alive connection is closed after the reloaded idleTimeoutMs (after ${idle.ms} ms)`);
 });
