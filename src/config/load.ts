@@ -11,7 +11,8 @@ import path from 'node:path';
 import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { builtInRoutes } from './builtin-routes.js';
-import { checkSchema, isLoopbackHost, keyPath, quoteValue as quote } from './schema.js';
+import { checkSchema, keyPath, quoteValue as quote } from './schema-check.js';
+import { isLoopbackHost } from './formats.js';
 import type { UcgateConfig } from './types.js';
 
 /** Where relative paths resolve, and what to record as `configFile`. */

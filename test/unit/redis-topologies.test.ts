@@ -15,7 +15,7 @@ import { RedisKeyspace } from '../../src/store/redis-client.js';
 import { StoreKey, isSealed } from '../../src/store/encrypted-values.js';
 import { openRedisStore } from '../../src/store/shared-store.js';
 import { ErrorCodes } from '../../src/errors.js';
-import { configFormats } from '../../src/config/schema.js';
+import { configFormats } from '../../src/config/formats.js';
 import type { UcgateConfig } from '../../src/config/types.js';
 import type { StoreChange } from '../../src/store/store-events.js';
 
