@@ -248,14 +248,20 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(ctx), (n) => (ctx.bytes += n));
   };
 
-  /** `node` lost a hedge race after waiting the whole delay: this worker keeps away from it for a check interval. */
+  /**
+   * `node` lost a hedge race after waiting the whole delay: this worker keeps away from it until
+   * the active checks can have reached a verdict (`fall` checks, the last one timing out). Back
+   * after a single interval, every worker would pay the hedge delay again each interval until then.
+   * A verdict from the primary (up or down) ends the wait sooner.
+   */
   const slowNode = (ctx: RequestContext, node: UpstreamNode, answeredBy: UpstreamNode): void => {
     log.warn(
       { event: 'upstream_error', cluster: node.cluster, node: node.name, class: 'timeout', code: SLOW_NODE, reason: `no response head within ${ctx.hedgeMs} ms; ${answeredBy.name} answered first` },
       `upstream ${node.cluster}/${node.name} failed: timeout ${SLOW_NODE}`,
     );
     metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: 'timeout' });
-    node.eject(ctx.cluster.config.healthCheck.intervalMs);
+    const check = ctx.cluster.config.healthCheck;
+    node.eject(check.fall * check.intervalMs + check.timeoutMs);
   };
 
   const onError = (ctx: RequestContext, attempt: UpstreamTry, err: Error): void => {
