@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import { issueLeaf } from '../../src/pki/x509.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess, writeTokenFile } from '../helpers/gateway.js';
+import { startClusterGateway, startGatewayProcess, clusterConfig, scrapeMetric, adminPortOf, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
 import { startLoad } from '../helpers/load.js';
 import { startNodeProcess } from '../helpers/node-process.js';
 
@@ -17,33 +17,8 @@ const FAST_HEALTH = { path: '/cucm-uds/version', intervalMs: 250, timeoutMs: 600
 // Generous enough for a shared, loaded CI machine; the assertions below are relative to these.
 const TIMEOUTS = { connectMs: 1000, firstByteMs: 2000 };
 
-async function gatewayFor(t: Test, cucm: CucmCluster, extra: Record<string, unknown> = {}, clusterExtra: Record<string, unknown> = {}) {
-  const dir = t.testdir();
-  const caFile = join(dir, 'cucm-ca.pem');
-  writeFileSync(caFile, cucm.caPem);
-  const tokenFile = writeTokenFile(dir);
-  const gw = await startGatewayProcess(t, dir, {
-    gateway: { fqdn: FQDN },
-    listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },
-    clusters: [clusterConfig(cucm, caFile, { healthCheck: FAST_HEALTH, timeouts: TIMEOUTS, ...clusterExtra })],
-    routes: TEST_ROUTES,
-    log: { access: false },
-    ...extra,
-  });
-  return { gw, ca: await gw.trustPem(), dir };
-}
-
-function adminPort(gw: GatewayProcess): number {
-  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { admin?: { port: number } };
-  return ready.admin!.port;
-}
-
-async function metric(gw: GatewayProcess, name: string, labels: string): Promise<number | undefined> {
-  const res = await fetch(`http://127.0.0.1:${adminPort(gw)}/metrics`);
-  const text = await res.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
-}
+const gatewayFor = (t: Test, cucm: CucmCluster, extra: Record<string, unknown> = {}, clusterExtra: Record<string, unknown> = {}) =>
+  startClusterGateway(t, cucm, { healthCheck: FAST_HEALTH, timeouts: TIMEOUTS, ...clusterExtra }, extra);
 
 t.test('the publisher killed under load: no failed request, the failover counter moves, and traffic fails back', async (t) => {
   const cucm = await startCucmCluster();
@@ -54,9 +29,9 @@ t.test('the publisher killed under load: no failed request, the failover counter
   const killedAt = Date.now();
   await cucm.publisher.stop();
   await waitFor(() => load.results.filter((r) => r.startedAt > killedAt).length >= 300, { timeoutMs: 20_000, message: '300 answers after the kill' });
-  await waitFor(async () => (await metric(gw, 'ucgate_upstream_node_up', 'node="pub"')) === 0, { timeoutMs: 5_000, message: 'pub reported down' });
-  t.equal((await metric(gw, 'ucgate_upstream_node_up', 'node="sub1"')), 1, 'sub1 up');
-  const readyz = await fetch(`http://127.0.0.1:${adminPort(gw)}/readyz`);
+  await waitFor(async () => (await scrapeMetric(gw, 'ucgate_upstream_node_up', 'node="pub"')) === 0, { timeoutMs: 5_000, message: 'pub reported down' });
+  t.equal((await scrapeMetric(gw, 'ucgate_upstream_node_up', 'node="sub1"')), 1, 'sub1 up');
+  const readyz = await fetch(`http://127.0.0.1:${adminPortOf(gw)}/readyz`);
   t.equal(readyz.status, 200, 'still ready: the cluster has a healthy node');
 
   await cucm.publisher.restart();
@@ -67,7 +42,7 @@ t.test('the publisher killed under load: no failed request, the failover counter
   const results = await load.stop();
   t.same(load.failures().slice(0, 5), [], `no failed request among ${results.length}`);
   t.ok(results.some((r) => r.startedAt > killedAt && r.node === 'sub1'), 'the subscriber took over');
-  t.ok((await metric(gw, 'ucgate_failovers_total', 'cluster="cucm"'))! > 0, 'ucgate_failovers_total moved');
+  t.ok((await scrapeMetric(gw, 'ucgate_failovers_total', 'cluster="cucm"'))! > 0, 'ucgate_failovers_total moved');
   const latest = results.filter((r) => r.startedAt > backAt + 100);
   t.ok(latest.length > 0 && latest.every((r) => r.node === 'pub'), 'after rise, new traffic is back on the publisher');
   const down = await gw.waitForLog((line) => line.event === 'upstream_down' && line.node === 'pub');

@@ -10,11 +10,10 @@
  * the worker's own file descriptors are counted from /proc.
  */
 import t, { type Test } from 'tap';
-import { writeFileSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor, type HttpsResponse } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess, writeTokenFile } from '../helpers/gateway.js';
+import { startClusterGateway, scrapeMetric, FQDN, type GatewayProcess } from '../helpers/gateway.js';
 import { processTree } from '../helpers/process-tree.js';
 
 const HEDGE_MS = 200;
@@ -22,27 +21,10 @@ const FIRST_BYTE_MS = 10_000;
 // Checks far apart: what moves traffic here must be the hedge, not a health verdict.
 const SLOW_HEALTH = { path: '/cucm-uds/version', intervalMs: 30_000, timeoutMs: 1000, fall: 2, rise: 2, expectStatus: 200, expectBody: '<versionInformation' };
 
-async function gatewayFor(t: Test, cucm: CucmCluster, timeouts: Record<string, number>) {
-  const dir = t.testdir();
-  const caFile = join(dir, 'cucm-ca.pem');
-  writeFileSync(caFile, cucm.caPem);
-  const tokenFile = writeTokenFile(dir);
-  const gw = await startGatewayProcess(t, dir, {
-    gateway: { fqdn: FQDN },
-    listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },
-    clusters: [clusterConfig(cucm, caFile, { healthCheck: SLOW_HEALTH, timeouts })],
-    routes: TEST_ROUTES,
-    log: { access: false },
-  });
-  return { gw, ca: await gw.trustPem() };
-}
+const gatewayFor = (t: Test, cucm: CucmCluster, timeouts: Record<string, number>) => startClusterGateway(t, cucm, { healthCheck: SLOW_HEALTH, timeouts });
 
-async function metric(gw: GatewayProcess, name: string, labels: string): Promise<number> {
-  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { admin: { port: number } };
-  const text = await (await fetch(`http://127.0.0.1:${ready.admin.port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? 0 : Number(line.split(' ').at(-1));
-}
+/** A counter's value; 0 before it has a series. */
+const metric = async (gw: GatewayProcess, name: string, labels: string) => (await scrapeMetric(gw, name, labels)) ?? 0;
 
 /** TCP connections the gateway's workers hold open to `port`: their socket fds matched against /proc/net/tcp. */
 function connectionsTo(gw: GatewayProcess, port: number): number {

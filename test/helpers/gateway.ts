@@ -167,3 +167,42 @@ export function writeTokenFile(dir: string, token = 'test-token-0123456789'): st
   chmodSync(file, 0o600);
   return file;
 }
+
+/** The admin listener's port, as the gateway named it in its `gateway_ready` line. */
+export function adminPortOf(gw: GatewayProcess): number {
+  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { admin?: { port: number } };
+  return ready.admin!.port;
+}
+
+/** One sample from `/metrics` on a plain-HTTP admin listener: the first series of `name` whose labels include `labels`. */
+export async function scrapeMetric(gw: GatewayProcess, name: string, labels: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPortOf(gw)}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+/**
+ * A gateway process in front of `cucm` with a loopback admin listener (token file written) and the
+ * access log off; `cluster` goes into the cluster's config, `extra` into the whole config.
+ */
+export async function startClusterGateway(
+  t: TeardownTarget & { testdir(): string },
+  cucm: CucmCluster,
+  cluster: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Promise<{ gw: GatewayProcess; ca: string; dir: string }> {
+  const dir = t.testdir();
+  const caFile = join(dir, 'cucm-ca.pem');
+  writeFileSync(caFile, cucm.caPem);
+  const tokenFile = writeTokenFile(dir);
+  const gw = await startGatewayProcess(t, dir, {
+    gateway: { fqdn: FQDN },
+    listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },
+    clusters: [clusterConfig(cucm, caFile, cluster)],
+    routes: TEST_ROUTES,
+    log: { access: false },
+    ...extra,
+  });
+  return { gw, ca: await gw.trustPem(), dir };
+}
+
