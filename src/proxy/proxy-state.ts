@@ -48,7 +48,7 @@ export function buildProxyState(config: UcgateConfig): ProxyState {
   const clusters = new Map<string, ClusterRuntime>();
   for (const cluster of config.clusters) {
     const ca = readClusterCa(cluster);
-    const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca));
+    const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca, config.limits.http.upstreamMaxHeaderBytes));
     const rewrite = { rules: compileRewriteRules(rulesInputForCluster(config, cluster.name)) };
     clusters.set(cluster.name, clusterRuntime(cluster, nodes, new StickyTable(), ca, cluster.publicName ?? config.gateway.fqdn, rewrite));
   }
@@ -74,7 +74,7 @@ export function withClusterNodes(state: ProxyState, clusterName: string, nodes: 
   const kept: UpstreamNode[] = [];
   for (const config of nodes) {
     const existing = current.nodesByName.get(config.name);
-    kept.push(existing && sameNode(existing, config) ? existing : new UpstreamNode(current.config, config, current.caPem));
+    kept.push(existing && sameNode(existing, config) ? existing : new UpstreamNode(current.config, config, current.caPem, state.config.limits.http.upstreamMaxHeaderBytes));
   }
   const keptSet = new Set(kept);
   const removed = current.balancer.nodes.filter((node) => !keptSet.has(node));

@@ -1,12 +1,11 @@
 /**
  * The per-request path of the data plane: route, pick a node, send the
- * request there (node:https on the node's keep-alive agent, see
- * upstream-try.ts), and on an upstream failure move to the next node when that
+ * request there (on the node's keep-alive pool, see upstream-try.ts), and on an upstream failure move to the next node when that
  * is safe — the client sees only the answer that worked.
  *
  * When a retry is safe: no response has been passed to the client, and either
  * the method is idempotent, or none of the request body has left for the
- * failed node. A body is piped only once the upstream TLS session is up, so a
+ * failed node. A body is read only once the upstream TLS session is up, so a
  * refused or failed connection leaves it unread and replayable. A 503 with
  * Retry-After (UDS saying it is busy) is also replayed elsewhere.
  *
@@ -25,6 +24,7 @@
  * retried, and so later passes (rewriting) have one place.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpstreamResponse } from './upstream-response.js';
 import type { Logger } from '../log.js';
 import type { ClusterRuntime, ProxyState } from './proxy-state.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
@@ -96,7 +96,6 @@ interface RequestContext {
   readonly hasBody: boolean;
   readonly hedgeMs: number;
   readonly sessionId: string | undefined;
-  readonly upstreamMaxHeaderBytes: number;
   readonly credentials: { readonly guard: CredentialGuard; readonly attempt: NonNullable<ReturnType<CredentialGuard['attemptOf']>> } | undefined;
   /** The client's headers as the nodes get them, less `Host` (each node's own). */
   readonly headers: string[];
@@ -105,7 +104,7 @@ interface RequestContext {
   live: UpstreamTry[];
   first: UpstreamNode | undefined;
   winner: UpstreamTry | undefined;
-  winnerRes: IncomingMessage | undefined;
+  winnerRes: UpstreamResponse | undefined;
   hedged: boolean;
   lastFailureStatus: number | undefined;
   /** The node of the answer (or of the last try): for the access log. */
@@ -133,7 +132,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       method: ctx.method,
       path: ctx.target,
       headers,
-      maxHeaderSize: ctx.upstreamMaxHeaderBytes,
+      body: ctx.hasBody ? requestBody(ctx) : null,
       connectMs: timeouts.connectMs,
       firstByteMs: timeouts.firstByteMs,
       onConnected: (t) => startBody(ctx, t),
@@ -148,7 +147,6 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     ctx.node = node;
     const attempt = new UpstreamTry(node, tryOptions(ctx, node), Date.now());
     ctx.live.push(attempt);
-    if (!ctx.hasBody) attempt.req.end();
     if (ctx.hedgeMs > 0) {
       clearTimeout(ctx.hedgeTimer);
       ctx.hedgeTimer = setTimeout(() => hedge(ctx), ctx.hedgeMs);
@@ -197,7 +195,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     if (i >= 0) ctx.live.splice(i, 1);
   };
 
-  const onResponse = (ctx: RequestContext, attempt: UpstreamTry, proxyRes: IncomingMessage): void => {
+  const onResponse = (ctx: RequestContext, attempt: UpstreamTry, proxyRes: UpstreamResponse): void => {
     drop(ctx, attempt);
     if (ctx.done || ctx.responseStarted) {
       proxyRes.resume();
@@ -393,7 +391,6 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       hedgeMs: idempotent && !hasBody ? cluster.config.timeouts.hedgeMs : 0,
       sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
       credentials: attempt ? { guard: state.guard, attempt } : undefined,
-      upstreamMaxHeaderBytes: limits.upstreamMaxHeaderBytes,
       headers: upstreamHeaders(req, listener.protocol),
       tried: new Set(),
       live: [],
@@ -467,26 +464,33 @@ function hasRequestBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The body leaves only now that the node's connection is up (see the header). */
+/** The node's connection is up and the request head is leaving (see the header). */
 function startBody(ctx: RequestContext, attempt: UpstreamTry): void {
   ctx.sent = true;
   if (!ctx.hasBody || ctx.bodyStarted) return;
   ctx.bodyStarted = true;
   attempt.bodyStarted = true;
-  const req = ctx.req;
-  if (req.headers['content-length'] === undefined) {
-    // A chunked body has no declared size to check up front: count it as it flows.
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
+}
+
+/**
+ * The client's body as a try sends it: pulled by the pool only once the
+ * node's connection is up. A chunked body has no declared size to check up
+ * front, so it is counted as it flows; over the limit, the try fails (413).
+ */
+async function* requestBody(ctx: RequestContext): AsyncGenerator<Buffer> {
+  const counted = ctx.req.headers['content-length'] === undefined;
+  let received = 0;
+  // Not destroyed when the try stops reading: the client still gets an answer on this connection.
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    if (counted) {
       received += chunk.length;
-      if (received > ctx.maxBodyBytes && !ctx.bodyTooLarge) {
+      if (received > ctx.maxBodyBytes) {
         ctx.bodyTooLarge = true;
-        req.unpipe(attempt.req);
-        attempt.fail(new Error('request body over the limit'));
+        throw new Error('request body over the limit');
       }
-    });
+    }
+    yield chunk;
   }
-  req.pipe(attempt.req);
 }
 
 function respondStatus(res: ServerResponse, status: number): void {

@@ -9,7 +9,8 @@
  * goes out chunked. Bodies that cannot carry names (not XML, HEAD, 204, 304,
  * 206) are piped untouched, byte for byte.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { UpstreamResponse } from './upstream-response.js';
 import type { RewriteTarget } from '../rewrite/index.js';
 import { planBody } from '../rewrite/body.js';
 import { filterResponseHeaders } from './hop-by-hop.js';
@@ -45,7 +46,7 @@ function weakenValidators(headers: string[]): void {
 }
 
 export function writeProxiedResponse(
-  proxyRes: IncomingMessage,
+  proxyRes: UpstreamResponse,
   res: ServerResponse,
   head: boolean,
   rewrite: ResponseRewrite | undefined,

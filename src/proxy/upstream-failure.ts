@@ -21,7 +21,8 @@ export const SLOW_NODE = 'UCGATE_ERR_UPSTREAM_SLOW';
 export const BAD_FRAMING = 'UCGATE_ERR_UPSTREAM_FRAMING';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+// UND_ERR_SOCKET: the pool's word for a connection the node closed or reset under a request.
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',

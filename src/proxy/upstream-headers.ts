@@ -4,10 +4,12 @@
  * client's `Connection` names dropped, the admin dashboard's session cookie
  * removed, `Host` set to the node's own name (CUCM 14SU1+ refuses names it
  * does not know) and `X-Forwarded-For/-Proto/-Host` set by us, never taken
- * from the client. `Transfer-Encoding` stays: Node re-frames the body itself.
+ * from the client. `Transfer-Encoding` and `Expect` go too: the pool frames
+ * the body itself (chunked when its length is not declared), and the client's
+ * `100-continue` was answered by the gateway's own server.
  *
- * A flat [name, value, ...] array goes to `https.request` as is, which writes
- * the head without building a header map first.
+ * A flat [name, value, ...] array goes to the pool as is, which writes the
+ * head without building a header map first.
  */
 import type { IncomingMessage } from 'node:http';
 import { connectionTokens } from './hop-by-hop.js';
@@ -26,6 +28,8 @@ const DROPPED = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
+  'transfer-encoding',
+  'expect',
 ]);
 const ADMIN_COOKIE = /^\s*(?:__Host-)?ucgate_session=/;
 
@@ -56,6 +60,7 @@ export function upstreamHeaders(req: IncomingMessage, proto: 'https' | 'http'): 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
+    if (lower === 'transfer-encoding') hasCoding = true;
     if (DROPPED.has(lower) || named?.has(lower)) continue;
     if (lower === 'cookie') {
       const kept = withoutAdminCookie(raw[i + 1]!);
@@ -63,10 +68,9 @@ export function upstreamHeaders(req: IncomingMessage, proto: 'https' | 'http'): 
       continue;
     }
     if (lower === 'content-length') hasLength = true;
-    else if (lower === 'transfer-encoding') hasCoding = true;
     out.push(name, raw[i + 1]!);
   }
-  // Nodes have always seen this (http-proxy added it): Node frames no body for these methods, so say there is none.
+  // Nodes have always seen this (http-proxy added it): the pool frames no body for these methods, so say there is none.
   if (!hasLength && !hasCoding && (req.method === 'DELETE' || req.method === 'OPTIONS')) out.push('Content-Length', '0');
   out.push('X-Forwarded-For', req.socket.remoteAddress ?? '', 'X-Forwarded-Proto', proto);
   const host = req.headers.host;

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     launchedAt = Date.now();
     await ucgate.start(upstream, pki, workDir);
     primaryPid = ucgate.pids()[0]!;
-    const settings: Settings = { short: false, durationS: seconds, warmupS: 1, maxWarmupS: 15, pki, workDir, repo: REPO };
+    const settings: Settings = { short: false, durationS: seconds, warmupS: 1, maxWarmupS: 15, minWarmupS: 5, pki, workDir, repo: REPO };
     const rates = await warmUntilSteady(settings, ucgate.endpoint, 15);
     log(`warm-up req/s ${rates.map((r) => Math.round(r)).join(' → ')}`);
     measuredFrom = Date.now();

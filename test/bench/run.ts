@@ -15,6 +15,7 @@
  *            --compare DIR             (add ucgate-before: the build in DIR/dist, e.g. an older checkout)
  *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...)
  *            --max-warmup S            (longest warm-up of a freshly started proxy; default 10 short, 15 full)
+ *            --min-warmup S            (shortest; default 3 short, 5 full)
  *
  * Processes: the load generator (wrk, or our Node clients), the proxy and the
  * upstream nodes are separate processes, started once each (upstreams for the
@@ -66,6 +67,7 @@ interface Args {
   durationS: number;
   warmupS: number;
   maxWarmupS: number;
+  minWarmupS: number;
   only?: string[];
   workloads?: string[];
   failover: boolean;
@@ -88,6 +90,7 @@ function parseArgs(argv: readonly string[]): Args {
     durationS: short ? 3 : 5,
     warmupS: 1,
     maxWarmupS: short ? 10 : 15,
+    minWarmupS: short ? 3 : 5,
     failover: true,
     upstream: 'nginx',
     out: join(REPO, 'test/bench/results/latest.md'),
@@ -122,6 +125,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--duration') args.durationS = Number(value(i++));
     else if (a === '--warmup') args.warmupS = Number(value(i++));
     else if (a === '--max-warmup') args.maxWarmupS = Number(value(i++));
+    else if (a === '--min-warmup') args.minWarmupS = Number(value(i++));
     else if (a === '--only') args.only = value(i++).split(',');
     else if (a === '--workloads') args.workloads = value(i++).split(',');
     else if (a === '--out') args.out = resolve(value(i++));
@@ -161,7 +165,7 @@ function environment(args: Args, upstream: string): string[] {
     `- ${new Date().toISOString()}, ucgate ${commit}, Node ${process.version}, ${availableParallelism()} cores shared by load generator, proxy and upstream`,
     `- ${version('nginx -v')}; ${version('haproxy -v')}; caddy ${version('caddy version')}; ${version('wrk -v')}`,
     `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
-    `- each proxy, once started, is loaded with wrk until its rate is steady (two 1 s runs within 15 %, at most ${args.maxWarmupS} s) before anything is measured`,
+    `- each proxy, once started, is loaded with wrk until its rate is steady (at least ${args.minWarmupS} runs of 1 s, the last two within 15 % and the last within 15 % of the best, at most ${args.maxWarmupS} s) before anything is measured`,
     `- throughput upstream: ${upstream}; failover upstream: simulated CUCM nodes, one process each`,
     `- ucgate: 2 workers; nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all`,
   ];
@@ -198,7 +202,7 @@ async function main(): Promise<void> {
   let envLines: string[] = [];
   try {
     const pki = await makePki(workDir);
-    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, maxWarmupS: args.maxWarmupS, pki, workDir, repo: REPO };
+    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, maxWarmupS: args.maxWarmupS, minWarmupS: args.minWarmupS, pki, workDir, repo: REPO };
     const needsThroughput = workloads.some((w) => w.needs === 'throughput');
     const needsSim = workloads.some((w) => w.needs === 'failover') || (needsThroughput && args.upstream === 'sim');
     const sim = needsSim ? await startSimUpstream(pki, REPO) : undefined;

@@ -25,7 +25,7 @@ function nodes(t: Test, specs: readonly Spec[]): UpstreamNode[] {
       aliases: [],
       address: '127.0.0.1',
     };
-    const node = new UpstreamNode(CLUSTER, config, undefined);
+    const node = new UpstreamNode(CLUSTER, config, undefined, 16_384);
     t.teardown(() => node.destroy());
     return node;
   });

@@ -79,6 +79,8 @@ export interface Settings {
   readonly warmupS: number;
   /** Longest warm-up after a proxy starts, until its rate is steady (see warmUntilSteady). */
   readonly maxWarmupS: number;
+  /** Fewest 1 s warm-up runs of a freshly started proxy, however steady it looks. */
+  readonly minWarmupS: number;
   readonly pki: BenchPki;
   readonly workDir: string;
   readonly repo: string;
