@@ -37,9 +37,12 @@ export function clusterConfig(cucm: CucmCluster, caFile: string, extra: Record<s
   };
 }
 
+/** The gateway's own health check, told apart from client traffic by its user agent. */
+export const isHealthCheck = (request: { headers: Record<string, unknown> }): boolean => request.headers['user-agent'] === 'ucgate-health-check';
+
 /** Requests a node received from clients through the gateway, leaving out the gateway's own health checks. */
 export function clientRequests(node: { requests: readonly { headers: Record<string, unknown> }[] }): number {
-  return node.requests.filter((request) => request.headers['user-agent'] !== 'ucgate-health-check').length;
+  return node.requests.filter((request) => !isHealthCheck(request)).length;
 }
 
 export interface CliResult {
