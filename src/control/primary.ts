@@ -38,7 +38,7 @@ import { ChallengeDistributor } from '../acme/challenge-distributor.js';
 import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
 import { createRenewalService } from '../lifecycle/renewal-service.js';
 import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
-import { isPlaceholder } from '../lifecycle/placeholder.js';
+import { gatewayReadiness } from './readiness.js';
 import { createTrustPublisher } from '../cucm-trust/trust-publisher.js';
 import { startTrustMaintenance, type TrustMaintenance } from '../cucm-trust/trust-maintenance.js';
 
@@ -119,10 +119,10 @@ export class Primary {
         `serving ${cert.keyType} certificate for ${cert.info.commonName}`,
       );
     }
-    this.#recordCertificateExpiry(served);
+    this.metrics.recordGatewayCertificates(served);
     this.#certificates.on('change', (certs: readonly StoredCertificate[]) => {
       this.#admin?.setCertificates(toWire(certs));
-      this.#recordCertificateExpiry(certs);
+      this.metrics.recordGatewayCertificates(certs);
       this.#certificatesApplied = this.#broadcastAcked((ackId) => ({ t: 'certificates', certificates: toWire(certs), ackId }));
     });
     this.#rotation = rotateTicketKeys(this.clock, config.tls.ticketKeyRotationMs, (keys) => {
@@ -262,37 +262,14 @@ export class Primary {
     }
   }
 
-  #recordCertificateExpiry(certs: readonly StoredCertificate[]): void {
-    for (const cert of certs) {
-      // One series per certificate: a placeholder (self-signed) replaced by an ACME one must not linger.
-      for (const source of ['self-signed', 'acme', 'manual'] as const) {
-        if (source !== cert.source) this.metrics.certificateExpiry.remove({ name: `gateway-${cert.keyType}`, key_type: cert.keyType, source });
-      }
-      this.metrics.certificateExpiry.set(
-        { name: `gateway-${cert.keyType}`, key_type: cert.keyType, source: cert.source },
-        Math.floor(Date.parse(cert.info.notAfter) / 1000),
-      );
-    }
-  }
-
   readiness(): Readiness {
-    const reasons: string[] = [];
-    const now = this.clock.now();
-    const served = this.#certificates?.served ?? [];
-    if (served.length === 0) reasons.push('no certificate loaded');
-    for (const cert of served) if (Date.parse(cert.info.notAfter) <= now) reasons.push(`certificate ${cert.keyType} expired`);
-    for (const cert of served) if (isPlaceholder(cert)) reasons.push(`certificate ${cert.keyType}: placeholder served while the CA issues one`);
-    const health = this.health.effective();
-    for (const cluster of this.config.clusters) {
-      const nodes = health.filter((update) => update.cluster === cluster.name);
-      if (nodes.length === 0) reasons.push(`cluster ${cluster.name}: no nodes known`);
-      else if (!nodes.some((update) => update.healthy)) reasons.push(`cluster ${cluster.name}: no healthy node`);
-    }
-    const ready = reasons.length === 0;
-    // Serving from the local copy is degraded, not unready: the certificate is good and traffic flows (issue 8).
-    const store = this.storeStatus();
-    if (!store.connected) reasons.push(`degraded: certificate store ${store.target ?? store.type} unreachable since ${store.degradedSince}, serving the last good certificates`);
-    return { ready, reasons };
+    return gatewayReadiness({
+      served: this.#certificates?.served ?? [],
+      clusters: this.config.clusters,
+      health: this.health.effective(),
+      store: this.storeStatus(),
+      now: this.clock.now(),
+    });
   }
 
   /**

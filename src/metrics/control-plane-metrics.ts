@@ -3,6 +3,7 @@
  * renewals, its own process figures. A scrape merges these with every
  * worker's counters (prom-client's aggregation: counters and histograms summed).
  */
+import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export class ControlPlaneMetrics {
@@ -50,6 +51,17 @@ export class ControlPlaneMetrics {
     // Both series exist from the start, so a dashboard shows 0 rather than nothing.
     this.renewals.inc({ result: 'success' }, 0);
     this.renewals.inc({ result: 'failure' }, 0);
+  }
+
+  /** `ucgate_certificate_expiry_seconds` for the certificates the gateway serves. */
+  recordGatewayCertificates(certs: readonly StoredCertificate[]): void {
+    for (const cert of certs) {
+      // One series per certificate: a placeholder (self-signed) replaced by an ACME one must not linger.
+      for (const source of ['self-signed', 'acme', 'manual'] as const) {
+        if (source !== cert.source) this.certificateExpiry.remove({ name: `gateway-${cert.keyType}`, key_type: cert.keyType, source });
+      }
+      this.certificateExpiry.set({ name: `gateway-${cert.keyType}`, key_type: cert.keyType, source: cert.source }, Math.floor(Date.parse(cert.info.notAfter) / 1000));
+    }
   }
 
   /** Prometheus text for the whole gateway: this registry plus the workers' JSON snapshots. */

@@ -17,7 +17,7 @@ export interface GuardVerdict {
   readonly scope: 'client' | 'user';
 }
 
-interface Attempt {
+export interface Attempt {
   readonly kind: GuardKind;
   readonly client: string;
   readonly user: string | undefined;

@@ -34,18 +34,16 @@ import { loggableTarget } from './loggable-target.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { UpstreamTry, type TryOptions } from './upstream-try.js';
 import { HedgeBudget } from './hedge-budget.js';
-import { writeProxiedResponse, type ResponseRewrite } from './response-writer.js';
-import { expandShortNames, parseUdsServers } from '../rewrite/index.js';
+import { writeProxiedResponse } from './response-writer.js';
+import { rewriteFor } from './cluster-rewrite.js';
+import { hasRequestBody, requestBody } from './request-body.js';
+import { respondStatus, accessLog, type ListenerInfo } from './local-answer.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
-import type { CredentialGuard } from './credential-guard.js';
-import { checkRequestHead, checkDeclaredBody, BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
-
-export interface ListenerInfo {
-  readonly name: string;
-  readonly protocol: 'https' | 'http';
-  readonly port: number;
-}
+import type { Attempt, CredentialGuard } from './credential-guard.js';
+export type { ListenerInfo } from './local-answer.js';
+import { BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
+import { createAdmission } from './admission.js';
 
 /** What the data plane tells the control plane about upstream outcomes. */
 export interface UpstreamObserver {
@@ -68,21 +66,6 @@ export interface RequestHandlerOptions {
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-const SERVERS_PATH = /^\/cucm-uds\/servers(?:[/?;]|$)/i;
-const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 interface RequestContext {
   readonly req: IncomingMessage;
@@ -96,7 +79,7 @@ interface RequestContext {
   readonly hasBody: boolean;
   readonly hedgeMs: number;
   readonly sessionId: string | undefined;
-  readonly credentials: { readonly guard: CredentialGuard; readonly attempt: NonNullable<ReturnType<CredentialGuard['attemptOf']>> } | undefined;
+  readonly credentials: { readonly guard: CredentialGuard; readonly attempt: Attempt } | undefined;
   /** The client's headers as the nodes get them, less `Host` (each node's own). */
   readonly headers: string[];
   readonly tried: Set<UpstreamNode>;
@@ -132,7 +115,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       method: ctx.method,
       path: ctx.target,
       headers,
-      body: ctx.hasBody ? requestBody(ctx) : null,
+      body: ctx.hasBody ? requestBody(ctx.req, ctx.maxBodyBytes, () => (ctx.bodyTooLarge = true)) : null,
       connectMs: timeouts.connectMs,
       firstByteMs: timeouts.firstByteMs,
       onConnected: (t) => startBody(ctx, t),
@@ -243,7 +226,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     }
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
     proxyRes.on('error', () => res.destroy());
-    writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(ctx), (n) => (ctx.bytes += n));
+    writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(ctx.cluster, ctx.listener, ctx.target), (n) => (ctx.bytes += n));
   };
 
   /**
@@ -269,7 +252,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const res = ctx.res;
     if (ctx.bodyTooLarge) {
       settle(ctx);
-      reject(res, BODY_TOO_LARGE);
+      admission.reject(res, BODY_TOO_LARGE);
       return;
     }
     const failure = classifyUpstreamError(err);
@@ -313,67 +296,16 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     respondStatus(ctx.res, 504);
   };
 
-  const reject = (res: ServerResponse, verdict: LimitVerdict) => {
-    metrics.rejectedRequests.inc({ reason: verdict.limit });
-    if (verdict.close) res.shouldKeepAlive = false;
-    respondStatus(res, verdict.status);
-  };
-
-  /** A request answered here, not proxied: counted when its response closes, and logged when `line` is given. */
-  const countWhenClosed = (res: ServerResponse, listener: ListenerInfo, line?: () => void) =>
-    res.once('close', () => {
-      metrics.countRequest(listener.name, res.statusCode);
-      line?.();
-    });
+  const admission = createAdmission({ log, metrics, connectionVerdict: options.connectionVerdict });
 
   return (req, res, listener) => {
     const startNs = process.hrtime.bigint();
     const state = options.state();
-    const logAccess = state.config.log.access;
-    const limits = state.config.limits.http;
-    const refused = options.connectionVerdict?.(req) ?? checkRequestHead(req, limits);
-    if (refused) {
-      reject(res, refused);
-      countWhenClosed(res, listener, logAccess ? () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, `[${refused.limit}]`, 0) : undefined);
-      return;
-    }
+    const admitted = admission.admit(req, res, listener, state, startNs);
+    if (!admitted) return;
+    const { decision, attempt, maxBodyBytes } = admitted;
     const method = req.method ?? 'GET';
-    const decision = state.router.route(method, req.url ?? '/', req.headers.host);
-    if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
-      // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
-      reject(res, FOREIGN_TARGET);
-      countWhenClosed(res, listener);
-      return;
-    }
-    if (decision.kind !== 'proxy') {
-      if (decision.kind === 'method-not-allowed') res.setHeader('allow', decision.allow.join(', '));
-      respondStatus(res, decision.status);
-      countWhenClosed(res, listener, logAccess ? () => accessLog(log, req, res, listener, startNs, undefined, undefined, 0, loggableTarget(req.url ?? '/'), 0) : undefined);
-      return;
-    }
-    const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath);
-    if (attempt) {
-      const verdict = state.guard.check(attempt, Date.now());
-      if (verdict) {
-        metrics.loginAttemptsLimited.inc({ kind: verdict.kind, scope: verdict.scope });
-        log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
-        res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
-        respondStatus(res, 429);
-        countWhenClosed(
-          res,
-          listener,
-          logAccess ? () => accessLog(log, req, res, listener, startNs, decision.cluster, undefined, 0, loggableTarget(decision.forwardPath), 0) : undefined,
-        );
-        return;
-      }
-    }
-    const maxBodyBytes = decision.route.maxBodyBytes ?? limits.maxBodyBytes;
-    const declaredTooLarge = checkDeclaredBody(req, maxBodyBytes);
-    if (declaredTooLarge) {
-      reject(res, declaredTooLarge);
-      countWhenClosed(res, listener);
-      return;
-    }
+    const logAccess = state.config.log.access;
     const cluster = state.clusters.get(decision.cluster)!;
     const sticky = cluster.config.sticky;
     const idempotent = IDEMPOTENT.has(method);
@@ -422,32 +354,12 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       }
       metrics.countRequest(listener.name, res.writableFinished ? res.statusCode : 0);
       metrics.observeDuration(cluster.config.name, Number(process.hrtime.bigint() - startNs) / 1e9);
-      if (logAccess) accessLog(log, req, res, listener, startNs, cluster.config.name, ctx.node?.name, ctx.bytes, loggableTarget(ctx.target), ctx.tried.size);
+      if (logAccess) accessLog(log, req, res, listener, { startNs, cluster: cluster.config.name, node: ctx.node?.name, bytes: ctx.bytes, path: loggableTarget(ctx.target), tries: ctx.tried.size });
     });
     if (ctx.hedgeMs > 0) budgetOf(cluster).earn();
     const totalMs = cluster.config.timeouts.totalMs;
     if (totalMs > 0) ctx.totalTimer = setTimeout(() => expire(ctx), totalMs);
     forward(ctx);
-  };
-}
-
-/** How this response's node names become the gateway's: the cluster's public name and the client's listener. */
-function rewriteFor(ctx: RequestContext): ResponseRewrite | undefined {
-  const holder = ctx.cluster.rewrite;
-  if (holder.rules.size === 0) return undefined;
-  const spec = { host: ctx.cluster.publicHost, port: ctx.listener.port, scheme: ctx.listener.protocol };
-  const target = holder.rules.forTarget(spec);
-  if (!SERVERS_PATH.test(ctx.target)) return { target, extraMediaTypes: holder.rules.extraMediaTypes };
-  return {
-    target,
-    extraMediaTypes: holder.rules.extraMediaTypes,
-    // UDS lists every node of the cluster, including ones the config does not name: learn them first.
-    inspect: (body) => {
-      const learned = holder.rules.withNames(expandShortNames(parseUdsServers(body.toString('latin1'))));
-      if (learned === holder.rules) return undefined;
-      holder.rules = learned;
-      return learned.forTarget(spec);
-    },
   };
 }
 
@@ -459,74 +371,10 @@ function canRetry(ctx: RequestContext): boolean {
   return !ctx.responseStarted && (ctx.idempotent ? !ctx.bodyStarted : !ctx.sent);
 }
 
-function hasRequestBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /** The node's connection is up and the request head is leaving (see the header). */
 function startBody(ctx: RequestContext, attempt: UpstreamTry): void {
   ctx.sent = true;
   if (!ctx.hasBody || ctx.bodyStarted) return;
   ctx.bodyStarted = true;
   attempt.bodyStarted = true;
-}
-
-/**
- * The client's body as a try sends it: pulled by the pool only once the
- * node's connection is up. A chunked body has no declared size to check up
- * front, so it is counted as it flows; over the limit, the try fails (413).
- */
-async function* requestBody(ctx: RequestContext): AsyncGenerator<Buffer> {
-  const counted = ctx.req.headers['content-length'] === undefined;
-  let received = 0;
-  // Not destroyed when the try stops reading: the client still gets an answer on this connection.
-  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    if (counted) {
-      received += chunk.length;
-      if (received > ctx.maxBodyBytes) {
-        ctx.bodyTooLarge = true;
-        throw new Error('request body over the limit');
-      }
-    }
-    yield chunk;
-  }
-}
-
-function respondStatus(res: ServerResponse, status: number): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = `${status} ${STATUS_TEXT[status] ?? ''}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-function accessLog(
-  log: Logger,
-  req: IncomingMessage,
-  res: ServerResponse,
-  listener: ListenerInfo,
-  startNs: bigint,
-  cluster: string | undefined,
-  node: string | undefined,
-  bytes: number,
-  path: string,
-  tries: number,
-): void {
-  // Fields are named one by one: headers (Authorization, Cookie) are never copied into a log line.
-  log.info({
-    event: 'access',
-    listener: listener.name,
-    client: req.socket.remoteAddress,
-    method: req.method,
-    path,
-    status: res.writableFinished ? res.statusCode : 0,
-    cluster,
-    node,
-    tries,
-    durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,
-    bytes,
-  });
 }

@@ -1,0 +1,149 @@
+/**
+ * Checks that span keys or reach outside the file (cross-key rules, files on
+ * disk, listener clashes). They run on the data before and whatever the
+ * schema said.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { quoteValue as quote } from './schema-check.js';
+import { isLoopbackHost } from './formats.js';
+import { isObj, objects, showText, describeIoError, type Add, type Obj } from './plain-data.js';
+
+/**
+ * Rules that span keys or reach outside the file. They run even when the
+ * schema failed, so one `ucgate check` shows everything; hence every access
+ * here is guarded.
+ */
+export function crossChecks(root: Obj, add: Add): void {
+  const clusterNames = new Set<string>();
+  (Array.isArray(root.clusters) ? root.clusters : []).forEach((c: unknown, i) => {
+    if (!isObj(c)) return;
+    const at = `clusters[${i}]`;
+    if (c.nodes !== undefined && c.srv !== undefined) add(`${at}.srv`, 'cannot be combined with nodes; give one of them');
+    if (c.nodes === undefined && c.srv === undefined) add(`${at}.nodes`, 'is required (or srv, to find the nodes by DNS)');
+    if (typeof c.name === 'string') {
+      if (clusterNames.has(c.name)) add(`${at}.name`, `duplicate cluster name ${quote(c.name)}`);
+      clusterNames.add(c.name);
+    }
+    const nodeNames = new Set<string>();
+    (Array.isArray(c.nodes) ? c.nodes : []).forEach((n: unknown, j) => {
+      if (!isObj(n) || typeof n.name !== 'string') return;
+      if (nodeNames.has(n.name)) add(`${at}.nodes[${j}].name`, `duplicate node name ${quote(n.name)}`);
+      nodeNames.add(n.name);
+    });
+    const tftpNames = new Set<string>();
+    (isObj(c.tftp) && Array.isArray(c.tftp.nodes) ? c.tftp.nodes : []).forEach((n: unknown, j) => {
+      if (!isObj(n) || typeof n.name !== 'string') return;
+      if (tftpNames.has(n.name)) add(`${at}.tftp.nodes[${j}].name`, `duplicate TFTP server name ${quote(n.name)}`);
+      tftpNames.add(n.name);
+    });
+    if (isObj(c.tls) && typeof c.tls.caFile === 'string') checkFile(add, `${at}.tls.caFile`, c.tls.caFile, false);
+  });
+  // Without every cluster's name, "unknown cluster" would only echo another problem.
+  if (Array.isArray(root.clusters) && root.clusters.every((c: unknown) => isObj(c) && typeof c.name === 'string')) {
+    (Array.isArray(root.routes) ? root.routes : []).forEach((r: unknown, i) => {
+      if (isObj(r) && typeof r.cluster === 'string' && !clusterNames.has(r.cluster)) {
+        add(`routes[${i}].cluster`, `unknown cluster ${quote(r.cluster)}`);
+      }
+    });
+  }
+  const listen = isObj(root.listen) ? root.listen : {};
+  checkListeners(listen, isObj(root.tftp) ? root.tftp.listen : undefined, add);
+  const admin = listen.admin;
+  if (isObj(admin)) {
+    if (admin.tls === false && typeof admin.host === 'string' && !isLoopbackHost(admin.host)) {
+      add('listen.admin.tls', `false (plain HTTP) is allowed only on a loopback host, not ${quote(admin.host)}`);
+    }
+    if (typeof admin.tokenFile === 'string') checkFile(add, 'listen.admin.tokenFile', admin.tokenFile, true);
+  }
+  const certs = isObj(root.certificates) ? root.certificates : {};
+  const keyTypes = certs.keyTypes;
+  if (Array.isArray(keyTypes) && keyTypes.length === 2 && keyTypes[0] !== keyTypes[1] && keyTypes.every((k) => typeof k === 'string' && k.startsWith('rsa'))) {
+    // TLS picks between dual certificates by signature algorithm, never by RSA size.
+    add('certificates.keyTypes', 'two key types must be one RSA and one ECDSA (dual certificates)');
+  }
+  checkCucmTrust(root, certs.cucmTrust, add);
+  const issuer = isObj(certs.issuer) ? certs.issuer : {};
+  // An inactive acme block may name files that do not exist yet.
+  if (issuer.type === 'acme' && isObj(issuer.acme)) {
+    const acme = issuer.acme;
+    const at = 'certificates.issuer.acme';
+    if (typeof acme.caFile === 'string') checkFile(add, `${at}.caFile`, acme.caFile, false);
+    if (isObj(acme.eab) && typeof acme.eab.hmacKeyFile === 'string') {
+      checkFile(add, `${at}.eab.hmacKeyFile`, acme.eab.hmacKeyFile, false);
+    }
+  }
+}
+
+/** Every target names a known cluster once, and a cluster found by SRV names its publisher. */
+function checkCucmTrust(root: Obj, trust: unknown, add: Add): void {
+  if (!isObj(trust)) return;
+  const at = 'certificates.cucmTrust';
+  if (typeof trust.credentialsFile === 'string') checkFile(add, `${at}.credentialsFile`, trust.credentialsFile, true);
+  const clusters = objects(root.clusters);
+  const byName = new Map(clusters.filter((c) => typeof c.name === 'string').map((c) => [c.name as string, c]));
+  const targets = Array.isArray(trust.clusters) ? trust.clusters : clusters.map((c) => ({ cluster: c.name }));
+  const seen = new Set<string>();
+  targets.forEach((t: unknown, i) => {
+    if (!isObj(t) || typeof t.cluster !== 'string') return;
+    const where = Array.isArray(trust.clusters) ? `${at}.clusters[${i}]` : `${at}.clusters`;
+    const cluster = byName.get(t.cluster);
+    if (Array.isArray(trust.clusters) && !cluster) add(`${where}.cluster`, `unknown cluster ${quote(t.cluster)}`);
+    if (seen.has(t.cluster)) add(`${where}.cluster`, `cluster ${quote(t.cluster)} is listed twice`);
+    seen.add(t.cluster);
+    if (cluster && t.url === undefined && !Array.isArray(cluster.nodes)) {
+      add(`${where}${Array.isArray(trust.clusters) ? '.url' : ''}`, `cluster ${quote(t.cluster)} finds its nodes by SRV: give its publisher's url`);
+    }
+  });
+}
+
+const WILDCARD_V4 = '0.0.0.0';
+const WILDCARD_ANY = '::'; // dual-stack in Node: covers IPv4 too
+
+function overlaps(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x === y || x === WILDCARD_ANY || y === WILDCARD_ANY) return true;
+  return (x === WILDCARD_V4 && !y.includes(':')) || (y === WILDCARD_V4 && !x.includes(':'));
+}
+
+function checkListeners(listen: Obj, tftpListen: unknown, add: Add): void {
+  const seen: { at: string; host: string; port: number }[] = [];
+  const visit = (at: string, l: unknown): void => {
+    if (!isObj(l) || typeof l.host !== 'string' || typeof l.port !== 'number' || l.port === 0) return;
+    const { host, port } = l;
+    const clash = seen.find((s) => s.port === port && overlaps(s.host, host));
+    if (clash !== undefined) add(`${at}.port`, `${showText(host)}:${port} is already used by ${clash.at}`);
+    seen.push({ at, host, port });
+  };
+  for (const kindName of ['https', 'http'] as const) {
+    const list = listen[kindName];
+    if (Array.isArray(list)) list.forEach((l: unknown, i) => visit(`listen.${kindName}[${i}]`, l));
+  }
+  visit('listen.admin', listen.admin);
+  for (const kindName of ['http', 'https'] as const) {
+    const list = isObj(tftpListen) ? tftpListen[kindName] : undefined;
+    if (Array.isArray(list)) list.forEach((l: unknown, i) => visit(`tftp.listen.${kindName}[${i}]`, l));
+  }
+}
+
+function checkFile(add: Add, at: string, file: string, secret: boolean): void {
+  let mode: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) {
+      add(at, `not a regular file: ${showText(file)}`);
+      return;
+    }
+    mode = st.mode;
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    add(at, code === 'ENOENT' || code === 'ENOTDIR' ? `file not found: ${showText(file)}` : `cannot read ${showText(file)}: ${describeIoError(err)}`);
+    return;
+  }
+  // CONTRACT.md: the admin token file is 0600 or stricter, or the gateway refuses to start.
+  if (secret && process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    add(at, `must not be accessible to group or others (mode ${octal}); run: chmod 600 ${showText(file)}`);
+  }
+}
