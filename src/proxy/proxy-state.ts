@@ -4,6 +4,7 @@
  * SRV answer) builds a new ProxyState and swaps it in whole; requests in
  * flight keep the node objects they started with.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { ClusterConfig, NodeConfig, UcgateConfig } from '../config/types.js';
 import { createRouter, type Router } from './router.js';
 import { Balancer } from '../upstream/balancer.js';
@@ -44,20 +45,35 @@ function clusterRuntime(
   return { config, balancer: new Balancer(nodes), nodesByName: new Map(nodes.map((node) => [node.name, node])), sticky, caPem, publicHost, rewrite };
 }
 
-export function buildProxyState(config: UcgateConfig): ProxyState {
+/**
+ * The state for `config`. With the `previous` state (a reload), what the
+ * running gateway has learned carries over where the config still means the
+ * same thing: each surviving node's health, each surviving cluster's sticky
+ * sessions (a reload must not move a logged-in user to a node that does not
+ * know the session), and the login-attempt counts while their limits are
+ * unchanged (a reload must not give a guesser a fresh allowance).
+ */
+export function buildProxyState(config: UcgateConfig, previous?: ProxyState): ProxyState {
   const clusters = new Map<string, ClusterRuntime>();
   for (const cluster of config.clusters) {
+    const before = previous?.clusters.get(cluster.name);
     const ca = readClusterCa(cluster);
     const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca, config.limits.http.upstreamMaxHeaderBytes));
+    for (const node of nodes) {
+      const known = before?.nodesByName.get(node.name);
+      if (known) node.setHealthy(known.healthy);
+    }
     const rewrite = { rules: compileRewriteRules(rulesInputForCluster(config, cluster.name)) };
-    clusters.set(cluster.name, clusterRuntime(cluster, nodes, new StickyTable(), ca, cluster.publicName ?? config.gateway.fqdn, rewrite));
+    clusters.set(cluster.name, clusterRuntime(cluster, nodes, before?.sticky ?? new StickyTable(), ca, cluster.publicName ?? config.gateway.fqdn, rewrite));
   }
   const ownNames = new Set(
     [config.gateway.fqdn, ...config.gateway.altNames, ...config.clusters.flatMap((cluster) => (cluster.publicName ? [cluster.publicName] : []))].map((name) =>
       name.toLowerCase(),
     ),
   );
-  return { config, router: createRouter(config.routes), clusters, guard: new CredentialGuard(config.limits.loginAttempts, config.workers), ownNames };
+  const sameGuard = previous && previous.config.workers === config.workers && isDeepStrictEqual(previous.config.limits.loginAttempts, config.limits.loginAttempts);
+  const guard = sameGuard ? previous.guard : new CredentialGuard(config.limits.loginAttempts, config.workers);
+  return { config, router: createRouter(config.routes), clusters, guard, ownNames };
 }
 
 const sameNode = (node: UpstreamNode, config: NodeConfig) =>

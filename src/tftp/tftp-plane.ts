@@ -107,17 +107,12 @@ export class TftpPlane {
       return old;
     }
     this.#matcher = compileTftpAllow(config.tftp.allow);
-    const built = buildProxyState(tftpProxyConfig(config));
+    const built = buildProxyState(tftpProxyConfig(config), old);
     const clusters = new Map<string, ClusterRuntime>();
     for (const [name, runtime] of built.clusters) {
       const own = runtime.rewrite.rules;
       const rewrite = new FollowingRules(() => this.#options.mainState()?.clusters.get(name)?.rewrite.rules ?? own, () => this.#variant);
       clusters.set(name, { ...runtime, rewrite });
-      const before = old?.clusters.get(name);
-      for (const node of runtime.balancer.nodes) {
-        const previous = before?.nodesByName.get(node.name);
-        if (previous) node.setHealthy(previous.healthy);
-      }
     }
     this.#state = { ...built, clusters };
     return old;

@@ -142,19 +142,9 @@ export class DataPlane {
    */
   async applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
     const old = this.#state;
-    let next = buildProxyState(config);
+    let next = buildProxyState(config, old);
     for (const [cluster, nodes] of this.#srvNodes) {
       if (next.clusters.get(cluster)?.config.srv) next = withClusterNodes(next, cluster, nodes).state;
-    }
-    if (old) {
-      for (const [name, runtime] of next.clusters) {
-        const before = old.clusters.get(name);
-        if (!before) continue;
-        for (const node of runtime.balancer.nodes) {
-          const previous = before.nodesByName.get(node.name);
-          if (previous) node.setHealthy(previous.healthy);
-        }
-      }
     }
     this.#state = next;
     this.#connections?.setLimits(config.limits.http, config.workers);

@@ -8,7 +8,7 @@ import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, clientRequests } from '../helpers/gateway.js';
+import { startGatewayProcess, writeConfig, clusterConfig, TEST_ROUTES, FQDN, clientRequests } from '../helpers/gateway.js';
 
 function request(port: number, ca: string, path: string, from: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,13 +26,14 @@ t.test('login attempt limits', async (t) => {
   const cucm = await startCucmCluster({ nodes: 1 });
   t.teardown(() => cucm.close());
   writeFileSync(join(dir, 'cucm-ca.pem'), cucm.caPem);
-  const gw = await startGatewayProcess(t, dir, {
+  const gatewayConfig = {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }] },
     clusters: [clusterConfig(cucm, join(dir, 'cucm-ca.pem'))],
     routes: TEST_ROUTES,
     limits: { loginAttempts: { windowMs: 60_000, perClient: 10, perUser: 5 } },
-  });
+  };
+  const gw = await startGatewayProcess(t, dir, gatewayConfig);
   const ca = await gw.trustPem();
   const em = (user: string, pin: string) => `/emapp/EMAppServlet?device=SEP001122334455&userid=${user}&seq=${pin}`;
 
@@ -63,6 +64,13 @@ t.test('login attempt limits', async (t) => {
     'the attacked user id stays locked for the window, even from a new address: the gateway locks before the directory does',
   );
   t.equal(await request(gw.port, ca, '/cucm-uds/version', '127.0.2.3'), 200, 'while anonymous UDS requests from that address pass');
+
+  // A reload that leaves the limits as they were must not hand the guesser a fresh allowance.
+  writeConfig(dir, { workers: 1, ...gatewayConfig, shutdown: { graceMs: 1000 } });
+  gw.proc.kill('SIGHUP');
+  await gw.waitForLog((line) => line.event === 'reload_applied');
+  t.equal(await request(gw.port, ca, em('user99', '0000'), '127.0.0.1'), 429, 'after a config reload, the limited address is still limited');
+  t.equal(await request(gw.port, ca, em('asmith', '2000'), '127.0.1.99'), 429, 'and so is the guessed user id');
   const limited = await gw.waitForLog((line) => line.event === 'login_attempts_limited');
   t.notOk(JSON.stringify(gw.logs).includes('0000'), 'no PIN in any log line');
   t.match(limited, { kind: 'em-login', scope: 'client' });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import { issueLeaf } from '../../src/pki/x509.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startClusterGateway, startGatewayProcess, clusterConfig, scrapeMetric, adminPortOf, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startClusterGateway, startGatewayProcess, writeConfig, clusterConfig, scrapeMetric, adminPortOf, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
 import { startLoad } from '../helpers/load.js';
 import { startNodeProcess } from '../helpers/node-process.js';
 
@@ -123,13 +123,14 @@ t.test('a sticky session stays on its node across workers, and moves once when t
   writeFileSync(caFile, cucm.caPem);
   const cluster = clusterConfig(cucm, caFile, { healthCheck: FAST_HEALTH, timeouts: TIMEOUTS, sticky: { cookie: 'JSESSIONID' } }) as { nodes: { priority: number }[] };
   for (const node of cluster.nodes) node.priority = 1; // one tier: without stickiness, round robin would alternate
-  const gw = await startGatewayProcess(t, dir, {
+  const gatewayConfig = {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }] },
     clusters: [cluster],
     routes: TEST_ROUTES,
     workers: 2,
-  });
+  };
+  const gw = await startGatewayProcess(t, dir, gatewayConfig);
   const ca = await gw.trustPem();
   const get = (cookie?: string) =>
     httpsRequest({ host: '127.0.0.1', port: gw.port, path: '/ccmcip/xmldirectorylist.jsp?l=smith', ca, servername: FQDN, headers: cookie ? { cookie } : {} });
@@ -145,6 +146,13 @@ t.test('a sticky session stays on its node across workers, and moves once when t
     seen.add(res.headers['x-cucm-node'] as string);
   }
   t.same([...seen], [issuer], `50 requests stayed on ${issuer}`);
+  // A reload that changes something else keeps the sessions.
+  writeConfig(dir, { ...gatewayConfig, shutdown: { graceMs: 1000 } });
+  gw.proc.kill('SIGHUP');
+  await gw.waitForLog((line) => line.event === 'reload_applied');
+  const afterReload = new Set<string>();
+  for (let i = 0; i < 20; i++) afterReload.add((await get(`JSESSIONID=${session}`)).headers['x-cucm-node'] as string);
+  t.same([...afterReload], [issuer], `a config reload keeps the session on ${issuer}`);
   await cucm.node(issuer).stop();
   t.teardown(() => cucm.node(issuer).restart());
   const moved = await get(`JSESSIONID=${session}`);
