@@ -44,32 +44,32 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
     respondStatus(res, verdict.status);
   };
 
+  /** A request answered here: counted when its response closes, and access-logged under `path` when given. */
+  const turnedAway = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, state: ProxyState, startNs: bigint, path?: string, cluster?: string) =>
+    res.once('close', () => {
+      metrics.countRequest(listener.name, res.statusCode);
+      if (state.config.log.access && path !== undefined) accessLog(log, req, res, listener, { startNs, cluster, bytes: 0, path, tries: 0 });
+    });
+
   const admit = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, state: ProxyState, startNs: bigint): Admitted | undefined => {
-    const logAccess = state.config.log.access;
-    /** Counted when its response closes, and access-logged under `path` when given. */
-    const turnedAway = (path?: string, cluster?: string) =>
-      res.once('close', () => {
-        metrics.countRequest(listener.name, res.statusCode);
-        if (logAccess && path !== undefined) accessLog(log, req, res, listener, { startNs, cluster, bytes: 0, path, tries: 0 });
-      });
     const limits = state.config.limits.http;
     const refused = connectionVerdict?.(req) ?? checkRequestHead(req, limits);
     if (refused) {
       reject(res, refused);
-      turnedAway(`[${refused.limit}]`);
+      turnedAway(req, res, listener, state, startNs, `[${refused.limit}]`);
       return undefined;
     }
     const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
     if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
       // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
       reject(res, FOREIGN_TARGET);
-      turnedAway();
+      turnedAway(req, res, listener, state, startNs);
       return undefined;
     }
     if (decision.kind !== 'proxy') {
       if (decision.kind === 'method-not-allowed') res.setHeader('allow', decision.allow.join(', '));
       respondStatus(res, decision.status);
-      turnedAway(loggableTarget(req.url ?? '/'));
+      turnedAway(req, res, listener, state, startNs, loggableTarget(req.url ?? '/'));
       return undefined;
     }
     const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath);
@@ -79,14 +79,14 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
       log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
       res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
       respondStatus(res, 429);
-      turnedAway(loggableTarget(decision.forwardPath), decision.cluster);
+      turnedAway(req, res, listener, state, startNs, loggableTarget(decision.forwardPath), decision.cluster);
       return undefined;
     }
     const maxBodyBytes = decision.route.maxBodyBytes ?? limits.maxBodyBytes;
     const declaredTooLarge = checkDeclaredBody(req, maxBodyBytes);
     if (declaredTooLarge) {
       reject(res, declaredTooLarge);
-      turnedAway();
+      turnedAway(req, res, listener, state, startNs);
       return undefined;
     }
     return { decision, attempt, maxBodyBytes };
