@@ -10,8 +10,8 @@
  * three values passed as positional parameters — never pasted into the
  * command line — and also as UCGATE_ACME_ACTION, UCGATE_ACME_RECORD,
  * UCGATE_ACME_VALUE and UCGATE_ACME_IDENTIFIER. The record name has no
- * trailing dot. `present` must return once the record is served by the
- * zone's authoritative servers; exit status 0 means success.
+ * trailing dot. Exit status 0 means success; the gateway then waits until
+ * the record is served (dns-propagation.ts) before asking the CA.
  */
 import { execFile } from 'node:child_process';
 import { AcmeError } from './acme-errors.js';

@@ -66,6 +66,8 @@ const listen = obj(
   { default: {} },
 );
 
+const dnsServer: SchemaObject = { type: 'string', format: 'dns-server', mustBe: 'a DNS server as an IP address, IPv4:port or [IPv6]:port' };
+
 const acme = obj(
   {
     directoryUrl: { type: 'string', format: 'https-url', mustBe: 'an https:// URL (RFC 8555 requires TLS)' },
@@ -74,6 +76,17 @@ const acme = obj(
     caFile: filePath,
     eab: obj({ kid: str, hmacKeyFile: filePath }, ['kid', 'hmacKeyFile']),
     dnsHook: str,
+    // After the hook's `present`: wait until the TXT record is served (see src/acme/dns-propagation.ts).
+    dnsPropagation: obj(
+      {
+        timeoutMs: int(0, 3_600_000, { default: 120_000 }),
+        intervalMs: int(100, 60_000, { default: 2_000 }),
+        // Empty: the zone's authoritative servers, found through NS records.
+        nameservers: list(dnsServer, { default: [] }),
+      },
+      [],
+      { default: {} },
+    ),
     // Renewal tuning (the renewal loop reads these for every issuer type; they sit here because ACME is what needs them).
     checkIntervalMs: int(1_000, 86_400_000, { default: DEFAULT_CHECK_INTERVAL_MS }),
     retryBackoffMs: list(int(100, 86_400_000), { minItems: 1, maxItems: 20, default: [...DEFAULT_RETRY_BACKOFF_MS] }),
@@ -230,10 +243,7 @@ const cluster = obj(
       {
         name: { type: 'string', format: 'srv-name', mustBe: 'an SRV name such as _cisco-uds._tcp.example.test' },
         // Empty: ask the system's resolvers.
-        servers: list(
-          { type: 'string', format: 'host-port', mustBe: 'a DNS server as host:port' },
-          { default: [] },
-        ),
+        servers: list(dnsServer, { default: [] }),
         refreshSeconds: int(1, 86400, { default: 60 }),
       },
       ['name'],

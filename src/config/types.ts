@@ -45,6 +45,14 @@ export interface TlsConfig {
   readonly ticketKeyRotationMs: number;
 }
 
+export interface DnsPropagationConfig {
+  /** 0: trust the hook to return only once the record is served. */
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  /** Servers to ask instead of the zone's authoritative ones (split-horizon DNS). */
+  readonly nameservers: readonly string[];
+}
+
 export interface AcmeConfig {
   readonly directoryUrl: string;
   readonly email?: string;
@@ -53,6 +61,8 @@ export interface AcmeConfig {
   readonly eab?: { readonly kid: string; readonly hmacKeyFile: string };
   /** Run as `<dnsHook> present|cleanup <record name> <value>` for dns-01 (see src/acme/dns-hook.ts). */
   readonly dnsHook?: string;
+  /** dns-01: how long to wait, after the hook's `present`, for the TXT record to be served (see src/acme/dns-propagation.ts). */
+  readonly dnsPropagation: DnsPropagationConfig;
   /** The renewal loop looks at the certificates at least this often (±10 % jitter). */
   readonly checkIntervalMs: number;
   /** Delays after 1, 2, 3... consecutive renewal failures; the last one repeats. */

@@ -23,7 +23,8 @@ import { AcmeTransport } from '../acme/transport.js';
 import { loadOrCreateAccountKey, recordAccount } from '../acme/account.js';
 import { AcmeError, classifyAcmeError, parseRetryAfter, type ProblemResponse } from '../acme/acme-errors.js';
 import { runOrder, type ChallengeSolver } from '../acme/order-flow.js';
-import { runDnsHook } from '../acme/dns-hook.js';
+import { runDnsHook, dnsRecordName } from '../acme/dns-hook.js';
+import { waitForTxt } from '../acme/dns-propagation.js';
 import { ariCertId, parseRenewalInfo, renewalInfoUrl } from '../acme/ari.js';
 import type { RenewalInfo, RenewalInfoSource } from '../acme/renewal-info.js';
 import type { ChallengePublisher } from '../acme/challenge-store.js';
@@ -228,7 +229,7 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
   }
 
   #solver(): ChallengeSolver {
-    const { acme: config, challenges, configDir } = this.#options;
+    const { acme: config, challenges, configDir, log } = this.#options;
     return {
       present: async (authz, challenge, keyAuthorization) => {
         const identifier = authz.identifier.value;
@@ -250,7 +251,12 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
             if (!config.dnsHook) throw new AcmeError('rejected', 'dns-01 needs certificates.issuer.acme.dnsHook');
             const hook = { command: config.dnsHook, cwd: configDir };
             await runDnsHook(hook, 'present', identifier, keyAuthorization);
-            return () => runDnsHook(hook, 'cleanup', identifier, keyAuthorization);
+            const cleanup = () => runDnsHook(hook, 'cleanup', identifier, keyAuthorization);
+            await waitForTxt(dnsRecordName(identifier), keyAuthorization, { ...config.dnsPropagation, log }).catch(async (err: unknown) => {
+              await cleanup().catch(() => undefined);
+              throw err;
+            });
+            return cleanup;
           }
           default:
             throw new AcmeError('rejected', `unsupported challenge type ${type}`);

@@ -16,6 +16,9 @@ import { startPebble, startChallTestSrv, freePort, acmeGatewayConfig } from '../
 // Three gateways and three pebbles, one after another: about 45 s on an idle machine, far more on a busy one.
 t.setTimeout(300_000);
 
+/** How long after the dnsHook's `present` the test's DNS starts serving the record. */
+const TXT_DELAY_MS = 1_500;
+
 const renewed = (line: LogLine) => line.event === 'cert_renewed' && line.outcome === 'renewed';
 
 t.test('ACME issuance on first start, one test per challenge type', async (t) => {
@@ -92,20 +95,30 @@ t.test('ACME issuance on first start, one test per challenge type', async (t) =>
     await gw.stop();
   });
 
-  t.test('dns-01 through the dnsHook', async (t) => {
+  t.test('dns-01 through the dnsHook, waiting until the record is served', async (t) => {
     const { gw } = await issueWith(t, 'dns-01', (dir) => {
       const hook = join(dir, 'dns-hook.mjs');
+      // Like a DNS provider's API: `present` returns at once, and the record is served a while later.
       writeFileSync(
         hook,
         `// ucgate dnsHook for tests: present|cleanup NAME VALUE -> pebble-challtestsrv's TXT API
+import { spawn } from 'node:child_process';
 const [action, name, value] = process.argv.slice(2);
-const path = action === 'present' ? '/set-txt' : '/clear-txt';
-const res = await fetch('${dns.managementUrl}' + path, { method: 'POST', body: JSON.stringify({ host: name + '.', value }) });
-if (!res.ok) { console.error('challtestsrv said ' + res.status); process.exit(1); }
+const body = JSON.stringify({ host: name + '.', value });
+if (action === 'present') {
+  const later = "setTimeout(() => fetch('${dns.managementUrl}/set-txt', { method: 'POST', body: process.argv[1] }), ${TXT_DELAY_MS})";
+  spawn(process.execPath, ['-e', later, body], { detached: true, stdio: 'ignore' }).unref();
+} else {
+  const res = await fetch('${dns.managementUrl}/clear-txt', { method: 'POST', body });
+  if (!res.ok) { console.error('challtestsrv said ' + res.status); process.exit(1); }
+}
 `,
       );
-      return { dnsHook: `"${process.execPath}" "${hook}"` };
+      return { dnsHook: `"${process.execPath}" "${hook}"`, dnsPropagation: { nameservers: [dns.dnsServer], intervalMs: 100, timeoutMs: 30_000 } };
     });
+    const propagated = gw.logs.find((line) => line.event === 'acme_dns_propagated');
+    t.ok(propagated, 'the gateway saw the TXT record served before asking the CA');
+    t.ok(Number(propagated?.ms) >= TXT_DELAY_MS / 2, `and waited for it (${String(propagated?.ms)} ms; the record appeared after ${TXT_DELAY_MS} ms)`);
     await gw.stop();
   });
 });

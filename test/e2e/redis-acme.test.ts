@@ -80,7 +80,7 @@ if (!res.ok) process.exit(1);
         store: { type: 'redis', url: redis.url, keyFile, lockLeaseMs: LEASE_MS, checkIntervalMs: 2_000 },
         issuer: {
           type: 'acme',
-          acme: { directoryUrl: pebble.directoryUrl, caFile: pebble.tlsCaFile, email: 'pki@example.test', challenge: 'dns-01', dnsHook: `"${process.execPath}" "${hook}"` },
+          acme: { directoryUrl: pebble.directoryUrl, caFile: pebble.tlsCaFile, email: 'pki@example.test', challenge: 'dns-01', dnsHook: `"${process.execPath}" "${hook}"`, dnsPropagation: { nameservers: [dns.dnsServer], intervalMs: 100 } },
         },
       },
       clusters: [clusterConfig(cucm, cucmCa)],

@@ -36,7 +36,15 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
-export async function startDnsmasq(t: { teardown(fn: () => unknown): void }, dir: string, name: string, records: readonly SrvRecord[], hosts: Record<string, string>): Promise<Dnsmasq> {
+/** `extraLines`: more dnsmasq.conf lines (say, `auth-zone=` to answer NS queries as the zone's server). */
+export async function startDnsmasq(
+  t: { teardown(fn: () => unknown): void },
+  dir: string,
+  name: string,
+  records: readonly SrvRecord[],
+  hosts: Record<string, string>,
+  extraLines: readonly string[] = [],
+): Promise<Dnsmasq> {
   let proc: ChildProcess | undefined;
   let port = 0;
   const confFile = join(dir, 'dnsmasq.conf');
@@ -53,6 +61,7 @@ export async function startDnsmasq(t: { teardown(fn: () => unknown): void }, dir
         'local=/example.test/',
         ...srv.map((r) => `srv-host=${name},${r.target},${r.port},${r.priority},${r.weight}`),
         ...Object.entries(hosts).map(([host, address]) => `host-record=${host},${address}`),
+        ...extraLines,
       ].join('\n') + '\n',
     );
   const stop = async () => {

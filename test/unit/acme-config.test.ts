@@ -38,6 +38,14 @@ t.test('dns-01 without a hook, and bad tuning, are config errors with their path
   t.match(problems(base({ retryBackoffMs: [] })), [/^certificates\.issuer\.acme\.retryBackoffMs/]);
   t.match(problems(base({ checkIntervalMs: 10 })), [/^certificates\.issuer\.acme\.checkIntervalMs/]);
   t.match(problems(base({ directoryUrl: 'http://acme.example.test/dir' })), [/^certificates\.issuer\.acme\.directoryUrl: .*https/]);
+  // Node's resolver takes addresses only: a name here could never be asked.
+  t.match(problems(base({ dnsPropagation: { nameservers: ['ns1.example.test'] } })), [/^certificates\.issuer\.acme\.dnsPropagation\.nameservers\[0\]: .*IP address/]);
+  t.match(problems(base({ dnsPropagation: { nameservers: ['10.0.0.53:99999'] } })), [/^certificates\.issuer\.acme\.dnsPropagation\.nameservers\[0\]/]);
+  t.same(problems(base({ dnsPropagation: { nameservers: ['10.0.0.53', '10.0.0.54:5353', '[2001:db8::53]:53', '2001:db8::54'] } })), []);
+});
+
+t.test('dns-01 propagation defaults: the authoritative servers, two minutes, every two seconds', async (t) => {
+  t.same(parseConfig(base({}), opts).certificates.issuer.acme?.dnsPropagation, { timeoutMs: 120_000, intervalMs: 2_000, nameservers: [] });
 });
 
 t.test('http-01 needs a plain-HTTP listener; the issuer says so with the key path', async (t) => {
