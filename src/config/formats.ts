@@ -44,14 +44,6 @@ function isRedisUrl(s: string): boolean {
   return isRedisTarget(parseRedisUrl(s));
 }
 
-function isHostPort(s: string): boolean {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  if (m === null) return false;
-  const port = Number(m[3]);
-  const host = m[1] ?? m[2] ?? '';
-  return port >= 1 && port <= 65535 && (m[1] !== undefined ? isIP(host) === 6 : isHost(host));
-}
-
 /** A DNS server as Node's resolver takes it: an IP address, `IPv4:port` or `[IPv6]:port` (never a name: nothing would resolve it). */
 function isDnsServer(s: string): boolean {
   if (isIP(s) !== 0) return true;
@@ -66,7 +58,6 @@ export const configFormats: Readonly<Record<string, (s: string) => boolean>> = {
   'dns-name': isDnsName,
   host: isHost,
   'srv-name': (s) => labelsMatch(s, SRV_LABEL),
-  'host-port': isHostPort,
   'dns-server': isDnsServer,
   'https-url': isHttpsUrl,
   'redis-url': isRedisUrl,
