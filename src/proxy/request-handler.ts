@@ -1,7 +1,8 @@
 /**
- * The per-request path of the data plane: route, pick a node, send the
- * request there (on the node's keep-alive pool, see upstream-try.ts), and on an upstream failure move to the next node when that
- * is safe — the client sees only the answer that worked.
+ * The per-request path of the data plane: admit (admission.ts), pick a
+ * node, send the request there (on the node's keep-alive pool, see
+ * upstream-try.ts), and on an upstream failure move to the next node when
+ * that is safe — the client sees only the answer that worked.
  *
  * When a retry is safe: no response has been passed to the client, and either
  * the method is idempotent, or none of the request body has left for the
@@ -41,9 +42,10 @@ import { respondStatus, accessLog, type ListenerInfo } from './local-answer.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
 import type { Attempt, CredentialGuard } from './credential-guard.js';
-export type { ListenerInfo } from './local-answer.js';
 import { BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
 import { createAdmission } from './admission.js';
+
+export type { ListenerInfo } from './local-answer.js';
 
 /** What the data plane tells the control plane about upstream outcomes. */
 export interface UpstreamObserver {
