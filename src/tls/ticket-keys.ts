@@ -1,8 +1,9 @@
 /**
  * Session-ticket keys, made by the primary and handed to every worker, so a
- * session resumed on any worker succeeds. Node takes one 48-byte key set per
- * server; rotation replaces it, and tickets sealed under the old keys fall
- * back to a full handshake once.
+ * session resumed on any worker succeeds. Each 48-byte key set seals new
+ * tickets until the next rotation; ticket-renewal.ts keeps the one before it
+ * good for opening tickets (and renews them), or, on Node's plain
+ * `setTicketKeys` fallback, tickets under the old key get a full handshake once.
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock, ClockTimer } from '../clock.js';

@@ -11,6 +11,7 @@ import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName, HttpLimit
 import type { WireCertificate, ListenerAddress } from '../control/messages.js';
 import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
+import { SessionTickets } from '../tls/ticket-renewal.js';
 import { routeAcmeTlsAlpn, type AlpnChallengeSource } from '../acme/tls-alpn01-responder.js';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 
@@ -74,6 +75,8 @@ export class HttpsListener implements Listener {
   readonly #config: HttpsListenerConfig;
   #ticketKeys: Buffer;
   #certificates: readonly WireCertificate[];
+  /** Renews a ticket on every resumption and keeps the previous key's tickets good (fallback: setTicketKeys). */
+  readonly tickets: SessionTickets;
 
   constructor(
     config: HttpsListenerConfig,
@@ -95,6 +98,7 @@ export class HttpsListener implements Listener {
       { ...secureOptions(this.profile, certificates, ticketKeys), ...serverOptions(setup.limits), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       (req, res) => handler(req, res, this.info),
     );
+    this.tickets = new SessionTickets(this.server, ticketKeys, certificates.length > 0 ? secureOptions(this.profile, certificates, ticketKeys) : undefined);
     // Before any other 'connection' listener: the peek replaces only the TLS server's own.
     if (alpnChallenges) routeAcmeTlsAlpn(this.server, alpnChallenges);
     applyLimits(this.server, setup.limits);
@@ -112,12 +116,12 @@ export class HttpsListener implements Listener {
   setCertificates(certificates: readonly WireCertificate[]): void {
     this.#certificates = certificates;
     this.server.setSecureContext(secureOptions(this.profile, certificates, this.#ticketKeys));
-    this.server.setTicketKeys(this.#ticketKeys);
+    this.tickets.refresh(certificates.length > 0 ? secureOptions(this.profile, certificates, this.#ticketKeys) : undefined);
   }
 
   setTicketKeys(ticketKeys: Buffer): void {
     this.#ticketKeys = ticketKeys;
-    this.server.setTicketKeys(ticketKeys);
+    this.tickets.setKeys(ticketKeys);
   }
 
   get certificates(): readonly WireCertificate[] {
