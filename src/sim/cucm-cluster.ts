@@ -5,13 +5,17 @@
  */
 import { createCa, issueLeaf, type KeyAndCertificate } from '../pki/x509.js';
 import type { KeyType } from '../config/types.js';
-import { startCucmNode, type CucmNode, type CucmNodeOptions } from './cucm-node.js';
+import { startCucmNode, type CucmNode, type CucmNodeOptions, type SimDatabase } from './cucm-node.js';
+import { createSimDatabase, DEFAULT_PAB } from './sim-database.js';
 
 export interface CucmClusterNodeSpec {
   readonly name: string;
   readonly hostname: string;
   /** Default 0 (any free port). */
   readonly port?: number;
+  /** See `CucmNodeOptions.ip` and `shortName`. */
+  readonly ip?: string;
+  readonly shortName?: string;
 }
 
 export interface CucmClusterOptions {
@@ -37,6 +41,13 @@ export interface CucmClusterOptions {
   readonly homeCluster?: string;
   /** Every node also runs the TFTP-over-HTTP service (CUCM's 6970/6972), on ports of its own. */
   readonly tftp?: boolean;
+  /** Passed to every node; see `CucmNodeOptions`. */
+  readonly actionDelayMs?: number;
+  /** Service parameters are per server in CUCM; the simulated cluster sets the same on every node. */
+  readonly em?: CucmNodeOptions['em'];
+  readonly registeredDevices?: CucmNodeOptions['registeredDevices'];
+  readonly personalAddressBook?: CucmNodeOptions['personalAddressBook'];
+  readonly urlSessionIds?: boolean;
 }
 
 export interface CucmCluster {
@@ -47,6 +58,8 @@ export interface CucmCluster {
   /** Publisher first. */
   readonly nodes: readonly CucmNode[];
   readonly publisher: CucmNode;
+  /** The database every node reads and writes, as one replicated CUCM database. */
+  readonly database: SimDatabase;
   /** The node with this short name; throws if there is none. */
   node(name: string): CucmNode;
   /** Closes every node; never hangs. */
@@ -79,6 +92,10 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
     ),
   );
   const clusterNodes = specs.map((spec) => spec.hostname);
+  const database = createSimDatabase({
+    emPins: options.emPins ?? { jdoe: '12345' },
+    personalAddressBook: options.personalAddressBook ?? DEFAULT_PAB,
+  });
   const nodes: CucmNode[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.close()));
@@ -98,6 +115,13 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
         ...(options.users !== undefined && { users: options.users }),
         ...(options.emPins !== undefined && { emPins: options.emPins }),
         ...(options.tftp === true && { tftp: true }),
+        ...(spec.ip !== undefined && { ip: spec.ip }),
+        ...(spec.shortName !== undefined && { shortName: spec.shortName }),
+        ...(options.actionDelayMs !== undefined && { actionDelayMs: options.actionDelayMs }),
+        ...(options.em !== undefined && { em: options.em }),
+        ...(options.registeredDevices !== undefined && { registeredDevices: options.registeredDevices }),
+        ...(options.urlSessionIds !== undefined && { urlSessionIds: options.urlSessionIds }),
+        database,
       };
       nodes.push(await startCucmNode(nodeOptions));
     }
@@ -110,6 +134,7 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
     ca,
     nodes,
     publisher: nodes[0]!,
+    database,
     node(name) {
       const found = nodes.find((node) => node.name === name);
       if (!found) throw new RangeError(`no node named ${name} in this cluster (${nodes.map((n) => n.name).join(', ')})`);

@@ -20,9 +20,9 @@ export interface CucmNodeOptions {
   readonly port?: number;
   /** Default `14.0.1.13900-155`. */
   readonly version?: string;
-  /** UDS end users, user id → password. Default `{ jdoe: 'secret' }`. */
+  /** End users, user id → password (UDS HTTP Basic, authenticate.jsp). Default `{ jdoe: 'secret' }`. */
   readonly users?: Readonly<Record<string, string>>;
-  /** Extension Mobility PINs, user id → PIN. Default `{ jdoe: '12345' }`. */
+  /** PINs (EM, Change Credential, Personal Directory), user id → PIN; seeds the database. Default `{ jdoe: '12345' }`. */
   readonly emPins?: Readonly<Record<string, string>>;
   /**
    * Also run CUCM's TFTP-over-HTTP service (see tftp-endpoints.ts): over TLS
@@ -30,6 +30,118 @@ export interface CucmNodeOptions {
    * default to 0 (any free port, kept across `stop()`/`restart()`).
    */
   readonly tftp?: boolean | { readonly port?: number; readonly httpPort?: number };
+  /**
+   * The node's IP address as CUCM writes it into phone XML (`https://<ip>:8443/...`).
+   * Default: the listening address (`127.0.0.1` for a wildcard one).
+   */
+  readonly ip?: string;
+  /** The node's server name as CUCM writes it (`https://CUCM-PUB:8443/...`). Default: the first label of `hostname`, upper-cased. */
+  readonly shortName?: string;
+  /**
+   * How long an action (EM login/logout, PIN change, Personal Directory edit,
+   * authenticate.jsp) takes before the node answers: real ones write CUCM's
+   * database or bind to LDAP. Default 1500 ms.
+   */
+  readonly actionDelayMs?: number;
+  /** Extension Mobility service parameters; see `EmServiceParameters`. */
+  readonly em?: EmServiceParameters;
+  /**
+   * Registered phones, device name → IP address. EM's "Validate IP Address"
+   * accepts a request from "a registered device". Default: none.
+   */
+  readonly registeredDevices?: Readonly<Record<string, string>>;
+  /** Personal Address Book entries per user id (the cluster database's initial content). Default: one entry for `jdoe`. */
+  readonly personalAddressBook?: Readonly<Record<string, readonly PabEntryInit[]>>;
+  /**
+   * Write `;jsessionid=` into the links of pages that hold a Tomcat session
+   * when the request did not present the session cookie (Tomcat's
+   * `encodeURL`). Default false: no source shows which CUCM pages do this.
+   */
+  readonly urlSessionIds?: boolean;
+  /**
+   * The cluster's database, shared by every node of a simulated cluster
+   * (`startCucmCluster` passes one). Default: a database of the node's own,
+   * built from `emPins`, `users` and `personalAddressBook`.
+   */
+  readonly database?: SimDatabase;
+}
+
+/**
+ * The Cisco Extension Mobility service parameters the node honours, named as
+ * in the Feature Configuration Guide for Cisco Unified Communications
+ * Manager, "Extension Mobility Service Parameters". The guide states no
+ * default for the three source checks; the simulator leaves them off.
+ */
+export interface EmServiceParameters {
+  /** "Validate IP Address". Default false (not validated). */
+  readonly validateIpAddress?: boolean;
+  /** "Trusted List of IPs": addresses (compared literally, not resolved), as a list or CUCM's semicolon-separated text. */
+  readonly trustedListOfIps?: readonly string[] | string;
+  /** "Allow Proxy": takes effect only if Validate IP Address is true. Default false. */
+  readonly allowProxy?: boolean;
+  /** "Maximum Concurrent Requests": login/logout operations at once. Default 5. */
+  readonly maximumConcurrentRequests?: number;
+}
+
+/** One Personal Address Book entry as given in the options. */
+export interface PabEntryInit {
+  readonly nickname: string;
+  readonly homeNumber?: string;
+  readonly workNumber?: string;
+  readonly mobileNumber?: string;
+}
+
+/** The part of CUCM's database the phone flows read and write; see sim-database.ts. */
+export interface SimDatabase {
+  /** Extension Mobility PINs, user id → PIN (a PIN change writes here). */
+  readonly pins: Map<string, string>;
+  /** Who is logged in on which device (EM): device name → user id. */
+  readonly emLogins: Map<string, string>;
+  /** Personal Address Book: user id → entries by pkid. */
+  readonly pab: Map<string, Map<string, PabEntryInit>>;
+  /** Next pkid to hand out. */
+  nextPkid(): string;
+}
+
+/** What a phone flow changes; see `NodeAction`. */
+export type NodeActionKind = 'em-login' | 'em-logout' | 'pin-change' | 'pd-edit' | 'authenticate';
+
+/**
+ * One action the node started: it ran for `actionDelayMs` and then changed
+ * (or, on bad credentials, did not change) the database. An action whose
+ * node stopped before it finished keeps `completedAt` and `result`
+ * undefined, and changed nothing.
+ */
+export interface NodeAction {
+  readonly kind: NodeActionKind;
+  /** The user the action is for (for an EM logout: the user logged in on the device, if any). */
+  readonly user: string | undefined;
+  readonly device: string | undefined;
+  /** The address the node judged the request to come from: the TCP peer, as EM validates it. */
+  readonly source: string;
+  /** The `X-Forwarded-For` header as received, for tests; the node does not judge by it. */
+  readonly forwardedFor: string | undefined;
+  /** Whether a `Via` header marked the request as coming through a proxy. */
+  readonly viaProxy: boolean;
+  /** `Date.now()` when the action started and when it completed. */
+  readonly startedAt: number;
+  readonly completedAt: number | undefined;
+  /** `ok`: the change was made (or the credentials accepted); `failed`: refused after checking. */
+  readonly result: 'ok' | 'failed' | undefined;
+  /** What the phone was shown, e.g. `Please try to login again (201)`; for `pd-edit`: `add`, `edit` or `delete` first. */
+  readonly detail: string | undefined;
+}
+
+/** An EM login/logout the node refused before starting it (EM error 26, 28 or 30). */
+export interface RefusedAction {
+  readonly kind: 'em-login' | 'em-logout';
+  readonly user: string | undefined;
+  readonly device: string | undefined;
+  readonly source: string;
+  readonly forwardedFor: string | undefined;
+  readonly time: number;
+  /** 26 busy (Maximum Concurrent Requests), 28 untrusted IP, 30 proxy not allowed. */
+  readonly code: 26 | 28 | 30;
 }
 
 /** Which of the node's services a request reached. */
@@ -93,17 +205,30 @@ export interface CucmNode {
   readonly connectionCount: number;
   /** JSESSIONIDs this node has issued. */
   readonly sessions: ReadonlySet<string>;
+  /** Every action started since start (or the last `clearActions()`), in start order; see `NodeAction`. */
+  readonly actions: readonly NodeAction[];
+  /** EM logins/logouts refused before they started. */
+  readonly refusedActions: readonly RefusedAction[];
+  /** The database this node reads and writes (shared by a simulated cluster's nodes). */
+  readonly database: SimDatabase;
   readonly behaviour: CucmBehaviour;
   /**
    * 'connection' (remotePort) per accepted TCP connection; 'request'
    * (RecordedRequest) once a request's body is read, before any answer;
-   * 'response' (RecordedRequest) once an answer is fully sent.
+   * 'response' (RecordedRequest) once an answer is fully sent;
+   * 'action-started' (NodeAction) when an action starts, 'action'
+   * (NodeAction) when it completes; 'action-refused' (RefusedAction).
    */
   readonly events: EventEmitter;
   setBehaviour(behaviour: CucmBehaviour): void;
   setBehaviour(behaviour: 'status', answer: StatusAnswer): void;
   clearRequests(): void;
-  /** Stops listening and destroys every open connection and pending timer. Never hangs. */
+  /** Forgets recorded actions and refusals (not the database). */
+  clearActions(): void;
+  /**
+   * Stops listening and destroys every open connection and pending timer.
+   * Actions in progress stop where they are: started, never completed. Never hangs.
+   */
   close(): Promise<void>;
   /** Same as close(): the port refuses connections until restart(). */
   stop(): Promise<void>;

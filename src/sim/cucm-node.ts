@@ -19,9 +19,18 @@ import type { TLSSocket } from 'node:tls';
 import { createUcEndpoints } from './uc-endpoints.js';
 import { sendBody, TEST_ENDPOINTS, type Endpoint, type EndpointContext } from './test-endpoints.js';
 import { createTftpEndpoints } from './tftp-endpoints.js';
-import type { CucmBehaviour, CucmNode, CucmNodeOptions, NodeService, RecordedRequest, StatusAnswer } from './cucm-node-api.js';
+import { ActionLog } from './phone-actions.js';
+import { createSimDatabase, DEFAULT_PAB } from './sim-database.js';
+import { flowConfig } from './flow-context.js';
+import { stripPathParameters } from './tomcat-session.js';
+import type { CucmBehaviour, CucmNode, CucmNodeOptions, NodeAction, NodeService } from './cucm-node-api.js';
+import type { RecordedRequest, RefusedAction, SimDatabase, StatusAnswer } from './cucm-node-api.js';
 
-export type { CucmBehaviour, CucmNode, CucmNodeOptions, NodeService, RecordedRequest, StatusAnswer } from './cucm-node-api.js';
+export type { CucmBehaviour, CucmNode, CucmNodeOptions, EmServiceParameters, NodeAction, NodeActionKind } from './cucm-node-api.js';
+export type { NodeService, PabEntryInit, RecordedRequest, RefusedAction, SimDatabase, StatusAnswer } from './cucm-node-api.js';
+
+/** How long a state-changing phone action takes unless told otherwise: seconds, as on a real node. */
+const DEFAULT_ACTION_DELAY_MS = 1500;
 
 /** Bodies beyond this are refused with 413: the echo buffers in memory. */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -60,6 +69,8 @@ class SimulatedCucmNode implements CucmNode {
   readonly events = new EventEmitter();
   readonly #requests: RecordedRequest[] = [];
   readonly #sessions = new Set<string>();
+  readonly #actions: ActionLog;
+  readonly database: SimDatabase;
   readonly #options: CucmNodeOptions;
   readonly #host: string;
   readonly #origin: string;
@@ -82,14 +93,18 @@ class SimulatedCucmNode implements CucmNode {
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.#origin = `https://${options.hostname}:8443`;
+    this.#actions = new ActionLog(this.events, options.actionDelayMs ?? DEFAULT_ACTION_DELAY_MS, (fn, ms) => this.#work(fn, ms));
+    this.database =
+      options.database ??
+      createSimDatabase({ emPins: options.emPins ?? { jdoe: '12345' }, personalAddressBook: options.personalAddressBook ?? DEFAULT_PAB });
+    const users = options.users ?? { jdoe: 'secret' };
     this.#ucEndpoint = createUcEndpoints({
       hostname: options.hostname,
       version: options.version ?? '14.0.1.13900-155',
       clusterNodes: options.clusterNodes ?? [options.hostname],
       homeCluster: options.homeCluster ?? options.hostname,
-      users: options.users ?? { jdoe: 'secret' },
-      emPins: options.emPins ?? { jdoe: '12345' },
-      sessions: this.#sessions,
+      users,
+      flow: flowConfig(options, this.#host, users, this.database, this.#actions, this.#sessions),
     });
     const tftp = options.tftp;
     if (tftp) {
@@ -131,6 +146,12 @@ class SimulatedCucmNode implements CucmNode {
   get sessions(): ReadonlySet<string> {
     return this.#sessions;
   }
+  get actions(): readonly NodeAction[] {
+    return this.#actions.actions;
+  }
+  get refusedActions(): readonly RefusedAction[] {
+    return this.#actions.refused;
+  }
   get behaviour(): CucmBehaviour {
     const b = this.#behaviour;
     return b.kind === 'status' ? { ...b } : b.kind;
@@ -149,6 +170,10 @@ class SimulatedCucmNode implements CucmNode {
 
   clearRequests(): void {
     this.#requests.length = 0;
+  }
+
+  clearActions(): void {
+    this.#actions.clear();
   }
 
   async restart(): Promise<void> {
@@ -196,6 +221,7 @@ class SimulatedCucmNode implements CucmNode {
     this.#open = [];
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    this.#actions.abortRunning();
     const closed = open.map(({ tcp }) => new Promise<void>((resolve) => tcp.close(() => resolve())));
     for (const { server } of open) {
       server.closeAllConnections();
@@ -304,11 +330,14 @@ class SimulatedCucmNode implements CucmNode {
   #dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer, service: NodeService): void {
     const url = parseTarget(req.url ?? '', this.#origin);
     if (!url) return sendBody(res, 400, 'text/plain; charset=utf-8', 'Bad request target\n');
-    const endpoint = service === 'tftp' ? this.#tftpEndpoint?.(url.pathname) : (TEST_ENDPOINTS.get(url.pathname) ?? this.#ucEndpoint(url.pathname));
+    // Tomcat maps a request after dropping `;param=value` path parameters (the session id among them); TFTP is not Tomcat.
+    const { pathname, jsessionid } = service === 'tftp' ? { pathname: url.pathname, jsessionid: undefined } : stripPathParameters(url.pathname);
+    const endpoint = service === 'tftp' ? this.#tftpEndpoint?.(pathname) : (TEST_ENDPOINTS.get(pathname) ?? this.#ucEndpoint(pathname));
     if (!endpoint) return sendBody(res, 404, 'text/html; charset=utf-8', '<html><body><h1>HTTP Status 404 – Not Found</h1></body></html>');
     const context: EndpointContext = {
       hostname: this.hostname,
       url,
+      pathSessionId: jsessionid,
       body,
       later: (fn, ms) => this.#later(res, fn, ms),
     };
@@ -318,6 +347,18 @@ class SimulatedCucmNode implements CucmNode {
       if (!res.headersSent) sendBody(res, 500, 'text/plain; charset=utf-8', `${(err as Error).message}\n`);
       else res.destroy();
     }
+  }
+
+  /**
+   * Runs `fn` after `ms` whatever happens to the response: work a servlet
+   * started goes on when its client disconnects. Only close() cancels it.
+   */
+  #work(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
   }
 
   #later(res: ServerResponse, fn: () => void, ms: number): void {

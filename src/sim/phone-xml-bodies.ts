@@ -25,7 +25,8 @@ function servicesUrl(hostname: string, path: string): string {
   return escapeXml(`http://${hostname}:8080${path}`);
 }
 
-function softKey(name: string, url: string, position: number): string {
+/** A `SoftKeyItem`; `url` must already be XML-escaped. */
+export function softKey(name: string, url: string, position: number): string {
   return `<SoftKeyItem><Name>${escapeXml(name)}</Name><URL>${url}</URL><Position>${position}</Position></SoftKeyItem>`;
 }
 
@@ -86,11 +87,15 @@ export function directoryListBody(hostname: string, entries: readonly DirectoryE
 
 /**
  * The Extension Mobility answer. The PIN is never echoed: it travels in the
- * query string and must not end up in any body either.
+ * query string and must not end up in any body either. A refused login shows
+ * EM's error 201 as the Feature Configuration Guide's "Extension Mobility
+ * Application Error Codes" table gives the phone display: "Please try to
+ * login again (201)". What a successful login shows is not documented; the
+ * text and the Logout key here are the simulator's.
  */
 export function emLoginBody(hostname: string, device: string, success: boolean): string {
   const logout = servicesUrl(hostname, `/emapp/EMAppServlet?device=${encodeURIComponent(device)}&doLogout=true`);
-  const text = success ? 'Login successful' : 'Login is unsuccessful (201) Authentication Error';
+  const text = success ? 'Login successful' : 'Please try to login again (201)';
   return (
     `<CiscoIPPhoneText><Title>Extension Mobility</Title><Prompt>${success ? 'Logged in' : 'Login failed'}</Prompt>` +
     `<Text>${text}</Text>` +

@@ -13,6 +13,8 @@ export interface EndpointContext {
   readonly hostname: string;
   /** The request target parsed against the node's own origin. */
   readonly url: URL;
+  /** The `;jsessionid=` path parameter of the target, if any (Tomcat takes the session from it when no cookie names one). */
+  readonly pathSessionId: string | undefined;
   /** The whole request body, already read. */
   readonly body: Buffer;
   /** Runs `fn` after `ms` unless the response or the node closes first. */

@@ -1,23 +1,26 @@
 /**
  * The CUCM-facing endpoints of the simulated node: UDS (`/cucm-uds/`), the
- * phone directory (`/ccmcip/`) and Extension Mobility (`/emapp/`), built once
- * per node from its identity and its user table.
+ * phone directory and services (`/ccmcip/`), Extension Mobility (`/emapp/`),
+ * Change Credential (`/changecredential/`) and the Personal Directory
+ * (`/ccmpd/`), built once per node from its identity, users and database.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clusterUserBody, devicesBody, serversBody, userBody, versionBody, type UdsContext } from './uds-bodies.js';
-import { directoryInputBody, directoryListBody, directoryMenuBody, emLoginBody, searchDirectory } from './phone-xml-bodies.js';
+import { directoryInputBody, directoryListBody, directoryMenuBody, searchDirectory } from './phone-xml-bodies.js';
 import { sendBody, type Endpoint } from './test-endpoints.js';
+import { changeCredentialEndpoint, emEndpoint } from './em-endpoints.js';
+import { createPdEndpoints } from './pd-endpoints.js';
+import { createCcmcipEndpoints } from './ccmcip-endpoints.js';
+import { session, type FlowConfig } from './flow-context.js';
+import { encodeSessionUrls } from './tomcat-session.js';
 
 export interface UcEndpointConfig extends UdsContext {
   readonly clusterNodes: readonly string[];
   readonly homeCluster: string;
   /** UDS end users: user id → password (HTTP Basic). */
   readonly users: Readonly<Record<string, string>>;
-  /** Extension Mobility: user id → PIN. */
-  readonly emPins: Readonly<Record<string, string>>;
-  /** JSESSIONIDs this node issued; shared with the node so tests can inspect it. */
-  readonly sessions: Set<string>;
+  /** The phone flows' shared state (names, database, EM parameters, action log, sessions). */
+  readonly flow: FlowConfig;
 }
 
 const XML = 'text/xml; charset=UTF-8';
@@ -42,38 +45,17 @@ function basicUser(req: IncomingMessage, users: Readonly<Record<string, string>>
   return Object.hasOwn(users, user) && users[user] === decoded.slice(colon + 1) ? user : undefined;
 }
 
-function cookieValue(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 /**
- * Tomcat keeps a session it knows and starts a new one otherwise, so a
- * JSESSIONID issued by another node earns a fresh cookie: that is how a test
- * sees a directory client that lost its node.
+ * A read-only page of the corporate directory, in the `/ccmcip` Tomcat
+ * session (see tomcat-session.ts for the cookie and URL rewriting).
  */
-function withSession(sessions: Set<string>, page: Endpoint): Endpoint {
+function directoryPage(flow: FlowConfig, page: (ctx: Parameters<Endpoint>[2]) => string): Endpoint {
   return (req, res, ctx) => {
     if (!readOnly(req, res)) return;
-    const current = cookieValue(req, 'JSESSIONID');
-    if (current === undefined || !sessions.has(current)) {
-      const id = randomBytes(16).toString('hex').toUpperCase();
-      sessions.add(id);
-      res.setHeader('set-cookie', `JSESSIONID=${id}; Path=/ccmcip/; Secure; HttpOnly`);
-    }
-    page(req, res, ctx);
+    const tomcat = session(flow, req, res, ctx, '/ccmcip');
+    const body = page(ctx);
+    sendBody(res, 200, XML, flow.urlSessionIds ? encodeSessionUrls(body, '/ccmcip', tomcat) : body);
   };
-}
-
-function formParams(req: IncomingMessage, url: URL, body: Buffer): URLSearchParams {
-  const params = new URLSearchParams(url.searchParams);
-  if (req.method === 'POST' && /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-    for (const [key, value] of new URLSearchParams(body.toString('utf8'))) params.set(key, value);
-  }
-  return params;
 }
 
 function userEndpoint(config: UcEndpointConfig): Endpoint {
@@ -102,7 +84,7 @@ function userEndpoint(config: UcEndpointConfig): Endpoint {
 
 /** Builds the path → endpoint table of one node, plus the matcher for `/cucm-uds/user/{id}`. */
 export function createUcEndpoints(config: UcEndpointConfig): (pathname: string) => Endpoint | undefined {
-  const { hostname, sessions } = config;
+  const { hostname, flow } = config;
   const fixed = new Map<string, Endpoint>([
     ['/cucm-uds/version', (req, res) => readOnly(req, res) && sendBody(res, 200, XML, versionBody(config))],
     ['/cucm-uds/servers', (req, res) => readOnly(req, res) && sendBody(res, 200, XML, serversBody(config, config.clusterNodes))],
@@ -115,29 +97,19 @@ export function createUcEndpoints(config: UcEndpointConfig): (pathname: string) 
         sendBody(res, 200, XML, clusterUserBody(config, username, username !== UNKNOWN_USER, config.homeCluster));
       },
     ],
-    ['/ccmcip/xmldirectory.jsp', withSession(sessions, (_req, res) => sendBody(res, 200, XML, directoryMenuBody(hostname)))],
-    ['/ccmcip/xmldirectoryinput.jsp', withSession(sessions, (_req, res) => sendBody(res, 200, XML, directoryInputBody(hostname)))],
+    ['/ccmcip/xmldirectory.jsp', directoryPage(flow, () => directoryMenuBody(hostname))],
+    ['/ccmcip/xmldirectoryinput.jsp', directoryPage(flow, () => directoryInputBody(hostname))],
     [
       '/ccmcip/xmldirectorylist.jsp',
-      withSession(sessions, (_req, res, ctx) => {
+      directoryPage(flow, (ctx) => {
         const query = ctx.url.searchParams;
-        const entries = searchDirectory({ f: query.get('f') ?? '', l: query.get('l') ?? '', n: query.get('n') ?? '' });
-        sendBody(res, 200, XML, directoryListBody(hostname, entries));
+        return directoryListBody(hostname, searchDirectory({ f: query.get('f') ?? '', l: query.get('l') ?? '', n: query.get('n') ?? '' }));
       }),
     ],
-    [
-      '/emapp/EMAppServlet',
-      (req, res, ctx) => {
-        if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') {
-          return sendBody(res, 405, TEXT, 'Method Not Allowed\n', { allow: 'GET, HEAD, POST' });
-        }
-        const params = formParams(req, ctx.url, ctx.body);
-        const userId = params.get('userid') ?? '';
-        const pin = params.get('seq');
-        const ok = Object.hasOwn(config.emPins, userId) && pin !== null && config.emPins[userId] === pin;
-        sendBody(res, 200, XML, emLoginBody(hostname, params.get('device') ?? '', ok));
-      },
-    ],
+    ...createCcmcipEndpoints(flow),
+    ['/emapp/EMAppServlet', emEndpoint(flow)],
+    ['/changecredential/ChangeCredentialServlet', changeCredentialEndpoint(flow)],
+    ...createPdEndpoints(flow),
   ]);
   const user = userEndpoint(config);
   return (pathname) => fixed.get(pathname) ?? (USER_PATH.test(pathname) ? user : undefined);
