@@ -35,6 +35,10 @@ usage: ucgate <command> [--config FILE]
                               --leaf the exact leaf (CUCM Phone-trust/tomcat-trust)
   srv-records --domain DOMAIN [--address IP] [--ttl S]
                               zone-file lines that point Jabber (_cisco-uds._tcp) at the gateway
+  routes [--json]             the effective routes (built-in or configured)
+  routes --explain URL [--method M] [--json]
+                              what the gateway does with URL: routed (cluster, route), denied (403),
+                              404 or 405; for a node's URL, whether links to it are rewritten
 
 The configuration defaults to config/ucgate.yaml ($UCGATE_CONFIG overrides).
 Exit codes: 0 ok, 1 runtime failure, 2 bad input.
@@ -150,6 +154,15 @@ async function main(argv: string[]): Promise<number | 'running'> {
           domain: values.domain as string | undefined,
           address: values.address as string | undefined,
           ttl: values.ttl as string | undefined,
+        });
+      }
+      case 'routes': {
+        const values = parse(rest, { explain: { type: 'string' }, method: { type: 'string' }, json: { type: 'boolean' } });
+        return (await import('./cli/routes.js')).routesCommand({
+          config: values.config as string | undefined,
+          explain: values.explain as string | undefined,
+          method: values.method as string | undefined,
+          json: values.json === true,
         });
       }
       case 'version':

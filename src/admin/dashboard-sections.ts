@@ -5,7 +5,7 @@
  * swaps in whichever section changed. Every value goes through `html`, so
  * a hostile node name or certificate subject stays text.
  */
-import type { GatewayStatus, ClusterStatusView, NodeStatusView, CertificateStatusView, RenewalStatusView } from '../control/status.js';
+import type { GatewayStatus, ClusterStatusView, CheckStatusView, NodeStatusView, CertificateStatusView, RenewalStatusView } from '../control/status.js';
 import type { AuditRecord, RenewalRecord } from './admin-backend.js';
 import { html, type SafeHtml } from './html.js';
 import { formatAgo, formatDate, formatDuration, formatUtc, shortHex } from './dashboard-format.js';
@@ -24,7 +24,7 @@ export interface DashboardData {
 
 type NodeState = 'up' | 'down' | 'busy';
 
-function nodeState(node: NodeStatusView): NodeState {
+function nodeState(node: CheckStatusView): NodeState {
   if (!node.up) return 'down';
   return node.healthy ? 'up' : 'busy';
 }
@@ -56,6 +56,17 @@ function summary(status: GatewayStatus): SafeHtml {
   </section>`;
 }
 
+/** The service checks' verdicts (clusters[].serviceChecks), under the main one: each decides only for its routes. */
+function serviceBadges(node: NodeStatusView): SafeHtml | string {
+  if (!node.services?.length) return '';
+  return html`<ul class="services">${node.services.map((service) => {
+    const state = nodeState(service);
+    const error = service.lastError;
+    const title = `${service.name} check: ${service.path}${error ? ` · last error: ${error.layer} ${error.reason}` : ''}`;
+    return html`<li data-service="${service.name}" data-state="${state}" title="${title}">${badge(state, `${service.name}: ${STATE_TEXT[state]}`)}</li>`;
+  })}</ul>`;
+}
+
 function nodeRow(cluster: string, node: NodeStatusView, now: number): SafeHtml {
   const state = nodeState(node);
   const error = node.lastError;
@@ -65,7 +76,7 @@ function nodeRow(cluster: string, node: NodeStatusView, now: number): SafeHtml {
     <td data-label="Priority / weight" class="num"><div class="v">${node.priority} / ${node.weight}</div></td>
     <td data-label="State"><div class="v">${badge(state, STATE_TEXT[state])}${
       state === 'busy' ? html`<div class="small muted">back ${timeCell(node.coolingUntil, now)}</div>` : ''
-    }</div></td>
+    }${serviceBadges(node)}</div></td>
     <td data-label="Last check"><div class="v">${timeCell(check?.at, now)}${check?.ok === false ? html` <span class="chip bad">failed</span>` : ''}</div></td>
     <td data-label="Last error"><div class="v">${
       error

@@ -66,6 +66,8 @@ td.node-cell { min-width: 20rem; }
 .badge[data-state="up"] { color: var(--up); background: var(--up-bg); }
 .badge[data-state="down"] { color: var(--down); background: var(--down-bg); border: 1px solid var(--down); }
 .badge[data-state="busy"] { color: var(--busy); background: var(--busy-bg); }
+.services { list-style: none; margin: 4px 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: 4px; }
+.services .badge { font-size: 12px; font-weight: 600; }
 .chip { display: inline-block; padding: 0 7px; border-radius: 5px; background: var(--chip); font-size: 12px; font-weight: 600; }
 .chip.bad { background: var(--down-bg); }
 .timeline { display: flex; flex-direction: column; gap: 4px; }

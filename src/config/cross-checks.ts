@@ -4,7 +4,7 @@
  * schema said.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { quoteValue as quote } from './schema-check.js';
+import { keyPath, quoteValue as quote } from './schema-check.js';
 import { isLoopbackHost } from './formats.js';
 import { isObj, objects, showText, describeIoError, type Add, type Obj } from './plain-data.js';
 
@@ -46,6 +46,8 @@ export function crossChecks(root: Obj, add: Add): void {
       }
     });
   }
+  (Array.isArray(root.routes) ? root.routes : []).forEach((r: unknown, i) => checkReplay(r, `routes[${i}]`, add));
+  checkServiceChecks(root, add);
   const listen = isObj(root.listen) ? root.listen : {};
   checkListeners(listen, isObj(root.tftp) ? root.tftp.listen : undefined, add);
   const admin = listen.admin;
@@ -146,4 +148,42 @@ function checkFile(add: Add, at: string, file: string, secret: boolean): void {
     const octal = (mode & 0o777).toString(8).padStart(4, '0');
     add(at, `must not be accessible to group or others (mode ${octal}); run: chmod 600 ${showText(file)}`);
   }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A hedged request reaches two nodes, so `replay: hedge` needs a route whose
+ * methods are all safe and listed (RFC 9110 §9.2.1). Even then the method is
+ * only a promise: phones change state with GET, so hedge only paths known to be reads.
+ */
+function checkReplay(r: unknown, at: string, add: Add): void {
+  if (!isObj(r) || r.replay !== 'hedge') return;
+  const methods = Array.isArray(r.methods) ? r.methods : undefined;
+  if (methods === undefined) {
+    add(`${at}.replay`, 'hedge needs `methods` listing only safe methods (GET, HEAD, OPTIONS): with every method allowed, a write would reach two nodes');
+    return;
+  }
+  const unsafe = methods.filter((m) => typeof m === 'string' && !SAFE_METHODS.has(m));
+  if (unsafe.length > 0) add(`${at}.replay`, `hedge is only for safe methods; this route also allows ${unsafe.join(', ')} (use before-send or never)`);
+}
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * A service check that no route of its cluster names decides nothing: most likely a misspelt
+ * service (the built-in routes name uds and tomcat), which would leave the routes it was meant
+ * for following the main check unnoticed. An error rather than a warning: `ucgate check` has no
+ * warnings, and a check that protects nothing is not something to start with.
+ */
+function checkServiceChecks(root: Obj, add: Add): void {
+  const routes = objects(root.routes);
+  (Array.isArray(root.clusters) ? root.clusters : []).forEach((c: unknown, i) => {
+    if (!isObj(c) || !isObj(c.serviceChecks)) return;
+    for (const service of Object.keys(c.serviceChecks)) {
+      // A key that is no name at all is the schema's to report.
+      if (!SERVICE_NAME.test(service) || routes.some((r) => r.cluster === c.name && r.service === service)) continue;
+      add(keyPath(`clusters[${i}].serviceChecks`, service), `no route names service ${quote(service)} (routes[].service, on a route to cluster ${quote(c.name)})`);
+    }
+  });
 }

@@ -89,11 +89,15 @@ export function parseConfig(input: unknown, options: ParseOptions): UcgateConfig
     );
   }
   normaliseLists(data);
+  // Before the schema, so the built-in routes get the same defaults as configured ones.
+  const routesBuiltIn = data.routes === undefined;
+  const firstCluster = Array.isArray(data.clusters) && isObj(data.clusters[0]) ? data.clusters[0].name : undefined;
+  if (routesBuiltIn && typeof firstCluster === 'string') data.routes = builtInRoutes(firstCluster);
   for (const [at, message] of checkSchema(data)) if (!reported.has(at)) add(at, message);
   resolvePaths(data, options.baseDir);
   crossChecks(data, add);
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-  return finish(data, options.configFile);
+  return finish(data, options.configFile, routesBuiltIn);
 }
 
 /** The problems of a ConfigError, one per line, as `ucgate check` prints them. */
@@ -213,14 +217,31 @@ function resolvePaths(root: Obj, baseDir: string): void {
 }
 
 /** Shapes the validated data into its final form and freezes it. */
-function finish(data: Obj, configFile: string): UcgateConfig {
+function finish(data: Obj, configFile: string, routesBuiltIn: boolean): UcgateConfig {
   const clusters = data.clusters as Obj[];
   for (const c of clusters) if (c.srv !== undefined) c.nodes = [];
-  const routesBuiltIn = data.routes === undefined;
-  if (routesBuiltIn) data.routes = builtInRoutes(String(clusters[0]?.name));
+  for (const c of clusters) completeServiceChecks(c);
   data.routesBuiltIn = routesBuiltIn;
   data.configFile = configFile;
   return deepFreeze(data) as unknown as UcgateConfig;
+}
+
+/**
+ * Each service check gets the keys it leaves out from the cluster's healthCheck (defaults filled),
+ * except expectBody when it checks another path: text expected of /cucm-uds/version says nothing
+ * about /emapp/EMAppServlet, and inheriting it would fail that check on every node.
+ */
+function completeServiceChecks(cluster: Obj): void {
+  const main = cluster.healthCheck;
+  if (!isObj(cluster.serviceChecks) || !isObj(main)) return;
+  cluster.serviceChecks = Object.fromEntries(
+    Object.entries(cluster.serviceChecks).map(([service, check]) => {
+      const own = isObj(check) ? check : {};
+      const inherited: Obj = { ...main };
+      if (own.path !== undefined && own.path !== main.path) delete inherited.expectBody;
+      return [service, { ...inherited, ...own }];
+    }),
+  );
 }
 
 function deepFreeze<T>(v: T): T {

@@ -89,8 +89,11 @@ function schemaProblem(e: ErrorObject, root: Record<string, unknown>): [string, 
       return [at, rangeMessage(ps)];
     case 'enum':
       return [at, `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`];
+    case 'propertyNames': // its inner failure (a pattern) names the key
+      return undefined;
     case 'format':
     case 'pattern':
+      if (e.propertyName !== undefined) return [at, `key ${quoteValue(e.propertyName)} must be ${typeof ps.mustBe === 'string' ? ps.mustBe : 'valid'}`];
       return [at, `must be ${typeof ps.mustBe === 'string' ? ps.mustBe : `valid (${e.keyword} ${quoteValue(e.schema)})`}`];
     case 'minItems':
       return [at, params.limit === 1 ? 'must not be empty' : `must have at least ${String(params.limit)} entries`];

@@ -234,6 +234,24 @@ const clusterTftp = obj({
   nodes: list(node, { minItems: 1 }),
 });
 
+/** One active health check; `defaults` only for the cluster's own (a service check inherits from it). */
+function healthCheck(defaults: boolean): SchemaObject {
+  const d = (value: unknown): SchemaObject => (defaults ? { default: value } : {});
+  return obj(
+    {
+      path: { type: 'string', pattern: '^/', mustBe: 'a path starting with "/"', ...d('/cucm-uds/version') },
+      intervalMs: int(1, 3_600_000, d(2000)),
+      timeoutMs: int(1, 600_000, d(1000)),
+      fall: int(1, 100, d(2)),
+      rise: int(1, 100, d(2)),
+      expectStatus: int(100, 599, d(200)),
+      expectBody: str,
+    },
+    [],
+    d({}),
+  );
+}
+
 const cluster = obj(
   {
     name,
@@ -253,19 +271,11 @@ const cluster = obj(
       [],
       { default: {} },
     ),
-    healthCheck: obj(
-      {
-        path: { type: 'string', pattern: '^/', mustBe: 'a path starting with "/"', default: '/cucm-uds/version' },
-        intervalMs: int(1, 3_600_000, { default: 2000 }),
-        timeoutMs: int(1, 600_000, { default: 1000 }),
-        fall: int(1, 100, { default: 2 }),
-        rise: int(1, 100, { default: 2 }),
-        expectStatus: int(100, 599, { default: 200 }),
-        expectBody: str,
-      },
-      [],
-      { default: {} },
-    ),
+    healthCheck: healthCheck(true),
+    // Checks of one service each, by the name routes give in `service`: CUCM 14 runs UDS, CCMCIP and
+    // CCMPD in "Cisco UDS Tomcat" and EM in "Cisco Tomcat", and a node can serve one and not the
+    // other. No defaults here: a key left out takes the cluster's healthCheck value (in the loader).
+    serviceChecks: { type: 'object', propertyNames: name, additionalProperties: healthCheck(false) },
     timeouts: obj(
       {
         connectMs: int(1, 600_000, { default: 1000 }),
@@ -295,6 +305,19 @@ const route = obj(
     cluster: name,
     methods: list({ type: 'string', enum: methods }, { minItems: 1, uniqueItems: true }),
     host,
+    // What may be sent again (see proxy/replay-policy.ts). Phones change state with GET, so the
+    // method says nothing: the safe default replays only what no node has received a byte of.
+    replay: { type: 'string', enum: ['hedge', 'before-send', 'never'], default: 'before-send' },
+    // The upstream session cookie that keeps a client on its node; `none` turns affinity off.
+    // Unset: the cluster's sticky.cookie, else JSESSIONID (CUCM's Tomcat sessions are node-local).
+    affinity: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", mustBe: 'a cookie name or none' },
+    // A ceiling on this route's requests in flight to the cluster (all workers together); the
+    // excess waits in a queue (maxQueued, queueTimeoutMs), then gets 503 with Retry-After.
+    maxConcurrent: int(1, 100_000),
+    maxQueued: int(0, 1_000_000, { default: 1000 }),
+    queueTimeoutMs: int(1, 600_000, { default: 10_000 }),
+    // The health-check group whose verdict decides which nodes serve this route (clusters[].serviceChecks).
+    service: name,
   },
   ['pathPrefix', 'cluster'],
 );

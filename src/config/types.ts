@@ -171,6 +171,11 @@ export interface ClusterConfig {
   readonly srv?: SrvConfig;
   readonly tls: UpstreamTlsConfig;
   readonly healthCheck: HealthCheckConfig;
+  /**
+   * Checks by service (a route's `service`), each complete: keys left out in the file come from
+   * `healthCheck`. A route whose service has none here follows `healthCheck`. Absent: none.
+   */
+  readonly serviceChecks?: Readonly<Record<string, HealthCheckConfig>>;
   readonly timeouts: TimeoutsConfig;
   readonly sticky?: { readonly cookie: string };
   readonly retries: number;
@@ -205,7 +210,22 @@ export interface RouteConfig {
   readonly host?: string;
   /** Overrides limits.http.maxBodyBytes for this route. */
   readonly maxBodyBytes?: number;
+  /** What may be sent again: hedged and retried, retried before a byte left, or never replayed (proxy/replay-policy.ts). */
+  readonly replay: ReplayPolicy;
+  /** Session cookie for node affinity; `none` = off; unset = the cluster's sticky cookie, else JSESSIONID. */
+  readonly affinity?: string;
+  /** Requests of this route in flight to the cluster at once (all workers together); unset = no ceiling. */
+  readonly maxConcurrent?: number;
+  /** Requests waiting for a place under maxConcurrent (all workers together) before 503. */
+  readonly maxQueued: number;
+  /** How long a request waits for a place under maxConcurrent before 503. */
+  readonly queueTimeoutMs: number;
+  /** Health-check group (a key of the cluster's serviceChecks) whose verdict picks this route's nodes. */
+  readonly service?: string;
 }
+
+/** `hedge`: hedged and retried after any failure before an answer; `before-send`: retried only while no node got a byte (or a node said 503 busy); `never`: sent again only after a failed connect. */
+export type ReplayPolicy = 'hedge' | 'before-send' | 'never';
 
 export interface GatewayIdentityConfig {
   readonly fqdn: string;

@@ -14,7 +14,10 @@ export interface WireCertificate {
 export interface NodeHealthUpdate {
   readonly cluster: string;
   readonly node: string;
+  /** The verdict of the cluster's main check (healthCheck). */
   readonly healthy: boolean;
+  /** Each service check's verdict (clusters[].serviceChecks), by service; absent when the cluster has none. */
+  readonly services?: Readonly<Record<string, boolean>>;
 }
 
 export interface ListenerAddress {

@@ -11,13 +11,10 @@ import type { StoreStatus } from '../store/shared-store.js';
 import { daysLeft, describeCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
+import type { CheckStatus } from '../upstream/health-manager.js';
 
-/** One upstream node as the status reports it; times are ISO 8601. */
-export interface NodeStatusView {
-  readonly name: string;
-  readonly url: string;
-  readonly priority: number;
-  readonly weight: number;
+/** One health check's verdict; times are ISO 8601. */
+export interface CheckStatusView {
   /** Takes traffic: up, and not cooling down after a 503 + Retry-After. */
   readonly healthy: boolean;
   /** The rise/fall verdict of the health checks, whatever the cool-down. */
@@ -26,6 +23,22 @@ export interface NodeStatusView {
   readonly lastCheck: { readonly at: string; readonly ok?: boolean } | null;
   /** The most recent failure, with the layer that failed (connect, tls, timeout, status, body, reset). */
   readonly lastError: { readonly layer: string; readonly reason: string; readonly at: string; readonly source: string } | null;
+}
+
+/** A service check of a node (clusters[].serviceChecks): it alone decides for the routes naming `name`. */
+export interface ServiceStatusView extends CheckStatusView {
+  readonly name: string;
+  readonly path: string;
+}
+
+/** One upstream node as the status reports it: the main check's verdict, and each service check's. */
+export interface NodeStatusView extends CheckStatusView {
+  readonly name: string;
+  readonly url: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** Present when the cluster has service checks. */
+  readonly services?: readonly ServiceStatusView[];
 }
 
 export interface ClusterStatusView {
@@ -115,6 +128,16 @@ export class UpstreamCertificateInventory {
   }
 }
 
+function checkView(check: CheckStatus): CheckStatusView {
+  return {
+    healthy: check.healthy,
+    up: check.up,
+    coolingUntil: check.coolingUntil === undefined ? null : new Date(check.coolingUntil).toISOString(),
+    lastCheck: check.lastCheckAt === undefined ? null : { at: new Date(check.lastCheckAt).toISOString(), ok: check.lastCheckOk },
+    lastError: check.lastError ? { ...check.lastError, at: new Date(check.lastError.at).toISOString() } : null,
+  };
+}
+
 /** The status document now: health of every node, served and upstream certificates, readiness. */
 export function buildStatus(primary: Primary, extras: StatusExtras = {}): GatewayStatus {
   const now = primary.clock.now();
@@ -138,11 +161,8 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
           url: node.url,
           priority: node.priority,
           weight: node.weight,
-          healthy: node.healthy,
-          up: node.up,
-          coolingUntil: node.coolingUntil === undefined ? null : new Date(node.coolingUntil).toISOString(),
-          lastCheck: node.lastCheckAt === undefined ? null : { at: new Date(node.lastCheckAt).toISOString(), ok: node.lastCheckOk },
-          lastError: node.lastError ? { ...node.lastError, at: new Date(node.lastError.at).toISOString() } : null,
+          ...checkView(node),
+          ...(node.services ? { services: node.services.map((service) => ({ name: service.service, path: service.path, ...checkView(service) })) } : {}),
         })),
     })),
     certificates: [

@@ -10,8 +10,14 @@ export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly nodeUp = new Gauge({
     name: 'ucgate_upstream_node_up',
-    help: 'Whether the node takes traffic (1) or not (0)',
+    help: "Whether the node takes traffic (1) or not (0), by the cluster's main health check",
     labelNames: ['cluster', 'node'] as const,
+    registers: [this.registry],
+  });
+  readonly serviceUp = new Gauge({
+    name: 'ucgate_upstream_service_up',
+    help: "Whether the node takes traffic (1) or not (0) for the routes of a service, by the cluster's serviceChecks",
+    labelNames: ['cluster', 'node', 'service'] as const,
     registers: [this.registry],
   });
   readonly checkFailures = new Counter({

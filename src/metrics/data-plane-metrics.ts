@@ -60,6 +60,13 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
+  readonly unroutedLinks = new Counter({
+    name: 'ucgate_unrouted_links_total',
+    help: 'Links naming a node left pointing at the node because the gateway would not route their path, by answering cluster and normalised path without query (at most 100 paths per worker, then other)',
+    labelNames: ['cluster', 'path'] as const,
+    registers: [this.registry],
+  });
+
   readonly #requestsByLabels = new Map<string, Map<number, { inc(): void }>>();
   readonly #upstreamByNode = new WeakMap<object, Map<number, { inc(): void }>>();
   readonly #durationByCluster = new Map<string, { observe(value: number): void }>();

@@ -78,7 +78,7 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
       metrics.loginAttemptsLimited.inc({ kind: verdict.kind, scope: verdict.scope });
       log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
       res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
-      respondStatus(res, 429);
+      respondStatus(res, 429, 'Too many login attempts.');
       turnedAway(req, res, listener, state, startNs, loggableTarget(decision.forwardPath), decision.cluster);
       return undefined;
     }

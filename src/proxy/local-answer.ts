@@ -1,9 +1,14 @@
 /**
  * Answers the gateway gives itself rather than a node's: refusals, routing
- * errors, timeouts. And the access-log line every request gets, proxied or not.
+ * errors, timeouts (in a form a Cisco IP phone can show, to phones). And the
+ * access-log line every request gets, proxied or not.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
+import { isCiscoIpPhone, phoneTextBody } from './phone-answer.js';
+
+const PLAIN_CONTENT_TYPE = 'text/plain; charset=utf-8';
+const PHONE_CONTENT_TYPE = 'text/xml; charset=utf-8';
 
 export interface ListenerInfo {
   readonly name: string;
@@ -25,14 +30,23 @@ const STATUS_TEXT: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-/** A short plain-text answer; once a node's head has gone out, the connection is cut instead. */
-export function respondStatus(res: ServerResponse, status: number): void {
+/**
+ * A short answer of the gateway's own; once a node's head has gone out, the
+ * connection is cut instead. Plain text, except to a Cisco IP phone, which
+ * gets a `CiscoIPPhoneText` it can show (phone-answer.ts), with the same
+ * status and headers already set (Retry-After, Allow) kept. The client is
+ * read from `res.req`, so the many call sites need not pass the request.
+ * `reason`: one line for a phone's screen, naming no node; only phones see it.
+ */
+export function respondStatus(res: ServerResponse, status: number, reason?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${status} ${STATUS_TEXT[status] ?? ''}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  // res.req is unset only for a ServerResponse built by hand; such a caller gets plain text.
+  const phone = (res.req as IncomingMessage | undefined) !== undefined && isCiscoIpPhone(res.req.headers);
+  const body = phone ? phoneTextBody(status, reason, res.getHeader('retry-after')) : `${status} ${STATUS_TEXT[status] ?? ''}\n`;
+  res.writeHead(status, { 'content-type': phone ? PHONE_CONTENT_TYPE : PLAIN_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 

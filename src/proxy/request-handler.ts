@@ -1,28 +1,25 @@
 /**
- * The per-request path of the data plane: admit (admission.ts), pick a
- * node, send the request there (on the node's keep-alive pool, see
- * upstream-try.ts), and on an upstream failure move to the next node when
- * that is safe — the client sees only the answer that worked.
+ * The per-request path of the data plane: admit (admission.ts), wait for a
+ * place where the route has a concurrency ceiling (concurrency-gate.ts), then
+ * hand the request to an Exchange (exchange.ts), which decides under the
+ * route's replay policy which node each try goes to, whether a slow try is
+ * hedged and whether a failed one is sent again. This file is what the
+ * exchange's decisions mean in practice: tries on the nodes' keep-alive pools
+ * (upstream-try.ts), logs, metrics and passive health for failures, the
+ * client's answer, and node affinity for sessions CUCM keeps on one node.
  *
- * When a retry is safe: no response has been passed to the client, and either
- * the method is idempotent, or none of the request body has left for the
- * failed node. A body is read only once the upstream TLS session is up, so a
- * refused or failed connection leaves it unread and replayable. A 503 with
- * Retry-After (UDS saying it is busy) is also replayed elsewhere.
+ * Hedging (`timeouts.hedgeMs`, routes with `replay: hedge`): a node that loses
+ * a hedge race after waiting the whole hedge delay is kept away from by this
+ * worker until the active checks can have decided, as after a failed try: a
+ * hung node then costs one hedge delay instead of a first-byte timeout per
+ * request. The primary is not told — a slow answer is not a failed one.
+ * Hedges are budgeted (hedge-budget.ts), so an overloaded gateway does not
+ * double its load.
  *
- * Hedging (`timeouts.hedgeMs`): an idempotent request without a body that has
- * no response head after that long is sent to the next available node as
- * well, and the first head wins; the other try is aborted (its socket
- * destroyed, never pooled half-used). A node that loses such a race after
- * waiting the whole hedge delay is kept away from by this worker for one
- * health-check interval, as after a failed try: a hung node then costs one
- * hedge delay per interval instead of a first-byte timeout per request.
- * The primary is not told — a slow answer is not a failed one; its checks
- * (with their own timeout) decide whether the node is down. Hedges are
- * budgeted (hedge-budget.ts), so an overloaded gateway does not double its load.
- *
- * Responses are written here, so that a busy answer can be swallowed and
- * retried, and so later passes (rewriting) have one place.
+ * Affinity: CUCM's Tomcat sessions (JSESSIONID, also as a `;jsessionid=` path
+ * parameter) live on the node that issued them, so a client carrying one goes
+ * back to that node while it is available, on every route unless the route
+ * says `affinity: none`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UpstreamResponse } from './upstream-response.js';
@@ -30,10 +27,12 @@ import type { Logger } from '../log.js';
 import type { ClusterRuntime, ProxyState } from './proxy-state.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
+import type { RouteConfig } from '../config/types.js';
+import { systemClock } from '../clock.js';
 import { classifyUpstreamError, SLOW_NODE, type UpstreamFailure } from './upstream-failure.js';
 import { loggableTarget } from './loggable-target.js';
 import { upstreamHeaders } from './upstream-headers.js';
-import { UpstreamTry, type TryOptions } from './upstream-try.js';
+import { UpstreamTry } from './upstream-try.js';
 import { HedgeBudget } from './hedge-budget.js';
 import { writeProxiedResponse } from './response-writer.js';
 import { rewriteFor } from './cluster-rewrite.js';
@@ -44,6 +43,8 @@ import { retryAfterMs } from './retry-after.js';
 import type { Attempt, CredentialGuard } from './credential-guard.js';
 import { BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
 import { createAdmission } from './admission.js';
+import { Exchange, type ExchangeEvents, type ExchangeTry, type TryHooks } from './exchange.js';
+import { ConcurrencyGate, type GateTicket } from './concurrency-gate.js';
 
 export type { ListenerInfo } from './local-answer.js';
 
@@ -52,7 +53,7 @@ export interface UpstreamObserver {
   failure(node: UpstreamNode, failure: UpstreamFailure): void;
   /** A 5xx answer from the node; `retryAfterMs` when it said how long it is busy. */
   serverError(node: UpstreamNode, status: number, retryAfterMs: number | undefined): void;
-  /** A node issued a new upstream session (sticky); the primary shares it with every worker. */
+  /** A node issued a new upstream session (affinity); the primary shares it with every worker. */
   session(cluster: string, sessionId: string, node: string): void;
 }
 
@@ -67,87 +68,38 @@ export interface RequestHandlerOptions {
 
 export type GatewayRequestHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly listener: ListenerInfo;
-  readonly startNs: bigint;
   readonly cluster: ClusterRuntime;
+  readonly route: RouteConfig;
   readonly target: string;
   readonly method: string;
-  readonly idempotent: boolean;
   readonly hasBody: boolean;
-  readonly hedgeMs: number;
+  /** The cookie that carries the client's upstream session, unless affinity is off. */
+  readonly affinityCookie: string | undefined;
   readonly sessionId: string | undefined;
   readonly credentials: { readonly guard: CredentialGuard; readonly attempt: Attempt } | undefined;
   /** The client's headers as the nodes get them, less `Host` (each node's own). */
   readonly headers: string[];
-  readonly tried: Set<UpstreamNode>;
-  /** Tries still waiting for a response head (two while a hedge runs). */
-  live: UpstreamTry[];
-  first: UpstreamNode | undefined;
-  winner: UpstreamTry | undefined;
-  winnerRes: UpstreamResponse | undefined;
-  hedged: boolean;
-  lastFailureStatus: number | undefined;
-  /** The node of the answer (or of the last try): for the access log. */
-  node: UpstreamNode | undefined;
-  bodyStarted: boolean;
-  /** Whether any node's connection came up, so that it got the request head. */
-  sent: boolean;
-  bodyTooLarge: boolean;
   readonly maxBodyBytes: number;
-  responseStarted: boolean;
-  hedgeTimer: NodeJS.Timeout | undefined;
-  totalTimer: NodeJS.Timeout | undefined;
+  exchange: Exchange<UpstreamNode, UpstreamResponse> | undefined;
+  winnerRes: UpstreamResponse | undefined;
+  bodyTooLarge: boolean;
   bytes: number;
-  done: boolean;
+  ticket: GateTicket | undefined;
+}
+
+/** The session cookie of a route: its own, the cluster's sticky cookie, else Tomcat's. `none` turns it off. */
+function affinityCookieOf(route: RouteConfig, cluster: ClusterRuntime): string | undefined {
+  const cookie = route.affinity ?? cluster.config.sticky?.cookie ?? 'JSESSIONID';
+  return cookie === 'none' ? undefined : cookie;
 }
 
 export function createRequestHandler(options: RequestHandlerOptions): GatewayRequestHandler {
   const { log, observer, metrics } = options;
-
-  const tryOptions = (ctx: RequestContext, node: UpstreamNode): TryOptions => {
-    const timeouts = ctx.cluster.config.timeouts;
-    const headers = ['Host', node.hostHeader];
-    for (let i = 0; i < ctx.headers.length; i++) headers.push(ctx.headers[i]!);
-    return {
-      method: ctx.method,
-      path: ctx.target,
-      headers,
-      body: ctx.hasBody ? requestBody(ctx.req, ctx.maxBodyBytes, () => (ctx.bodyTooLarge = true)) : null,
-      connectMs: timeouts.connectMs,
-      firstByteMs: timeouts.firstByteMs,
-      onConnected: (t) => startBody(ctx, t),
-      onResponse: (t, proxyRes) => onResponse(ctx, t, proxyRes),
-      onError: (t, err) => onError(ctx, t, err),
-    };
-  };
-
-  const startTry = (ctx: RequestContext, node: UpstreamNode): void => {
-    ctx.tried.add(node);
-    ctx.first ??= node;
-    ctx.node = node;
-    const attempt = new UpstreamTry(node, tryOptions(ctx, node), Date.now());
-    ctx.live.push(attempt);
-    if (ctx.hedgeMs > 0) {
-      clearTimeout(ctx.hedgeTimer);
-      ctx.hedgeTimer = setTimeout(() => hedge(ctx), ctx.hedgeMs);
-    }
-  };
-
-  const forward = (ctx: RequestContext): void => {
-    const preferred = ctx.sessionId ? ctx.cluster.nodesByName.get(ctx.cluster.sticky.get(ctx.cluster.config.name, ctx.sessionId, Date.now()) ?? '') : undefined;
-    const node = ctx.cluster.balancer.pick(ctx.tried, preferred);
-    if (!node) {
-      settle(ctx);
-      respondStatus(ctx.res, ctx.lastFailureStatus ?? 503);
-      return;
-    }
-    startTry(ctx, node);
-  };
+  const admission = createAdmission({ log, metrics, connectionVerdict: options.connectionVerdict });
 
   // Per cluster runtime: a reload starts a fresh budget with the new nodes.
   const budgets = new WeakMap<ClusterRuntime, HedgeBudget>();
@@ -156,79 +108,78 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     if (!budget) budgets.set(cluster, (budget = new HedgeBudget()));
     return budget;
   };
-
-  /** No head yet after hedgeMs: the same request to the next available node too; the first head wins. */
-  const hedge = (ctx: RequestContext): void => {
-    ctx.hedgeTimer = undefined;
-    if (ctx.done || ctx.responseStarted || ctx.live.length === 0 || ctx.tried.size > ctx.cluster.config.retries) return;
-    const node = ctx.cluster.balancer.pickAvailable(ctx.tried);
-    if (!node || !budgetOf(ctx.cluster).spend()) return;
-    ctx.hedged = true;
-    startTry(ctx, node);
+  // Per route object: a reload brings new routes, and so new gates; requests in flight leave the old ones.
+  const gates = new WeakMap<RouteConfig, ConcurrencyGate>();
+  const gateOf = (route: RouteConfig, workers: number): ConcurrencyGate | undefined => {
+    if (route.maxConcurrent === undefined) return undefined;
+    let gate = gates.get(route);
+    if (!gate) gates.set(route, (gate = new ConcurrencyGate({ maxConcurrent: route.maxConcurrent, maxQueued: route.maxQueued, queueTimeoutMs: route.queueTimeoutMs }, workers, systemClock)));
+    return gate;
   };
 
-  /** The request is answered (or given up): no more hedges or deadlines. */
-  const settle = (ctx: RequestContext): void => {
-    clearTimeout(ctx.hedgeTimer);
-    clearTimeout(ctx.totalTimer);
-    ctx.hedgeTimer = undefined;
-    ctx.totalTimer = undefined;
+  /** A try on `node`'s pool, its outcomes counted here and decided by the exchange. */
+  const startTry = (ctx: RequestContext, node: UpstreamNode, hooks: TryHooks<UpstreamResponse>): ExchangeTry<UpstreamNode> => {
+    const timeouts = ctx.cluster.config.timeouts;
+    const headers = ['Host', node.hostHeader];
+    for (let i = 0; i < ctx.headers.length; i++) headers.push(ctx.headers[i]!);
+    return new UpstreamTry(
+      node,
+      {
+        method: ctx.method,
+        path: ctx.target,
+        headers,
+        body: ctx.hasBody ? requestBody(ctx.req, ctx.maxBodyBytes, () => (ctx.bodyTooLarge = true)) : null,
+        connectMs: timeouts.connectMs,
+        firstByteMs: timeouts.firstByteMs,
+        onConnected: () => hooks.connected(),
+        onResponse: (_t, proxyRes) => {
+          const status = proxyRes.statusCode ?? 502;
+          metrics.countUpstream(node, status);
+          if (ctx.credentials) ctx.credentials.guard.answered(ctx.credentials.attempt, status, Date.now());
+          let busyMs: number | undefined;
+          if (status >= 500) {
+            busyMs = status === 503 ? retryAfterMs(proxyRes.headers['retry-after']) : undefined;
+            observer?.serverError(node, status, busyMs);
+            if (busyMs !== undefined) node.coolDown(busyMs);
+          }
+          hooks.response(proxyRes, status, busyMs);
+        },
+        onError: (t, err) => hooks.failed(err, t.answered),
+      },
+      Date.now(),
+    );
   };
 
-  const drop = (ctx: RequestContext, attempt: UpstreamTry): void => {
-    const i = ctx.live.indexOf(attempt);
-    if (i >= 0) ctx.live.splice(i, 1);
-  };
+  const events = (ctx: RequestContext): ExchangeEvents<UpstreamNode, UpstreamResponse> => ({
+    answer: (attempt, proxyRes, hedged, failover) => answer(ctx, attempt.node, proxyRes, hedged, failover),
+    giveUp: (status) => {
+      ctx.ticket?.leave();
+      if (ctx.bodyTooLarge) admission.reject(ctx.res, BODY_TOO_LARGE);
+      else respondStatus(ctx.res, status);
+    },
+    tryFailed: (attempt, err, answered) => tryFailed(ctx, attempt, err, answered),
+    slow: (node, winner) => slowNode(ctx, node, winner),
+    discard: (proxyRes) => proxyRes.resume(),
+  });
 
-  const onResponse = (ctx: RequestContext, attempt: UpstreamTry, proxyRes: UpstreamResponse): void => {
-    drop(ctx, attempt);
-    if (ctx.done || ctx.responseStarted) {
-      proxyRes.resume();
-      return;
-    }
-    const { node } = attempt;
-    const res = ctx.res;
-    const status = proxyRes.statusCode ?? 502;
+  const answer = (ctx: RequestContext, node: UpstreamNode, proxyRes: UpstreamResponse, hedged: boolean, failover: boolean): void => {
     const cluster = ctx.cluster.config;
-    metrics.countUpstream(node, status);
-    if (ctx.credentials) ctx.credentials.guard.answered(ctx.credentials.attempt, status, Date.now());
-    if (status >= 500) {
-      const busyMs = status === 503 ? retryAfterMs(proxyRes.headers['retry-after']) : undefined;
-      observer?.serverError(node, status, busyMs);
-      if (busyMs !== undefined) node.coolDown(busyMs);
-      // A busy node's refusal (it did not act on the request) is replayed elsewhere while the body can still be read.
-      if (status === 503 && !ctx.bodyStarted && (ctx.live.length > 0 || ctx.cluster.balancer.pick(ctx.tried))) {
-        proxyRes.resume();
-        ctx.lastFailureStatus = 503;
-        if (ctx.live.length === 0) forward(ctx);
-        return;
-      }
-    }
-    ctx.responseStarted = true;
-    ctx.winner = attempt;
     ctx.winnerRes = proxyRes;
-    ctx.node = node;
-    settle(ctx);
-    if (ctx.live.length > 0) {
-      const now = Date.now();
-      for (const loser of ctx.live) {
-        if (now - loser.startedAt >= ctx.hedgeMs) slowNode(ctx, loser.node, node);
-        loser.abort();
-      }
-      ctx.live = [];
-    }
-    if (ctx.hedged) metrics.hedgedRequests.inc({ cluster: cluster.name, winner: node === ctx.first ? 'first' : 'hedge' });
-    if (node !== ctx.first) metrics.failovers.inc({ cluster: cluster.name });
-    if (cluster.sticky) {
-      const issued = responseSessionId(proxyRes.headers['set-cookie'], cluster.sticky.cookie);
+    if (hedged) metrics.hedgedRequests.inc({ cluster: cluster.name, winner: failover ? 'hedge' : 'first' });
+    if (failover) metrics.failovers.inc({ cluster: cluster.name });
+    if (ctx.affinityCookie !== undefined) {
+      const issued = responseSessionId(proxyRes.headers['set-cookie'], ctx.affinityCookie);
       if (issued && issued !== ctx.sessionId) {
         ctx.cluster.sticky.set(cluster.name, issued, node.name, Date.now());
         observer?.session(cluster.name, issued, node.name);
       }
     }
+    const res = ctx.res;
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
     proxyRes.on('error', () => res.destroy());
-    writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(ctx.cluster, ctx.listener, ctx.target), (n) => (ctx.bytes += n));
+    // The ceiling counts requests CUCM is working on: once the answer is complete, the place is free.
+    if (ctx.ticket) proxyRes.once('end', () => ctx.ticket?.leave());
+    writeProxiedResponse(proxyRes, res, ctx.method === 'HEAD', rewriteFor(options.state(), ctx.cluster, ctx.listener, ctx.target, ctx.req.headers.host, options), (n) => (ctx.bytes += n));
   };
 
   /**
@@ -238,28 +189,22 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
    * A verdict from the primary (up or down) ends the wait sooner.
    */
   const slowNode = (ctx: RequestContext, node: UpstreamNode, answeredBy: UpstreamNode): void => {
+    const hedgeMs = ctx.cluster.config.timeouts.hedgeMs;
     log.warn(
-      { event: 'upstream_error', cluster: node.cluster, node: node.name, class: 'timeout', code: SLOW_NODE, reason: `no response head within ${ctx.hedgeMs} ms; ${answeredBy.name} answered first` },
+      { event: 'upstream_error', cluster: node.cluster, node: node.name, class: 'timeout', code: SLOW_NODE, reason: `no response head within ${hedgeMs} ms; ${answeredBy.name} answered first` },
       `upstream ${node.cluster}/${node.name} failed: timeout ${SLOW_NODE}`,
     );
     metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: 'timeout' });
-    const check = ctx.cluster.config.healthCheck;
+    const service = ctx.route.service;
+    const check = (service !== undefined ? ctx.cluster.config.serviceChecks?.[service] : undefined) ?? ctx.cluster.config.healthCheck;
     node.eject(check.fall * check.intervalMs + check.timeoutMs);
   };
 
-  const onError = (ctx: RequestContext, attempt: UpstreamTry, err: Error): void => {
-    drop(ctx, attempt);
-    if (ctx.done) return;
+  const tryFailed = (ctx: RequestContext, attempt: ExchangeTry<UpstreamNode>, err: Error, answered: boolean): void => {
+    // The client's own body broke the limit: not the node's failure.
+    if (ctx.bodyTooLarge) return;
     const { node } = attempt;
-    const res = ctx.res;
-    if (ctx.bodyTooLarge) {
-      settle(ctx);
-      admission.reject(res, BODY_TOO_LARGE);
-      return;
-    }
     const failure = classifyUpstreamError(err);
-    const answered = attempt.answered;
-    if (!answered) ctx.lastFailureStatus = failure.status;
     log.warn(
       { event: 'upstream_error', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, reason: failure.message },
       `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
@@ -268,37 +213,55 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     // This worker stops choosing the node at once; the primary's verdict (rise/fall) follows.
     if (failure.class !== 'reset' || !answered) node.eject(ctx.cluster.config.healthCheck.intervalMs);
     observer?.failure(node, failure);
-    // Mid-body: the head is out, nothing can be fixed any more; cut the client short. A drained 503 only reports.
-    if (answered) {
-      if (ctx.winner === attempt) res.destroy();
-      return;
-    }
-    if (ctx.responseStarted || res.headersSent) return;
-    // A hedge still running may yet answer.
-    if (ctx.live.length > 0) return;
-    if (canRetry(ctx) && ctx.tried.size <= ctx.cluster.config.retries) forward(ctx);
-    else {
-      settle(ctx);
-      respondStatus(res, failure.status);
-    }
+    // Mid-body: the head is out, nothing can be fixed any more; cut the client short.
+    if (answered && ctx.exchange?.winner === attempt) ctx.res.destroy();
   };
 
-  /** `timeouts.totalMs`: every try together has had its time. */
-  const expire = (ctx: RequestContext): void => {
-    ctx.totalTimer = undefined;
-    if (ctx.done || ctx.responseStarted) return;
-    const tries = ctx.live;
-    ctx.live = [];
-    for (const attempt of tries) attempt.abort();
-    settle(ctx);
-    log.warn(
-      { event: 'upstream_timeout', cluster: ctx.cluster.config.name, tries: ctx.tried.size, totalMs: ctx.cluster.config.timeouts.totalMs },
-      `no answer from cluster ${ctx.cluster.config.name} within ${ctx.cluster.config.timeouts.totalMs} ms`,
-    );
-    respondStatus(ctx.res, 504);
+  /** Builds the request's exchange and starts it: the route's policy, the cluster's timeouts and nodes. */
+  const proxy = (ctx: RequestContext): void => {
+    const { cluster, route } = ctx;
+    const timeouts = cluster.config.timeouts;
+    const preferredName = ctx.sessionId === undefined ? undefined : cluster.sticky.get(cluster.config.name, ctx.sessionId, Date.now());
+    const exchange = new Exchange<UpstreamNode, UpstreamResponse>({
+      replay: route.replay,
+      hedgeMs: timeouts.hedgeMs,
+      retries: cluster.config.retries,
+      totalMs: timeouts.totalMs,
+      hasBody: ctx.hasBody,
+      preferred: preferredName === undefined ? undefined : cluster.nodesByName.get(preferredName),
+      clock: systemClock,
+      // The route's service check decides which nodes may serve it (a node can be up for UDS and down for EM).
+      nodes: { pick: (exclude, preferred) => cluster.balancer.pick(exclude, preferred, route.service), pickAvailable: (exclude) => cluster.balancer.pickAvailable(exclude, route.service) },
+      budget: budgetOf(cluster),
+      startTry: (node, hooks) => startTry(ctx, node, hooks),
+      statusOf: (err) => classifyUpstreamError(err).status,
+      events: events(ctx),
+    });
+    ctx.exchange = exchange;
+    if (exchange.hedging) budgetOf(cluster).earn();
+    exchange.start();
   };
 
-  const admission = createAdmission({ log, metrics, connectionVerdict: options.connectionVerdict });
+  /** Waits for a place under the route's ceiling; the excess is told to come back shortly. */
+  const queueThenProxy = (ctx: RequestContext, gate: ConcurrencyGate): void => {
+    const { route, cluster } = ctx;
+    const go = () => {
+      if (!ctx.res.destroyed && !ctx.res.writableEnded) proxy(ctx);
+      else ctx.ticket?.leave();
+    };
+    let admittedAtOnce = false;
+    ctx.ticket = gate.enter({
+      // A free place admits within enter(): start once the ticket is held, so a quick failure can hand the place back.
+      admitted: () => (ctx.ticket === undefined ? (admittedAtOnce = true) : go()),
+      refused: (why) => {
+        metrics.rejectedRequests.inc({ reason: why === 'full' ? 'route-queue-full' : 'route-queue-timeout' });
+        log.warn({ event: 'route_queue_refused', cluster: cluster.config.name, route: route.pathPrefix, why }, `too many requests in flight for ${route.pathPrefix}`);
+        ctx.res.setHeader('retry-after', String(Math.max(1, Math.ceil(route.queueTimeoutMs / 1000))));
+        respondStatus(ctx.res, 503, 'This service is busy.');
+      },
+    });
+    if (admittedAtOnce) go();
+  };
 
   return (req, res, listener) => {
     const startNs = process.hrtime.bigint();
@@ -306,77 +269,46 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const admitted = admission.admit(req, res, listener, state, startNs);
     if (!admitted) return;
     const { decision, attempt, maxBodyBytes } = admitted;
-    const method = req.method ?? 'GET';
-    const logAccess = state.config.log.access;
     const cluster = state.clusters.get(decision.cluster)!;
-    const sticky = cluster.config.sticky;
-    const idempotent = IDEMPOTENT.has(method);
-    const hasBody = hasRequestBody(req);
+    const affinityCookie = affinityCookieOf(decision.route, cluster);
     const ctx: RequestContext = {
       req,
       res,
       listener,
-      startNs,
       cluster,
+      route: decision.route,
       target: decision.forwardPath,
-      method,
-      idempotent,
-      hasBody,
-      hedgeMs: idempotent && !hasBody ? cluster.config.timeouts.hedgeMs : 0,
-      sessionId: sticky ? requestSessionId(req.headers.cookie, decision.forwardPath, sticky.cookie) : undefined,
+      method: req.method ?? 'GET',
+      hasBody: hasRequestBody(req),
+      affinityCookie,
+      sessionId: affinityCookie === undefined ? undefined : requestSessionId(req.headers.cookie, decision.forwardPath, affinityCookie),
       credentials: attempt ? { guard: state.guard, attempt } : undefined,
       headers: upstreamHeaders(req, listener.protocol),
-      tried: new Set(),
-      live: [],
-      first: undefined,
-      winner: undefined,
-      winnerRes: undefined,
-      hedged: false,
-      lastFailureStatus: undefined,
-      node: undefined,
-      bodyStarted: false,
-      sent: false,
-      bodyTooLarge: false,
       maxBodyBytes,
-      responseStarted: false,
-      hedgeTimer: undefined,
-      totalTimer: undefined,
+      exchange: undefined,
+      winnerRes: undefined,
+      bodyTooLarge: false,
       bytes: 0,
-      done: false,
+      ticket: undefined,
     };
     req.url = decision.forwardPath;
+    const logAccess = state.config.log.access;
     res.once('close', () => {
-      ctx.done = true;
-      settle(ctx);
+      ctx.ticket?.leave();
+      const exchange = ctx.exchange;
       // The client left before its answer was complete: whatever is still on its way from a node is cut, not pooled.
-      if (!res.writableFinished) {
-        for (const pending of ctx.live) pending.abort();
-        ctx.live = [];
-        if (ctx.winner && ctx.winnerRes && !ctx.winnerRes.complete) ctx.winner.abort();
+      if (exchange && !res.writableFinished) {
+        exchange.cancel();
+        if (exchange.winner && ctx.winnerRes && !ctx.winnerRes.complete) exchange.winner.abort();
       }
       metrics.countRequest(listener.name, res.writableFinished ? res.statusCode : 0);
       metrics.observeDuration(cluster.config.name, Number(process.hrtime.bigint() - startNs) / 1e9);
-      if (logAccess) accessLog(log, req, res, listener, { startNs, cluster: cluster.config.name, node: ctx.node?.name, bytes: ctx.bytes, path: loggableTarget(ctx.target), tries: ctx.tried.size });
+      if (logAccess) {
+        accessLog(log, req, res, listener, { startNs, cluster: cluster.config.name, node: exchange?.node?.name, bytes: ctx.bytes, path: loggableTarget(ctx.target), tries: exchange?.tries ?? 0 });
+      }
     });
-    if (ctx.hedgeMs > 0) budgetOf(cluster).earn();
-    const totalMs = cluster.config.timeouts.totalMs;
-    if (totalMs > 0) ctx.totalTimer = setTimeout(() => expire(ctx), totalMs);
-    forward(ctx);
+    const gate = gateOf(decision.route, state.config.workers);
+    if (gate) queueThenProxy(ctx, gate);
+    else proxy(ctx);
   };
-}
-
-/**
- * Idempotent: again elsewhere unless its body is already gone (it cannot be
- * read twice). Otherwise only while no node has received a byte of it.
- */
-function canRetry(ctx: RequestContext): boolean {
-  return !ctx.responseStarted && (ctx.idempotent ? !ctx.bodyStarted : !ctx.sent);
-}
-
-/** The node's connection is up and the request head is leaving (see the header). */
-function startBody(ctx: RequestContext, attempt: UpstreamTry): void {
-  ctx.sent = true;
-  if (!ctx.hasBody || ctx.bodyStarted) return;
-  ctx.bodyStarted = true;
-  attempt.bodyStarted = true;
 }

@@ -1,7 +1,9 @@
 /**
  * Writes a node's answer to the client, keeping clients on the gateway: node
  * names in Location / Content-Location / Refresh / Set-Cookie Domain and in
- * XML bodies become the gateway's name and the client's listener port.
+ * XML bodies become the gateway's name and the client's listener port; to a
+ * client on a plain-HTTP listener, Set-Cookie loses `Secure` (see
+ * rewrite/headers.ts `dropSecure`: the rewrite target knows the listener's scheme).
  *
  * Framing stays correct either way: a body that came with Content-Length and
  * fits in 256 KiB is rewritten whole and sent with its new exact length; a

@@ -12,13 +12,16 @@
 import { Buffer } from 'node:buffer';
 import { ConfigError } from '../errors.js';
 import type { RouteConfig } from '../config/types.js';
+
+/** What the router reads of a route; the decision hands back the whole route it matched. */
+export type RoutePattern = Pick<RouteConfig, 'pathPrefix' | 'cluster' | 'methods' | 'host'>;
 import { createDenyList } from './deny-list.js';
 import { normaliseTarget, type NormalisedTarget } from './normalise-path.js';
 
 /** The target is routed to `cluster`. */
-export interface ProxyDecision {
+export interface ProxyDecision<R extends RoutePattern = RouteConfig> {
   readonly kind: 'proxy';
-  readonly route: RouteConfig;
+  readonly route: R;
   readonly cluster: string;
   /** Path, `;params` and query to send upstream (see NormalisedTarget.forwardPath). */
   readonly forwardPath: string;
@@ -54,16 +57,16 @@ export interface BadRequestDecision {
   readonly reason: string;
 }
 
-export type RouteDecision = ProxyDecision | DenyDecision | NotFoundDecision | MethodNotAllowedDecision | BadRequestDecision;
+export type RouteDecision<R extends RoutePattern = RouteConfig> = ProxyDecision<R> | DenyDecision | NotFoundDecision | MethodNotAllowedDecision | BadRequestDecision;
 
 /** Routes requests by target, host and method. */
-export interface Router {
+export interface Router<R extends RoutePattern = RouteConfig> {
   /**
    * Decides what to do with a request. `rawTarget` is `req.url` as received;
    * `host` the Host header (port, case and a trailing dot are ignored), which
    * an absolute-form target overrides (RFC 9112 §3.2.2). Never throws.
    */
-  route(method: string, rawTarget: string, host?: string): RouteDecision;
+  route(method: string, rawTarget: string, host?: string): RouteDecision<R>;
 }
 
 /** Options for createRouter. */
@@ -73,22 +76,22 @@ export interface RouterOptions {
 }
 
 /** Routes sharing one host and one normalised prefix, in config order. */
-interface Group {
+interface Group<R extends RoutePattern> {
   readonly key: string;
   /** The prefix ends in `/`: it also matches the path without that slash. */
   readonly dir: boolean;
   readonly bare: string;
-  readonly routes: RouteConfig[];
+  readonly routes: R[];
   /** Per route: allowed methods, or null for any. */
   readonly methods: (ReadonlySet<string> | null)[];
   readonly allow: string[];
 }
 
-interface Table {
+interface Table<R extends RoutePattern> {
   /** By the prefix's first segment, longest prefix first. */
-  readonly buckets: Map<string, Group[]>;
+  readonly buckets: Map<string, Group<R>[]>;
   /** The `/` prefix: matches everything. */
-  root: Group | undefined;
+  root: Group<R> | undefined;
 }
 
 const DENY: DenyDecision = Object.freeze({ kind: 'deny', status: 403 });
@@ -112,12 +115,12 @@ function hostKey(host: string): string {
   return (end === host.length ? host : host.slice(0, end)).toLowerCase();
 }
 
-function groupMatches(g: Group, path: string): boolean {
+function groupMatches<R extends RoutePattern>(g: Group<R>, path: string): boolean {
   if (g.dir) return path.startsWith(g.key) || path === g.bare;
   return path === g.key || (path.startsWith(g.key) && path.charCodeAt(g.key.length) === 0x2f);
 }
 
-function findGroup(table: Table, matchPath: string): Group | undefined {
+function findGroup<R extends RoutePattern>(table: Table<R>, matchPath: string): Group<R> | undefined {
   const bucket = table.buckets.get(firstSegment(matchPath));
   if (bucket !== undefined) {
     for (let i = 0; i < bucket.length; i++) if (groupMatches(bucket[i]!, matchPath)) return bucket[i];
@@ -134,8 +137,8 @@ function compilePrefix(prefix: string, index: number): string {
   return t.matchPath;
 }
 
-function addRoute(table: Table, route: RouteConfig, key: string): void {
-  let group: Group | undefined;
+function addRoute<R extends RoutePattern>(table: Table<R>, route: R, key: string): void {
+  let group: Group<R> | undefined;
   const seg = firstSegment(key);
   const bucket = key === '/' ? undefined : (table.buckets.get(seg) ?? []);
   if (bucket === undefined) group = table.root;
@@ -163,7 +166,7 @@ function addRoute(table: Table, route: RouteConfig, key: string): void {
   for (const m of methods ?? []) if (!group.allow.includes(m)) group.allow.push(m);
 }
 
-function decide(group: Group, method: string, t: NormalisedTarget): RouteDecision {
+function decide<R extends RoutePattern>(group: Group<R>, method: string, t: NormalisedTarget): RouteDecision<R> {
   for (let i = 0; i < group.routes.length; i++) {
     const allowed = group.methods[i]!;
     if (allowed === null || allowed.has(method)) {
@@ -189,10 +192,10 @@ function decide(group: Group, method: string, t: NormalisedTarget): RouteDecisio
  * `/cucm-uds`. Throws ConfigError for a prefix that is not a path, and
  * UCGATE_ERR_CONFIG_INVALID for an opt-in that is not allowed.
  */
-export function createRouter(routes: readonly RouteConfig[], options: RouterOptions = {}): Router {
+export function createRouter<R extends RoutePattern = RouteConfig>(routes: readonly R[], options: RouterOptions = {}): Router<R> {
   const deny = createDenyList(options.optIn);
-  const anyHost: Table = { buckets: new Map(), root: undefined };
-  const byHost = new Map<string, Table>();
+  const anyHost: Table<R> = { buckets: new Map(), root: undefined };
+  const byHost = new Map<string, Table<R>>();
   routes.forEach((route, i) => {
     const key = compilePrefix(route.pathPrefix, i);
     let table = anyHost;
@@ -213,14 +216,14 @@ export function createRouter(routes: readonly RouteConfig[], options: RouterOpti
   const hostRouting = byHost.size > 0;
 
   return {
-    route(method: string, rawTarget: string, host?: string): RouteDecision {
+    route(method: string, rawTarget: string, host?: string): RouteDecision<R> {
       const t = normaliseTarget(rawTarget);
       if (!t.ok) return { kind: 'bad-request', status: 400, reason: t.reason };
       if (deny.isDenied(t.matchPath)) return DENY;
       const deeper = t.decodedMatchPaths;
       for (let i = 0; i < deeper.length; i++) if (deny.isDenied(deeper[i]!)) return DENY;
 
-      let group: Group | undefined;
+      let group: Group<R> | undefined;
       if (hostRouting) {
         const h = t.host ?? host;
         const table = h === undefined ? undefined : byHost.get(hostKey(h));

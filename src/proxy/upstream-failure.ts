@@ -1,7 +1,10 @@
 /**
  * One table from an upstream failure to its class and to the status the client
- * gets (http-proxy-middleware's status-code.ts): refused or reset → 502,
- * timeout → 504, no node → 503. Branches on `err.code`, never on message text.
+ * gets (http-proxy-middleware's status-code.ts): reset, TLS or protocol → 502,
+ * timeout → 504, no node → 503. A node that refused the connection (or could
+ * not be reached) is no node either: nothing reached CUCM, so 503 tells the
+ * client the service is unavailable and safe to try again, which 502 does not.
+ * Branches on `err.code`, never on message text.
  */
 
 export type FailureClass = 'connect' | 'tls' | 'timeout' | 'reset' | 'protocol';
@@ -9,7 +12,7 @@ export type FailureClass = 'connect' | 'tls' | 'timeout' | 'reset' | 'protocol';
 export interface UpstreamFailure {
   readonly class: FailureClass;
   readonly code: string;
-  readonly status: 502 | 504;
+  readonly status: 502 | 503 | 504;
   readonly message: string;
 }
 
@@ -42,7 +45,7 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
   const code = String((err as { code?: unknown })?.code ?? 'UNKNOWN');
   const message = (err as Error)?.message ?? String(err);
   if (code === CONNECT_TIMEOUT || code === FIRST_BYTE_TIMEOUT || code === 'ETIMEDOUT') return { class: 'timeout', code, status: 504, message };
-  if (CONNECT_CODES.has(code)) return { class: 'connect', code, status: 502, message };
+  if (CONNECT_CODES.has(code)) return { class: 'connect', code, status: 503, message };
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { class: 'tls', code, status: 502, message };
   if (RESET_CODES.has(code)) return { class: 'reset', code, status: 502, message };
   return { class: 'protocol', code, status: 502, message };

@@ -1,7 +1,8 @@
 /**
  * Response headers that can send a client to a node: redirects (`Location`,
  * `Content-Location`, `Refresh: N; url=...`) and cookies scoped to a node's
- * name (`Set-Cookie: ...; Domain=node`).
+ * name (`Set-Cookie: ...; Domain=node`). And cookies a client on a plain-HTTP
+ * listener could never send back (`Secure`).
  */
 import type { RewriteTarget, TargetContext } from './target.js';
 
@@ -9,6 +10,13 @@ import type { RewriteTarget, TargetContext } from './target.js';
 const URL_HEADERS: ReadonlySet<string> = new Set(['location', 'content-location', 'refresh']);
 const DOMAIN_ATTRIBUTE = /;[ \t]*domain[ \t]*=[ \t]*([^;]*)/giy;
 const MENTIONS_DOMAIN = /domain/i;
+/**
+ * RFC 6265 §5.2: an attribute's name is what precedes its first `=`, with
+ * spaces and tabs around it dropped, compared case-insensitively; a `Secure`
+ * attribute counts whatever value it carries (`Secure=`, `Secure=false`).
+ */
+const SECURE_ATTRIBUTE = /;[ \t]*secure[ \t]*(?:=[^;]*)?(?=;|$)/iy;
+const MENTIONS_SECURE = /secure/i;
 
 type HeaderKind = 'url' | 'cookie';
 
@@ -33,7 +41,9 @@ export function rewriteHeaderValue<V extends string | readonly string[]>(
 }
 
 function rewriteOne(kind: HeaderKind, value: string, target: RewriteTarget, ctx: TargetContext): string {
-  return kind === 'url' ? target.rewriteText(value) : dropNodeDomain(value, ctx);
+  if (kind === 'url') return target.rewriteText(value);
+  const cookie = dropNodeDomain(value, ctx);
+  return target.scheme === 'http' ? dropSecure(cookie) : cookie;
 }
 
 /**
@@ -54,6 +64,31 @@ export function dropNodeDomain(cookie: string, ctx: TargetContext): string {
     if (m === null) continue;
     const domain = m[1]!.trim().replace(/^\./, '').toLowerCase();
     if (!ctx.isNodeName(domain)) continue;
+    out += cookie.slice(prev, i);
+    prev = i + m[0].length;
+  }
+  return prev === 0 ? cookie : out + cookie.slice(prev);
+}
+
+/**
+ * Removes every `Secure` attribute, for a client on a plain-HTTP listener.
+ * CUCM marks its session cookie `JSESSIONID=...; Path=/ccmcip; Secure;
+ * HttpOnly` because it served it over TLS; the gateway's leg to the node is
+ * TLS, but a phone that came in over `listen.http` holds the cookie for an
+ * http URL and never sends a Secure cookie back, so every directory page
+ * would start a new session. The cookie's name=value pair (before the first
+ * `;`) is never touched, even when the cookie is called `Secure`. Browsers
+ * refuse a `SameSite=None` cookie without Secure, but over plain HTTP they
+ * refuse to store a Secure one as well: nothing is lost for them.
+ */
+export function dropSecure(cookie: string): string {
+  if (!MENTIONS_SECURE.test(cookie)) return cookie;
+  let out = '';
+  let prev = 0;
+  for (let i = cookie.indexOf(';'); i >= 0; i = cookie.indexOf(';', i + 1)) {
+    SECURE_ATTRIBUTE.lastIndex = i;
+    const m = SECURE_ATTRIBUTE.exec(cookie);
+    if (m === null) continue;
     out += cookie.slice(prev, i);
     prev = i + m[0].length;
   }

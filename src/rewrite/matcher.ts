@@ -8,6 +8,7 @@
  * through unchanged without ever being decoded.
  */
 import { escapeForPattern, type NormalisedName } from './names.js';
+import { LINK_KEEP, linkPathEnd } from './links.js';
 
 /** One replacement: input range [start, end) becomes `text`. */
 export interface Edit {
@@ -27,6 +28,13 @@ export type MatchForm = 'bare' | 'hostport' | 'relative' | 'url';
 /** Computes the replacement for one match; undefined leaves the match as it is. */
 export interface Replacer {
   replacement(group: number, form: MatchForm, scheme: 'http' | 'https' | undefined, port: number | undefined): string | undefined;
+  /** Whether links (a name with a scheme or a path) are decided by `follows`; false: all are rewritten. */
+  readonly checksLinks: boolean;
+  /**
+   * Only when `checksLinks`: whether the link with this path (see
+   * LinkCheck.follows) is rewritten; false leaves the match as it is.
+   */
+  follows(group: number, scheme: 'http' | 'https' | undefined, port: number | undefined, path: string | undefined): boolean;
 }
 
 /**
@@ -57,7 +65,7 @@ export class CompiledNames {
   readonly #groupOf: ReadonlyMap<string, number>;
   readonly #pattern: RegExp;
   readonly #oneGroup: boolean;
-  /** Bytes a streaming scan must hold back so a split name is still found. */
+  /** Bytes a streaming scan must hold back so a split name is still found (plus LINK_KEEP when links are checked). */
   readonly keep: number;
   readonly size: number;
 
@@ -100,12 +108,15 @@ export class CompiledNames {
    * Chars before `from` serve only as look-behind context.
    */
   scan(s: string, from: number, atEnd: boolean, replacer: Replacer, edits: Edit[]): number {
-    if (this.size === 0) return atEnd ? s.length : Math.max(from, s.length - this.keep);
+    // Deciding a link needs its whole path in view: hold back that much more.
+    const links = replacer.checksLinks;
+    const keep = links ? this.keep + LINK_KEEP : this.keep;
+    if (this.size === 0) return atEnd ? s.length : Math.max(from, s.length - keep);
     const re = this.#pattern;
     const length = s.length;
     // A match that starts before `limit` is complete within `s` (see `keep`),
     // so its outcome is the same as in a scan of the whole body.
-    const limit = atEnd ? length : length - this.keep;
+    const limit = atEnd ? length : length - keep;
     let pos = from;
     for (;;) {
       re.lastIndex = pos;
@@ -150,6 +161,17 @@ export class CompiledNames {
       if (group === undefined) continue; // unreachable: the pattern holds only known names
       const text = replacer.replacement(group, form, scheme, port);
       if (text === undefined) continue;
+      // A link: a URL, or a name followed by a path. A bare name (`<server>`,
+      // a SIP/CTI address, `host:port`) is not one and is decided as before.
+      const slash = s.charCodeAt(end) === 47; /* / */
+      if (links && (slash || form === 'url' || form === 'relative')) {
+        let path: string | undefined = '';
+        if (slash) {
+          const pathEnd = linkPathEnd(s, end);
+          path = pathEnd < 0 ? undefined : s.slice(end, pathEnd);
+        }
+        if (!replacer.follows(group, scheme, port, path)) continue;
+      }
       // An absolute FQDN's trailing dot was matched (so `name.:port` and
       // `https://name./` work); as bare text it may be prose, so it stays.
       edits.push({ start, end, text: form === 'bare' && m[2] !== undefined ? `${text}.` : text });

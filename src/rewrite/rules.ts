@@ -7,6 +7,7 @@ import { ErrorCodes, UcgateError } from '../errors.js';
 import { CompiledNames } from './matcher.js';
 import { normaliseName, type NormalisedName } from './names.js';
 import { RewriteTarget, type PortMapping, type TargetContext, type TargetSpec } from './target.js';
+import { LINK_KEEP, type LinkCheck } from './links.js';
 
 /** Names rewritten to a fixed public name: another cluster the gateway fronts (issue 9). */
 export interface RewriteNameGroup {
@@ -45,6 +46,8 @@ export interface RewriteVariant {
   readonly portMap?: Readonly<Record<number, PortMapping>>;
   readonly urlsOnly?: boolean;
   readonly extraMediaTypes?: readonly string[];
+  /** The LinkCheck `forTarget` uses when its caller gives none (e.g. the TFTP listeners' own). */
+  readonly links?: LinkCheck;
 }
 
 /** More names than any cluster has; bounds the pattern size against a hostile `/servers` list. */
@@ -59,10 +62,14 @@ export class RewriteRules implements TargetContext {
   readonly portMap: ReadonlyMap<number, PortMapping>;
   readonly extraMediaTypes: ReadonlySet<string>;
   readonly urlsOnly: boolean;
+  /** The default LinkCheck of `forTarget` (see RewriteVariant.links). */
+  readonly links: LinkCheck | undefined;
   /** Normalised names per group (index 0: the serving cluster), as compiled. */
   readonly #groupNames: readonly (readonly NormalisedName[])[];
   readonly #known: ReadonlySet<string>;
   readonly #targets = new Map<string, RewriteTarget>();
+  /** The LinkCheck the cached targets were built with; another one empties the cache. */
+  #targetsLinks: LinkCheck | undefined;
 
   /** @internal Use `compileRewriteRules`. */
   constructor(
@@ -71,8 +78,10 @@ export class RewriteRules implements TargetContext {
     portMap: ReadonlyMap<number, PortMapping>,
     extraMediaTypes: ReadonlySet<string>,
     urlsOnly = false,
+    links?: LinkCheck,
   ) {
     this.urlsOnly = urlsOnly;
+    this.links = links;
     this.#groupNames = groupNames;
     this.groupHosts = groupHosts;
     this.portMap = portMap;
@@ -87,9 +96,9 @@ export class RewriteRules implements TargetContext {
     return this.names.size;
   }
 
-  /** The most bytes a body stream holds back at a chunk boundary. */
+  /** The most bytes a body stream holds back at a chunk boundary (links checked or not). */
   get maxHeldBytes(): number {
-    return this.names.keep;
+    return this.names.keep + LINK_KEEP;
   }
 
   /** True when `name` (any case, brackets or a trailing dot allowed) is a node name of any group. */
@@ -100,16 +109,22 @@ export class RewriteRules implements TargetContext {
 
   /**
    * The rewriter towards one listener. Cached per (scheme, host, port): the
-   * first call builds it, later ones are a map lookup. `host` must come from
-   * configuration (the cluster's public name or `gateway.fqdn`), never from
-   * the request's `Host` header, which the client controls.
+   * first call builds it, later ones are a map lookup. `host` must be a name
+   * the gateway's certificate covers (see TargetSpec.host), never a Host
+   * header as the client sent it. `links` decides which links are rewritten
+   * (default: this rules' `links`; none: all of them). A caller passes the
+   * same LinkCheck every time (one per config): another one empties the cache.
    */
-  forTarget(spec: TargetSpec): RewriteTarget {
+  forTarget(spec: TargetSpec, links: LinkCheck | undefined = this.links): RewriteTarget {
+    if (links !== this.#targetsLinks) {
+      this.#targets.clear();
+      this.#targetsLinks = links;
+    }
     const key = `${spec.scheme}|${spec.host}|${spec.port}`;
     let target = this.#targets.get(key);
     if (target === undefined) {
       if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
-      target = new RewriteTarget(this, spec);
+      target = new RewriteTarget(this, spec, links);
       this.#targets.set(key, target);
     }
     return target;
@@ -141,19 +156,19 @@ export class RewriteRules implements TargetContext {
       groupNames.push([]);
     }
     groupNames[g]!.push(...fresh);
-    return new RewriteRules(groupNames, groupHosts, this.portMap, this.extraMediaTypes, this.urlsOnly);
+    return new RewriteRules(groupNames, groupHosts, this.portMap, this.extraMediaTypes, this.urlsOnly, this.links);
   }
 
   /**
-   * The same names with another port map, URL-only mode or media types (the
-   * ones given replace these; the others are kept). Cheap: the compiled
+   * The same names with another port map, URL-only mode, media types or
+   * LinkCheck (the ones given replace these; the others are kept). Cheap: the compiled
    * matcher is rebuilt from already normalised names. Throws like
    * `compileRewriteRules` for a bad port mapping.
    */
   withOptions(variant: RewriteVariant): RewriteRules {
     const portMap = variant.portMap === undefined ? this.portMap : compilePortMap(variant.portMap);
     const media = variant.extraMediaTypes === undefined ? this.extraMediaTypes : mediaTypes(variant.extraMediaTypes);
-    return new RewriteRules(this.#groupNames, this.groupHosts, portMap, media, variant.urlsOnly ?? this.urlsOnly);
+    return new RewriteRules(this.#groupNames, this.groupHosts, portMap, media, variant.urlsOnly ?? this.urlsOnly, variant.links ?? this.links);
   }
 }
 
@@ -163,7 +178,7 @@ function compilePortMap(input: Readonly<Record<number, PortMapping>>, problems?:
   for (const [key, mapping] of Object.entries(input)) {
     const port = Number(key);
     if (!isPort(port) || (mapping !== null && !isPort(mapping.port))) bad.push(`portMap.${key}: ports must be integers 1-65535`);
-    else portMap.set(port, mapping === null ? null : { port: mapping.port, scheme: mapping.scheme });
+    else portMap.set(port, mapping === null ? null : { port: mapping.port, scheme: mapping.scheme, ...(mapping.plane === undefined ? {} : { plane: mapping.plane }) });
   }
   if (problems === undefined && bad.length > 0) throw new UcgateError(ErrorCodes.CONFIG_INVALID, `rewrite rules: ${bad.join('; ')}`, { exitCode: 2 });
   return portMap;

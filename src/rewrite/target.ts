@@ -8,19 +8,28 @@ import type { Transform } from 'node:stream';
 import { applyEditsToBytes, applyEditsToText, type CompiledNames, type Edit, type MatchForm, type Replacer } from './matcher.js';
 import { createBodyStream, planBody, rewriteBodyBuffer, type BodyHeaders } from './body.js';
 import { rewriteHeaderValue } from './headers.js';
+import type { LinkCheck } from './links.js';
 
 export type Scheme = 'http' | 'https';
 
 /** The listener a client used, which is where rewritten names send it back. */
 export interface TargetSpec {
-  /** The gateway name for this cluster (publicName or gateway.fqdn); never the client's Host header. */
+  /**
+   * A name the gateway's certificate covers: the cluster's publicName or
+   * gateway.fqdn, or the name or address the client used once checked
+   * against those (proxy/cluster-rewrite.ts); never a Host header as sent.
+   */
   readonly host: string;
   readonly port: number;
   readonly scheme: Scheme;
 }
 
-/** Where an upstream port is sent instead of the client's listener; `null`: leave such URLs alone. */
-export type PortMapping = { readonly port: number; readonly scheme: Scheme } | null;
+/**
+ * Where an upstream port is sent instead of the client's listener; `null`:
+ * leave such URLs alone. `plane` names the set of listeners that is (e.g.
+ * `tftp`), for the LinkCheck: their paths are not the answer's listeners' paths.
+ */
+export type PortMapping = { readonly port: number; readonly scheme: Scheme; readonly plane?: string } | null;
 
 const DEFAULT_PORT: Readonly<Record<Scheme, number>> = { http: 80, https: 443 };
 const FORM_INDEX: Readonly<Record<MatchForm, number>> = { bare: 0, hostport: 1, relative: 2, url: 3 };
@@ -53,13 +62,19 @@ export class RewriteTarget implements Replacer {
   readonly #bare: readonly string[];
   readonly #authority: readonly string[];
   readonly #memo = new Map<number, string | undefined>();
+  readonly #links: LinkCheck | undefined;
+  /** @internal For the matcher: whether links are decided by `follows`. */
+  readonly checksLinks: boolean;
 
-  constructor(ctx: TargetContext, spec: TargetSpec) {
+  /** `links`: which links are rewritten (see LinkCheck); without it every one is. */
+  constructor(ctx: TargetContext, spec: TargetSpec, links?: LinkCheck) {
     const host = spec.host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
     this.host = host;
     this.port = spec.port;
     this.scheme = spec.scheme;
     this.#ctx = ctx;
+    this.#links = links;
+    this.checksLinks = links !== undefined;
     this.#bare = ctx.groupHosts.map((h) => h ?? host);
     this.#authority = this.#bare.map((h) => (isIPv6(h) ? `[${h}]` : h));
   }
@@ -75,6 +90,13 @@ export class RewriteTarget implements Replacer {
       memo.set(key, text);
     }
     return text;
+  }
+
+  /** @internal Called by the matcher for each link whose replacement is defined. */
+  follows(group: number, scheme: Scheme | undefined, port: number | undefined, path: string | undefined): boolean {
+    // The same port policy as #compute: a mapped port goes to other listeners, whose paths differ.
+    const mapped = this.#ctx.portMap.get(port ?? DEFAULT_PORT[scheme ?? this.scheme]);
+    return this.#links!.follows(group, this.#authority[group]!, path, mapped?.plane);
   }
 
   #compute(group: number, form: MatchForm, scheme: Scheme | undefined, port: number | undefined): string | undefined {

@@ -31,8 +31,9 @@ function first(listeners: readonly BoundListener[], role: BoundListener['role'],
   return (configuredPort === undefined ? undefined : fit.find((l) => l.configuredPort === configuredPort)) ?? fit[0];
 }
 
+/** Tagged with the listeners' role: a link is decided by the paths of the listeners it lands on (proxy/link-routing.ts). */
 function mapping(listener: BoundListener | undefined): PortMapping | undefined {
-  return listener === undefined ? undefined : { port: listener.port, scheme: listener.scheme };
+  return listener === undefined ? undefined : { port: listener.port, scheme: listener.scheme, plane: listener.role };
 }
 
 function tftpPorts(listeners: readonly BoundListener[]): PortMap {

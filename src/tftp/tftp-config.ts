@@ -7,7 +7,11 @@
  */
 import type { ClusterConfig, NodeConfig, RouteConfig, UcgateConfig } from '../config/types.js';
 
-const READ_ONLY: RouteConfig['methods'] = ['GET', 'HEAD'];
+/**
+ * Configuration files are static reads: hedged past a hung TFTP server. No
+ * concurrency ceiling, so the queue keys are never consulted.
+ */
+const TFTP_ROUTE = { methods: ['GET', 'HEAD'], replay: 'hedge', maxQueued: 0, queueTimeoutMs: 1 } as const satisfies Partial<RouteConfig>;
 
 /**
  * A cluster's TFTP servers: `clusters[].tftp.nodes` when given (dedicated
@@ -44,7 +48,7 @@ export function tftpProxyConfig(config: UcgateConfig): UcgateConfig {
   });
   const routes: RouteConfig[] = config.clusters
     .filter((cluster) => cluster.publicName !== undefined)
-    .map((cluster) => ({ host: cluster.publicName!, pathPrefix: '/', cluster: cluster.name, methods: READ_ONLY }));
-  routes.push({ pathPrefix: '/', cluster: defaultTftpCluster(config), methods: READ_ONLY });
+    .map((cluster) => ({ host: cluster.publicName!, pathPrefix: '/', cluster: cluster.name, ...TFTP_ROUTE }));
+  routes.push({ pathPrefix: '/', cluster: defaultTftpCluster(config), ...TFTP_ROUTE });
   return { ...config, clusters, routes, routesBuiltIn: false };
 }

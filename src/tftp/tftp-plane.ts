@@ -16,7 +16,8 @@ import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import { buildProxyState, disposeProxyState, withClusterNodes, type ClusterRuntime, type ProxyState } from '../proxy/proxy-state.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
 import type { LimitVerdict } from '../proxy/request-limits.js';
-import type { RewriteRules, RewriteVariant } from '../rewrite/index.js';
+import type { LinkCheck, RewriteRules, RewriteVariant } from '../rewrite/index.js';
+import { RouterLinkCheck, unroutedLinksFor } from '../proxy/link-routing.js';
 import { compileTftpAllow, type TftpFileMatcher } from './file-names.js';
 import { createTftpGate } from './tftp-gate.js';
 import { tftpFilePortMap, udsPortMap, type BoundListener } from './port-map.js';
@@ -35,24 +36,28 @@ const LOCAL_ONLY: UpstreamObserver = { failure: () => {}, serverError: () => {},
  * A rewrite holder that follows the main listeners' holder of the same
  * cluster (which learns names from `/cucm-uds/servers` and SRV), in the
  * variant TFTP files need. Names are never learned from TFTP files.
+ * `links`: a file's URLs that land on the main listeners (directories,
+ * authentication, UDS) are rewritten only where the main router routes them.
  */
 class FollowingRules {
   readonly #base: () => RewriteRules;
   readonly #variant: () => RewriteVariant;
+  readonly #links: LinkCheck;
   #seenBase: RewriteRules | undefined;
   #seenVariant: RewriteVariant | undefined;
   #rules: RewriteRules | undefined;
 
-  constructor(base: () => RewriteRules, variant: () => RewriteVariant) {
+  constructor(base: () => RewriteRules, variant: () => RewriteVariant, links: LinkCheck) {
     this.#base = base;
     this.#variant = variant;
+    this.#links = links;
   }
 
   get rules(): RewriteRules {
     const base = this.#base();
     const variant = this.#variant();
     if (this.#rules === undefined || base !== this.#seenBase || variant !== this.#seenVariant) {
-      this.#rules = base.withOptions(variant);
+      this.#rules = base.withOptions({ ...variant, links: this.#links });
       this.#seenBase = base;
       this.#seenVariant = variant;
     }
@@ -109,9 +114,11 @@ export class TftpPlane {
     this.#matcher = compileTftpAllow(config.tftp.allow);
     const built = buildProxyState(tftpProxyConfig(config), old);
     const clusters = new Map<string, ClusterRuntime>();
+    const unrouted = unroutedLinksFor(this.#options.metrics, this.#options.log);
     for (const [name, runtime] of built.clusters) {
       const own = runtime.rewrite.rules;
-      const rewrite = new FollowingRules(() => this.#options.mainState()?.clusters.get(name)?.rewrite.rules ?? own, () => this.#variant);
+      const links = new RouterLinkCheck(() => this.#options.mainState(), name, 'tftp', unrouted);
+      const rewrite = new FollowingRules(() => this.#options.mainState()?.clusters.get(name)?.rewrite.rules ?? own, () => this.#variant, links);
       clusters.set(name, { ...runtime, rewrite });
     }
     this.#state = { ...built, clusters };

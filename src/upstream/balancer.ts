@@ -3,6 +3,9 @@
  * node wins (as SRV records order targets); inside that tier, smooth weighted
  * round robin (nginx's algorithm: even spread, no bursts). When no node is
  * healthy anywhere, every node is tried rather than refusing everyone (panic).
+ * With `service` (a route's service), "healthy" is that service's check's
+ * verdict (clusters[].serviceChecks), so panic is per service too: a node whose
+ * EM Tomcat is down still serves UDS, and EM in panic tries every node.
  */
 import type { UpstreamNode } from './upstream-node.js';
 
@@ -31,27 +34,27 @@ export class Balancer {
 
   /**
    * The next node for a request, skipping those in `exclude` (already tried
-   * by this request). Healthy nodes first; in panic, any node not yet tried.
+   * by this request). Healthy nodes (for `service`) first; in panic, any node not yet tried.
    */
-  pick(exclude?: ReadonlySet<UpstreamNode>, preferred?: UpstreamNode): UpstreamNode | undefined {
+  pick(exclude?: ReadonlySet<UpstreamNode>, preferred?: UpstreamNode, service?: string): UpstreamNode | undefined {
     const now = Date.now();
     // Sticky: the node that issued the client's session, while it is available.
-    if (preferred && !exclude?.has(preferred) && preferred.available(now)) return preferred;
-    return this.#pick(exclude, true, now) ?? this.#pick(exclude, false, now);
+    if (preferred && !exclude?.has(preferred) && preferred.available(now, service)) return preferred;
+    return this.#pick(exclude, true, now, service) ?? this.#pick(exclude, false, now, service);
   }
 
   /** The next available node not in `exclude`, never a panic choice: a hedge is only worth sending to a node believed healthy. */
-  pickAvailable(exclude: ReadonlySet<UpstreamNode>): UpstreamNode | undefined {
-    return this.#pick(exclude, true, Date.now());
+  pickAvailable(exclude: ReadonlySet<UpstreamNode>, service?: string): UpstreamNode | undefined {
+    return this.#pick(exclude, true, Date.now(), service);
   }
 
-  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean, now: number): UpstreamNode | undefined {
+  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean, now: number, service: string | undefined): UpstreamNode | undefined {
     for (const tier of this.#tiers) {
       let total = 0;
       let best = -1;
       for (let i = 0; i < tier.nodes.length; i++) {
         const node = tier.nodes[i]!;
-        if (exclude?.has(node) || (healthyOnly && (!node.available(now) || node.weight <= 0))) continue;
+        if (exclude?.has(node) || (healthyOnly && (!node.available(now, service) || node.weight <= 0))) continue;
         // In panic a weight-0 (drained) node still counts: anything beats refusing the request.
         const weight = Math.max(node.weight, 1);
         tier.current[i]! += weight;

@@ -66,6 +66,8 @@ class NoLiveRequestError extends Error {
   readonly code = 'UCGATE_ERR_NO_LIVE_REQUEST';
 }
 
+const NO_SERVICES: ReadonlyMap<string, boolean> = new Map();
+
 export interface UpstreamTarget {
   readonly protocol: 'https:';
   readonly host: string;
@@ -84,8 +86,10 @@ export class UpstreamNode {
   readonly target: UpstreamTarget;
   /** Keep-alive connections to the node, shared by every request this worker sends there. */
   readonly pool: Pool;
-  /** Set from the primary's health state; every node starts healthy. */
+  /** Set from the primary's health state (the cluster's main check); every node starts healthy. */
   healthy = true;
+  /** The service checks' verdicts (clusters[].serviceChecks); a service not here follows `healthy`. */
+  #services: ReadonlyMap<string, boolean> = NO_SERVICES;
   /**
    * Until when this worker keeps away from the node on its own: after a failed
    * try (until the primary's next verdict) or a 503 + Retry-After.
@@ -138,9 +142,19 @@ export class UpstreamNode {
     });
   }
 
-  /** Whether this worker should send new requests here now. */
-  available(now: number): boolean {
-    return this.healthy && now >= this.#avoidUntil;
+  /**
+   * Whether this worker should send new requests here now: for a route of `service`, by that
+   * service's check if the cluster has one, else by the main check. The worker's own
+   * avoidance (a failed try, a 503 + Retry-After) keeps every service away.
+   */
+  available(now: number, service?: string): boolean {
+    const healthy = service === undefined ? this.healthy : (this.#services.get(service) ?? this.healthy);
+    return healthy && now >= this.#avoidUntil;
+  }
+
+  /** The service checks' verdicts as last set, for a new node object to start from (reload). */
+  get serviceHealth(): Readonly<Record<string, boolean>> | undefined {
+    return this.#services.size === 0 ? undefined : Object.fromEntries(this.#services);
   }
 
   /** A request just failed here: keep away for about one check interval, unless the primary says otherwise sooner. */
@@ -152,9 +166,10 @@ export class UpstreamNode {
     this.eject(ms);
   }
 
-  /** The primary's verdict replaces this worker's own guess. */
-  setHealthy(healthy: boolean): void {
+  /** The primary's verdict replaces this worker's own guess; `services` replaces every service verdict. */
+  setHealthy(healthy: boolean, services?: Readonly<Record<string, boolean>>): void {
     this.healthy = healthy;
+    this.#services = services === undefined ? NO_SERVICES : new Map(Object.entries(services));
     this.#avoidUntil = 0;
   }
 

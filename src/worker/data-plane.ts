@@ -215,7 +215,7 @@ export class DataPlane {
     if (!state) return;
     for (const update of updates) {
       const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
-      if (node) node.setHealthy(update.healthy);
+      if (node) node.setHealthy(update.healthy, update.services);
     }
     this.#tftp?.setHealth(updates);
   }

@@ -84,7 +84,7 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
     ],
     routes: [
       { pathPrefix: '/ucgate-test/', cluster: 'alone' },
-      { pathPrefix: '/cucm-uds/', cluster: 'pair', methods: ['GET', 'HEAD'] },
+      { pathPrefix: '/cucm-uds/', cluster: 'pair', methods: ['GET', 'HEAD'], replay: 'hedge' },
       { pathPrefix: '/ccmcip/', cluster: 'pair' },
     ],
   });

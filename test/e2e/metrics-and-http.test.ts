@@ -54,7 +54,8 @@ t.test('metrics and the plain-HTTP listener', async (t) => {
     gateway: { fqdn: FQDN },
     listen: { https: [{ host: '127.0.0.1', port: 0 }], http: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tls: false, tokenFile } },
     clusters: [clusterConfig(cucm, join(dir, 'cucm-ca.pem'), { healthCheck: { intervalMs: 250 } })],
-    routes: TEST_ROUTES,
+    // The directory menu links to the personal directory too: routed, so that link comes back through the gateway (issue 15).
+    routes: [...TEST_ROUTES, { pathPrefix: '/ccmpd/', cluster: 'cucm' }],
     workers: 2,
   });
   const ca = await gw.trustPem();

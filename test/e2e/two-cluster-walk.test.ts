@@ -117,6 +117,10 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
       { pathPrefix: '/cucm-uds/', cluster: 'a', methods: READ },
       { host: A, pathPrefix: '/cucm-uds/', cluster: 'a', methods: READ },
       { host: B, pathPrefix: '/cucm-uds/', cluster: 'b', methods: READ },
+      // The phone services TFTP files link to: links only point at the gateway where it routes them (issue 15).
+      { pathPrefix: '/ccmcip/', cluster: 'a' },
+      { host: A, pathPrefix: '/ccmcip/', cluster: 'a' },
+      { host: B, pathPrefix: '/ccmcip/', cluster: 'b' },
     ],
     log: { access: false },
   });

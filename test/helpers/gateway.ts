@@ -18,11 +18,19 @@ export const FQDN = 'ucgw.example.test';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string; level?: string };
 
-/** Routes used by the end-to-end tests: the UC allow-list plus the simulator's test endpoints. */
+/**
+ * Routes used by the end-to-end tests: the UC allow-list with the built-in
+ * replay policies, plus the simulator's test endpoints (reads hedged and
+ * replayed like UDS discovery, writes replayed only before a byte left).
+ */
 export const TEST_ROUTES = [
+  { pathPrefix: '/cucm-uds/version', cluster: 'cucm', methods: ['GET', 'HEAD'], replay: 'hedge' },
+  { pathPrefix: '/cucm-uds/servers', cluster: 'cucm', methods: ['GET', 'HEAD'], replay: 'hedge' },
+  { pathPrefix: '/cucm-uds/clusterUser', cluster: 'cucm', methods: ['GET', 'HEAD'], replay: 'hedge' },
   { pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET', 'HEAD'] },
-  { pathPrefix: '/ccmcip/', cluster: 'cucm' },
-  { pathPrefix: '/emapp/EMAppServlet', cluster: 'cucm' },
+  { pathPrefix: '/ccmcip/', cluster: 'cucm', replay: 'never' },
+  { pathPrefix: '/emapp/EMAppServlet', cluster: 'cucm', replay: 'never' },
+  { pathPrefix: '/ucgate-test/', cluster: 'cucm', methods: ['GET', 'HEAD', 'OPTIONS'], replay: 'hedge' },
   { pathPrefix: '/ucgate-test/', cluster: 'cucm' },
 ];
 

@@ -10,6 +10,7 @@ import { escapeHtml, html } from '../../src/admin/html.js';
 import { formatAgo, formatDuration, formatUtc } from '../../src/admin/dashboard-format.js';
 import { renderSections } from '../../src/admin/dashboard-sections.js';
 import { LoginThrottle } from '../../src/admin/login-throttle.js';
+import type { NodeStatusView } from '../../src/control/status.js';
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -44,6 +45,28 @@ t.test('node state: a coloured badge with text, the failing layer and reason, wh
   t.match(sections, /<tr data-node="cucm\/sub1" data-state="up">[\s\S]*?data-state="up">.*Up<\/span>/, 'sub1 up');
   t.match(sections, /1 of 2 healthy/);
   t.match(sections, /<span class="value">1 \/ 2<\/span>/, 'the summary counts healthy nodes');
+});
+
+t.test('service checks: one badge per service under the main verdict, values escaped', async (t) => {
+  const now = Date.UTC(2030, 0, 1, 12);
+  const status = fakeStatus({ now });
+  const [pub, sub1] = status.clusters[0]!.nodes as [NodeStatusView, NodeStatusView];
+  const service = (name: string, down: boolean) => ({
+    name,
+    path: '/emapp/EMAppServlet',
+    healthy: !down,
+    up: !down,
+    coolingUntil: null,
+    lastCheck: null,
+    lastError: down ? { layer: 'status', reason: 'status 500, expected 200', at: new Date(now).toISOString(), source: 'check' } : null,
+  });
+  const nodes = [{ ...pub, services: [service('tomcat', true), service(`x${HOSTILE}`, false)] }, sub1];
+  const sections = renderSections({ status: { ...status, clusters: [{ ...status.clusters[0]!, nodes }] }, renewals: 'absent', audit: 'absent' }).toString();
+  const row = /<tr data-node="cucm\/pub" data-state="up">([\s\S]*?)<\/tr>/.exec(sections)?.[1] ?? '';
+  t.match(row, /<li data-service="tomcat" data-state="down" title="tomcat check: \/emapp\/EMAppServlet · last error: status status 500, expected 200">/);
+  t.match(row, /<span class="badge" data-state="down">.*tomcat: Down<\/span>/, 'the service verdict as a badge');
+  t.notOk(row.includes('<img src=x'), 'a hostile service name stays text');
+  t.notOk(/data-service/.test(/<tr data-node="cucm\/sub1"[\s\S]*?<\/tr>/.exec(sections)?.[0] ?? ''), 'no service list without service checks');
 });
 
 t.test('certificates: days left on a 90-day bar with the renewal mark; levels change colour', async (t) => {

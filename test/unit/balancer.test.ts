@@ -225,3 +225,41 @@ t.test('eject() and available() timing', async (t) => {
     t.strictSame(picks(balancer, 2), ['x', 'y'], 'x back exactly at the end of its ejection');
   });
 });
+
+t.test('service checks: a node down for one service still serves the others; panic per service', async (t) => {
+  const list = nodes(t, [
+    { name: 'pub', priority: 1 },
+    { name: 'sub1', priority: 2 },
+  ]);
+  const [pub, sub1] = list as [UpstreamNode, UpstreamNode];
+  const balancer = new Balancer(list);
+  const pick = (service?: string) => balancer.pick(undefined, undefined, service)?.name;
+  pub.setHealthy(true, { tomcat: false });
+  t.equal(pick('tomcat'), 'sub1', "tomcat routes leave pub, whose tomcat check fails");
+  t.equal(pick('uds'), 'pub', 'a service without a check follows the main verdict');
+  t.equal(pick(), 'pub', 'no service: the main verdict, as before');
+  t.equal(balancer.pickAvailable(new Set(), 'tomcat')?.name, 'sub1', 'a hedge for tomcat goes to sub1 too');
+  t.equal(balancer.pick(undefined, pub, 'tomcat')?.name, 'sub1', 'a sticky node down for the service is not preferred');
+  t.equal(balancer.pick(undefined, pub, 'uds')?.name, 'pub', 'but is for the other services');
+  t.equal(pub.available(Date.now(), 'tomcat'), false);
+  t.strictSame(pub.serviceHealth, { tomcat: false }, 'readable for a reload to carry over');
+
+  pub.setHealthy(false, { tomcat: true });
+  t.equal(pick('tomcat'), 'pub', 'main down, tomcat up: tomcat routes keep pub');
+  t.equal(pick('uds'), 'sub1');
+
+  sub1.setHealthy(true, { tomcat: false });
+  pub.setHealthy(true, { tomcat: false });
+  t.equal(pick('tomcat'), 'pub', 'tomcat down everywhere: panic for tomcat, in priority order');
+  t.equal(balancer.pickAvailable(new Set(), 'tomcat'), undefined, 'never a hedge in panic');
+  const tried = new Set<UpstreamNode>();
+  for (let node = balancer.pick(tried, undefined, 'tomcat'); node; node = balancer.pick(tried, undefined, 'tomcat')) tried.add(node);
+  t.strictSame(names([...tried]), ['pub', 'sub1'], 'each node once per request in panic');
+  t.equal(pick('uds'), 'pub', 'the other services are not in panic');
+
+  pub.eject(60_000);
+  t.equal(pick('uds'), 'sub1', "the worker's own avoidance after a failed try keeps every service away");
+  pub.setHealthy(true);
+  t.equal(pick('tomcat'), 'pub', 'a verdict without services: every service follows the main one again');
+  t.equal(pub.serviceHealth, undefined);
+});

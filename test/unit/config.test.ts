@@ -89,7 +89,7 @@ t.test('a minimal config gets every default', async (t) => {
       },
       loginAttempts: { windowMs: 60_000, perClient: 30, perUser: 10 },
     },
-    routes: builtInRoutes('cucm'),
+    routes: builtInRoutes('cucm').map((r) => ({ ...r, maxQueued: 1000, queueTimeoutMs: 10_000 })),
     routesBuiltIn: true,
     configFile: '',
   });
@@ -102,13 +102,20 @@ t.test('built-in routes are the UC allow-list on the first cluster', async (t) =
   );
   t.equal(cfg.routesBuiltIn, true);
   t.strictSame(
-    cfg.routes.map((r) => [r.pathPrefix, r.cluster, r.methods?.join(' ')]),
+    cfg.routes.map((r) => [r.pathPrefix, r.cluster, r.methods?.join(' '), r.replay, r.maxConcurrent ?? '-']),
     [
-      ['/cucm-uds/', 'cucm', 'GET HEAD'],
-      ['/ccmcip/', 'cucm', 'GET HEAD POST'],
-      ['/ccmpd/', 'cucm', 'GET HEAD POST'],
-      ['/emapp/EMAppServlet', 'cucm', 'GET HEAD POST'],
-      ['/changecredential/', 'cucm', 'GET HEAD POST'],
+      // Only UDS discovery, which needs no credentials and changes nothing, is hedged.
+      ['/cucm-uds/version', 'cucm', 'GET HEAD', 'hedge', '-'],
+      ['/cucm-uds/servers', 'cucm', 'GET HEAD', 'hedge', '-'],
+      ['/cucm-uds/clusterUser', 'cucm', 'GET HEAD', 'hedge', '-'],
+      ['/cucm-uds/options', 'cucm', 'GET HEAD', 'hedge', '-'],
+      ['/cucm-uds/', 'cucm', 'GET HEAD', 'before-send', '-'],
+      // Phones change state with GET: every phone-service path is never replayed.
+      ['/ccmcip/', 'cucm', 'GET HEAD POST', 'never', '-'],
+      ['/ccmcip/authenticate.jsp', 'cucm', 'GET HEAD POST', 'never', 20],
+      ['/ccmpd/', 'cucm', 'GET HEAD POST', 'never', '-'],
+      ['/emapp/EMAppServlet', 'cucm', 'GET HEAD POST', 'never', 5],
+      ['/changecredential/', 'cucm', 'GET HEAD POST', 'never', '-'],
     ],
   );
   const empty = parseConfigText(
@@ -118,7 +125,22 @@ t.test('built-in routes are the UC allow-list on the first cluster', async (t) =
   t.equal(empty.routesBuiltIn, true, 'an empty routes: key means the built-in list');
   const own = parseConfig(withChange((c) => (c.routes = [{ pathPrefix: '/x/', cluster: 'cucm' }])), opts);
   t.equal(own.routesBuiltIn, false);
-  t.strictSame(own.routes, [{ pathPrefix: '/x/', cluster: 'cucm' }]);
+  t.strictSame(own.routes, [{ pathPrefix: '/x/', cluster: 'cucm', replay: 'before-send', maxQueued: 1000, queueTimeoutMs: 10_000 }], 'a configured route replays only what no node received');
+});
+
+t.test('replay: hedge only on routes whose methods are all safe', async (t) => {
+  const problems = (routes: unknown[]) => {
+    try {
+      parseConfig(withChange((c) => (c.routes = routes)), opts);
+      return [];
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+  };
+  t.same(problems([{ pathPrefix: '/cucm-uds/version', cluster: 'cucm', methods: ['GET', 'HEAD'], replay: 'hedge' }]), []);
+  t.match(problems([{ pathPrefix: '/x/', cluster: 'cucm', replay: 'hedge' }]), [/^routes\[0\]\.replay: hedge needs `methods`/]);
+  t.match(problems([{ pathPrefix: '/x/', cluster: 'cucm', methods: ['GET', 'POST'], replay: 'hedge' }]), [/^routes\[0\]\.replay: hedge is only for safe methods; this route also allows POST/]);
+  t.match(problems([{ pathPrefix: '/x/', cluster: 'cucm', replay: 'twice' }]), [/^routes\[0\]\.replay: /]);
 });
 
 t.test('a single object is accepted wherever a list is', async (t) => {
@@ -137,7 +159,7 @@ t.test('a single object is accepted wherever a list is', async (t) => {
   t.equal(cfg.clusters[0]?.nodes[0]?.name, 'pub');
   t.strictSame(cfg.clusters[0]?.nodes[0]?.aliases, ['cucm-pub']);
   t.strictSame(cfg.gateway.altNames, ['10.0.0.1']);
-  t.strictSame(cfg.routes, [{ pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET'] }]);
+  t.strictSame(cfg.routes, [{ pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET'], replay: 'before-send', maxQueued: 1000, queueTimeoutMs: 10_000 }]);
 });
 
 t.test('an srv cluster gets nodes: [] and srv defaults', async (t) => {

@@ -1,20 +1,19 @@
 import t from 'tap';
 import fc from 'fast-check';
-import type { RouteConfig } from '../../src/config/types.js';
+import { createRouter, type RouteDecision, type RoutePattern } from '../../src/proxy/router.js';
 import { createDenyList, DENIED_PREFIXES, DENIED_SEGMENTS, OPT_IN_SEGMENTS } from '../../src/proxy/deny-list.js';
 import { normaliseTarget } from '../../src/proxy/normalise-path.js';
-import { createRouter, type RouteDecision } from '../../src/proxy/router.js';
 
-const BUILT_IN_STYLE: RouteConfig[] = [
+const BUILT_IN_STYLE: RoutePattern[] = [
   { pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET', 'HEAD'] },
   { pathPrefix: '/ccmcip/', cluster: 'cucm' },
   { pathPrefix: '/emapp/EMAppServlet', cluster: 'cucm', methods: ['GET', 'POST'] },
 ];
-const CATCH_ALL: RouteConfig[] = [...BUILT_IN_STYLE, { pathPrefix: '/', cluster: 'cucm' }];
+const CATCH_ALL: RoutePattern[] = [...BUILT_IN_STYLE, { pathPrefix: '/', cluster: 'cucm' }];
 
-type ProxyDecision = Extract<RouteDecision, { kind: 'proxy' }>;
+type ProxyDecision = Extract<RouteDecision<RoutePattern>, { kind: 'proxy' }>;
 
-function proxied(d: RouteDecision): ProxyDecision {
+function proxied(d: RouteDecision<RoutePattern>): ProxyDecision {
   if (d.kind !== 'proxy') throw new Error(`expected proxy, got ${JSON.stringify(d)}`);
   return d;
 }
@@ -197,7 +196,7 @@ t.test('absolute-form targets', async (t) => {
 });
 
 t.test('host-specific routes', async (t) => {
-  const routes: RouteConfig[] = [
+  const routes: RoutePattern[] = [
     ...BUILT_IN_STYLE,
     { host: 'CL2.ucgw.example.test', pathPrefix: '/cucm-uds/', cluster: 'cluster2' },
     { host: 'cl3.ucgw.example.test', pathPrefix: '/', cluster: 'cluster3', methods: ['GET'] },

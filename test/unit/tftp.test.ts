@@ -107,14 +107,14 @@ t.test('port maps: TFTP URLs to the TFTP listeners, service URLs to the main one
     { role: 'tftp', scheme: 'http', configuredPort: 6970, port: 41003, legacy: false },
     { role: 'tftp', scheme: 'https', configuredPort: 6972, port: 41004, legacy: false },
   ];
-  t.same(udsPortMap(bound), { 6970: { port: 41003, scheme: 'http' }, 6972: { port: 41004, scheme: 'https' } });
+  t.same(udsPortMap(bound), { 6970: { port: 41003, scheme: 'http', plane: 'tftp' }, 6972: { port: 41004, scheme: 'https', plane: 'tftp' } });
   t.same(udsPortMap(bound.filter((l) => l.role === 'main')), {}, 'TFTP off: nothing mapped');
-  t.same(udsPortMap(bound.filter((l) => !(l.role === 'tftp' && l.scheme === 'http'))), { 6970: { port: 41004, scheme: 'https' }, 6972: { port: 41004, scheme: 'https' } }, 'one listener takes both');
+  t.same(udsPortMap(bound.filter((l) => !(l.role === 'tftp' && l.scheme === 'http'))), { 6970: { port: 41004, scheme: 'https', plane: 'tftp' }, 6972: { port: 41004, scheme: 'https', plane: 'tftp' } }, 'one listener takes both');
   const file = tftpFilePortMap(bound);
-  t.same(file[8443], { port: 41001, scheme: 'https' });
-  t.same(file[9443], { port: 41002, scheme: 'https' }, 'a listener configured on the same port wins');
-  t.same(file[8080], { port: 41001, scheme: 'https' }, 'no plain listener: phone services over HTTPS');
-  t.same(file[6970], { port: 41003, scheme: 'http' });
+  t.same(file[8443], { port: 41001, scheme: 'https', plane: 'main' });
+  t.same(file[9443], { port: 41002, scheme: 'https', plane: 'main' }, 'a listener configured on the same port wins');
+  t.same(file[8080], { port: 41001, scheme: 'https', plane: 'main' }, 'no plain listener: phone services over HTTPS');
+  t.same(file[6970], { port: 41003, scheme: 'http', plane: 'tftp' });
 });
 
 t.test('TFTP files: URLs rewritten, SIP call-control names kept', async (t) => {

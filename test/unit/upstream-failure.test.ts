@@ -10,16 +10,16 @@ import {
 const withCode = (code: string, message = `failed: ${code}`) => Object.assign(new Error(message), { code });
 
 t.test('classification table', async (t) => {
-  const table: [code: string, cls: FailureClass, status: 502 | 504][] = [
+  const table: [code: string, cls: FailureClass, status: 502 | 503 | 504][] = [
     [CONNECT_TIMEOUT, 'timeout', 504],
     [FIRST_BYTE_TIMEOUT, 'timeout', 504],
     ['ETIMEDOUT', 'timeout', 504],
-    ['ECONNREFUSED', 'connect', 502],
-    ['EHOSTUNREACH', 'connect', 502],
-    ['ENETUNREACH', 'connect', 502],
-    ['ENOTFOUND', 'connect', 502],
-    ['EAI_AGAIN', 'connect', 502],
-    ['EADDRNOTAVAIL', 'connect', 502],
+    ['ECONNREFUSED', 'connect', 503],
+    ['EHOSTUNREACH', 'connect', 503],
+    ['ENETUNREACH', 'connect', 503],
+    ['ENOTFOUND', 'connect', 503],
+    ['EAI_AGAIN', 'connect', 503],
+    ['EADDRNOTAVAIL', 'connect', 503],
     ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls', 502],
     ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'tls', 502],
     ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls', 502],
