@@ -112,7 +112,8 @@ export class RouterLinkCheck implements LinkCheck {
     const view = this.#view();
     if (view === undefined) return true;
     if (view.router !== this.#router) this.#reset(view);
-    const key = `${group}\n${host}\n${path ?? '\n'}`;
+    // The route depends on the path alone: per-user queries (UDS `?username=`) must not defeat the cache.
+    const key = `${group}\n${host}\n${path === undefined ? '\n' : withoutQuery(path)}`;
     let decision = this.#decisions.get(key);
     if (decision === undefined) {
       if (this.#decisions.size >= MAX_DECISIONS) this.#decisions.clear();
@@ -127,7 +128,8 @@ export class RouterLinkCheck implements LinkCheck {
   /** Uncached: `true`, or the path label of a link left to the node. */
   #decide(router: Router, group: number, host: string, path: string | undefined): string | true {
     if (path === undefined) return OTHER;
-    const d = router.route('GET', path === '' ? '/' : path, host);
+    const bare = withoutQuery(path);
+    const d = router.route('GET', bare === '' ? '/' : bare, host);
     if (d.kind === 'proxy') {
       const owner = group === 0 ? d.cluster === this.#cluster : (this.#othersByHost.get(host.toLowerCase())?.has(d.cluster) ?? false);
       if (owner) return true;
@@ -149,4 +151,13 @@ export class RouterLinkCheck implements LinkCheck {
     }
     this.#othersByHost = others;
   }
+}
+
+/** The path of a link without its query or fragment. */
+function withoutQuery(path: string): string {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) return path.slice(0, i);
+  }
+  return path;
 }
