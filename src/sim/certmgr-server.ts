@@ -1,16 +1,28 @@
 /**
  * A simulated CUCM platform certificate API (`/platformcom/api/v1/certmgr/`),
- * the part ucgate calls to put its leaf into a cluster's trust stores. It is
- * its own HTTPS server (on a real publisher the same Tomcat serves it) so a
- * test can stand up, break and inspect it apart from the UDS nodes.
+ * the part ucgate calls to put its leaf into trust stores. It is its own
+ * HTTPS server (on a real CUCM each server's Tomcat serves it) so a test can
+ * stand up, break and inspect it apart from the UDS nodes.
  *
- * It keeps one list per trust service, checks HTTP Basic against one
- * platform administrator, and records every call with the time it arrived,
- * so a test can prove a leaf was received before the gateway served it.
+ * Cisco documents the API per server, and each server keeps its own trust
+ * stores: so does this one. With `nodes`, every name is a server of its own
+ * (its own stores, failures, answer shape and API presence), told apart by
+ * the Host header the call carries — point several ucgate targets at one
+ * port under different names. Without, one server answers whatever the Host.
+ *
+ * It keeps one list per trust service per server, checks HTTP Basic against
+ * one platform administrator, and records every call with the time it
+ * arrived and the server it reached, so a test can prove a leaf was received
+ * (and listed) on every server before the gateway served it.
  *
  *   POST   .../config/trust/certificates  {"service":["tomcat"],"certificates":[PEM],"description":"..."}
  *   GET    .../config/trust/certificate?service=tomcat
  *   DELETE .../config/trust/certificate?service=tomcat&serialNumber=<hex>
+ *
+ * The GET answer comes in either shape public clients of the API handle: an
+ * array of certificate objects, or an object holding them (`certificates`).
+ * A server set to `noApi` plays CUCM 12.5: every certmgr path is 404, and
+ * an administrator's upload in OS Administration is `addByHand`.
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +32,8 @@ import { X509Certificate } from 'node:crypto';
 export const CERTMGR_BASE = '/platformcom/api/v1/certmgr/config/trust';
 
 export interface TrustEntry {
+  /** The server that holds it. */
+  readonly node: string;
   readonly service: string;
   readonly pem: string;
   /** Lowercase hex, no leading zeros (as ucgate's store names versions). */
@@ -29,9 +43,13 @@ export interface TrustEntry {
   readonly description: string;
   /** Date.now() when it arrived. */
   readonly receivedAt: number;
+  /** Put there by an administrator in OS Administration, not through the API. */
+  readonly byHand?: true;
 }
 
 export interface CertmgrCall {
+  /** The server the call reached. */
+  readonly node: string;
   readonly method: string;
   readonly url: string;
   readonly time: number;
@@ -40,30 +58,48 @@ export interface CertmgrCall {
   readonly user: string | undefined;
 }
 
+/** How a GET listing comes back: `[{...}]`, or `{"certificates": [{...}]}`. */
+export type ListingShape = 'array' | 'object';
+
 export interface CertmgrServerOptions {
   readonly certPem: string;
   readonly keyPem: string;
   readonly username: string;
   readonly password: string;
   readonly host?: string;
+  /** Host names of the servers this one plays, each with its own stores (the certificate must name them all). */
+  readonly nodes?: readonly string[];
+  /** Default `object`. */
+  readonly shape?: ListingShape;
 }
 
-/** Answers every call with this status instead (a publisher down for maintenance, say). */
+/** Answers every call with this status instead (a server down for maintenance, say). */
 export type CertmgrFailure = { readonly status: number; readonly body?: string } | undefined;
 
 export interface CertmgrServer {
   readonly url: string;
   readonly port: number;
-  /** Current content, per service. */
-  entries(service?: string): TrustEntry[];
+  /** The servers played: the `nodes` given, or `default`. */
+  readonly nodes: readonly string[];
+  /** Current content, per service, of one server (default: all servers). */
+  entries(service?: string, node?: string): TrustEntry[];
   readonly calls: readonly CertmgrCall[];
   /** Every entry ever received, removed ones included, in arrival order. */
   readonly received: readonly TrustEntry[];
-  failWith(failure: CertmgrFailure): void;
+  /** For one server (default: all). */
+  failWith(failure: CertmgrFailure, node?: string): void;
+  setShape(shape: ListingShape, node?: string): void;
+  /** The server has no certificate API (CUCM 12.5): every certmgr path answers 404 (default: all servers). */
+  noApi(absent: boolean, node?: string): void;
+  /** What an administrator does in OS Administration > Certificate Management on one server. */
+  addByHand(pem: string, services: readonly string[], node?: string): void;
   close(): Promise<void>;
 }
 
+const DEFAULT_NODE = 'default';
 const JSON_TYPE = 'application/json';
+// What a Tomcat without the certmgr application answers.
+const NOT_FOUND_PAGE = '<!doctype html><html lang="en"><head><title>HTTP Status 404 – Not Found</title></head><body><h1>HTTP Status 404 – Not Found</h1></body></html>';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -83,17 +119,66 @@ function serialOf(cert: X509Certificate): string {
   return cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
+/** One simulated server's state. */
+interface NodeState {
+  readonly trust: Map<string, TrustEntry[]>;
+  failure: CertmgrFailure;
+  shape: ListingShape;
+  noApi: boolean;
+}
+
 export async function startCertmgrServer(options: CertmgrServerOptions): Promise<CertmgrServer> {
-  const trust = new Map<string, TrustEntry[]>();
+  const names = options.nodes && options.nodes.length > 0 ? options.nodes.map((n) => n.toLowerCase()) : [DEFAULT_NODE];
+  const state = new Map<string, NodeState>(names.map((name) => [name, { trust: new Map(), failure: undefined, shape: options.shape ?? 'object', noApi: false }]));
   const calls: CertmgrCall[] = [];
   const received: TrustEntry[] = [];
   const sockets = new Set<Socket>();
-  let failure: CertmgrFailure;
+  const pick = (node: string | undefined) => (node === undefined ? names : [node.toLowerCase()]).map((name) => {
+    const found = state.get(name);
+    if (!found) throw new Error(`no simulated server ${name} (have ${names.join(', ')})`);
+    return found;
+  });
 
-  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): number => {
-    if (failure) {
-      send(res, failure.status, { message: failure.body ?? 'failure injected by the test' });
-      return failure.status;
+  /** The server a call reached: by its Host header when several are played. */
+  const nodeOf = (req: IncomingMessage): string | undefined => {
+    if (names.length === 1 && names[0] === DEFAULT_NODE) return DEFAULT_NODE;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+    return state.has(host) ? host : undefined;
+  };
+
+  const store = (node: string, service: string, pem: string, cert: X509Certificate, description: string, byHand: boolean) => {
+    const trust = state.get(node)!.trust;
+    const list = trust.get(service) ?? [];
+    const entry: TrustEntry = {
+      node,
+      service,
+      pem,
+      serial: serialOf(cert),
+      fingerprint: cert.fingerprint256,
+      description,
+      receivedAt: Date.now(),
+      ...(byHand && { byHand: true as const }),
+    };
+    // Uploading the same certificate again replaces it, as CUCM does.
+    trust.set(service, [...list.filter((e) => e.fingerprint !== entry.fingerprint), entry]);
+    received.push(entry);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer, node: string | undefined): number => {
+    if (node === undefined) {
+      send(res, 421, { message: `this server does not answer for ${req.headers.host ?? 'no Host'}` });
+      return 421;
+    }
+    const server = state.get(node)!;
+    const url = new URL(req.url ?? '/', 'https://certmgr.invalid');
+    if (server.noApi && url.pathname.startsWith('/platformcom/')) {
+      res.writeHead(404, { 'content-type': 'text/html;charset=utf-8', 'content-length': Buffer.byteLength(NOT_FOUND_PAGE) });
+      res.end(NOT_FOUND_PAGE);
+      return 404;
+    }
+    if (server.failure) {
+      send(res, server.failure.status, { message: server.failure.body ?? 'failure injected by the test' });
+      return server.failure.status;
     }
     const creds = basicCredentials(req);
     if (!creds || creds.user !== options.username || creds.password !== options.password) {
@@ -101,7 +186,6 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
       send(res, 401, { message: 'Unauthorized' });
       return 401;
     }
-    const url = new URL(req.url ?? '/', 'https://certmgr.invalid');
     if (req.method === 'POST' && url.pathname === `${CERTMGR_BASE}/certificates`) {
       let parsed: { service?: unknown; certificates?: unknown; description?: unknown };
       try {
@@ -127,26 +211,8 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
         send(res, 400, { message: 'a certificate does not parse' });
         return 400;
       }
-      const now = Date.now();
-      for (const service of services as string[]) {
-        const list = trust.get(service) ?? [];
-        certs.forEach((cert, i) => {
-          const entry: TrustEntry = {
-            service,
-            pem: pems[i] as string,
-            serial: serialOf(cert),
-            fingerprint: cert.fingerprint256,
-            description: typeof parsed.description === 'string' ? parsed.description : '',
-            receivedAt: now,
-          };
-          // Uploading the same certificate again replaces it, as CUCM does.
-          const kept = list.filter((e) => e.fingerprint !== entry.fingerprint);
-          kept.push(entry);
-          list.splice(0, list.length, ...kept);
-          received.push(entry);
-        });
-        trust.set(service, list);
-      }
+      const description = typeof parsed.description === 'string' ? parsed.description : '';
+      for (const service of services as string[]) certs.forEach((cert, i) => store(node, service, pems[i] as string, cert, description, false));
       send(res, 200, { message: 'Successfully uploaded the certificate(s)', service: services, count: certs.length });
       return 200;
     }
@@ -156,9 +222,10 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
         send(res, 400, { message: 'service is required' });
         return 400;
       }
-      const list = trust.get(service) ?? [];
+      const list = server.trust.get(service) ?? [];
       if (req.method === 'GET') {
-        send(res, 200, { certificates: list.map((e) => ({ serialNumber: e.serial, fingerprint: e.fingerprint, description: e.description, certificate: e.pem })) });
+        const certificates = list.map((e) => ({ serialNumber: e.serial, fingerprint: e.fingerprint, description: e.description, certificate: e.pem }));
+        send(res, 200, server.shape === 'array' ? certificates : { certificates });
         return 200;
       }
       const serial = (url.searchParams.get('serialNumber') ?? '').toLowerCase().replace(/^0+(?=.)/, '');
@@ -167,7 +234,7 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
         send(res, 404, { message: `no certificate with serial ${serial} in ${service}-trust` });
         return 404;
       }
-      trust.set(service, kept);
+      server.trust.set(service, kept);
       send(res, 200, { message: 'Deleted' });
       return 200;
     }
@@ -180,8 +247,9 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const time = Date.now();
-      const status = handle(req, res, Buffer.concat(chunks));
-      calls.push({ method: req.method ?? '', url: req.url ?? '', time, status, user: basicCredentials(req)?.user });
+      const node = nodeOf(req);
+      const status = handle(req, res, Buffer.concat(chunks), node);
+      calls.push({ node: node ?? '?', method: req.method ?? '', url: req.url ?? '', time, status, user: basicCredentials(req)?.user });
     });
   });
   server.on('connection', (socket: Socket) => {
@@ -196,11 +264,26 @@ export async function startCertmgrServer(options: CertmgrServerOptions): Promise
   return {
     url: `https://${options.host ?? '127.0.0.1'}:${port}`,
     port,
-    entries: (service) => (service ? [...(trust.get(service) ?? [])] : [...trust.values()].flat()),
+    nodes: names,
+    entries: (service, node) =>
+      pick(node).flatMap((s) => (service ? [...(s.trust.get(service) ?? [])] : [...s.trust.values()].flat())),
     calls,
     received,
-    failWith: (next) => {
-      failure = next;
+    failWith: (next, node) => {
+      for (const s of pick(node)) s.failure = next;
+    },
+    setShape: (shape, node) => {
+      for (const s of pick(node)) s.shape = shape;
+    },
+    noApi: (absent, node) => {
+      for (const s of pick(node)) s.noApi = absent;
+    },
+    addByHand: (pem, services, node) => {
+      const cert = new X509Certificate(pem);
+      for (const name of node === undefined ? names : [node.toLowerCase()]) {
+        if (!state.has(name)) throw new Error(`no simulated server ${name}`);
+        for (const service of services) store(name, service, pem, cert, 'uploaded in OS Administration', true);
+      }
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

@@ -7,6 +7,8 @@ import { createCa, issueLeaf, type KeyAndCertificate } from '../pki/x509.js';
 import type { KeyType } from '../config/types.js';
 import { startCucmNode, type CucmNode, type CucmNodeOptions, type SimDatabase } from './cucm-node.js';
 import { createSimDatabase, DEFAULT_PAB } from './sim-database.js';
+import { nodeNames } from './node-names.js';
+import { MIXED_SERVER_NAMES, serverName, type ServerNameForm } from './uds-names.js';
 
 export interface CucmClusterNodeSpec {
   readonly name: string;
@@ -16,6 +18,8 @@ export interface CucmClusterNodeSpec {
   /** See `CucmNodeOptions.ip` and `shortName`. */
   readonly ip?: string;
   readonly shortName?: string;
+  /** How System > Server defines this node (see `CucmNodeOptions.serverName`). Default: per `serverNames`. */
+  readonly serverName?: string;
 }
 
 export interface CucmClusterOptions {
@@ -48,6 +52,17 @@ export interface CucmClusterOptions {
   readonly registeredDevices?: CucmNodeOptions['registeredDevices'];
   readonly personalAddressBook?: CucmNodeOptions['personalAddressBook'];
   readonly urlSessionIds?: boolean;
+  /**
+   * How System > Server defines the nodes: all by short upper-case name,
+   * FQDN or IP address, or `mixed` (publisher by short name, then IP, then
+   * FQDN, repeating), as real clusters often are. A node spec's `serverName`
+   * wins. Default `mixed`.
+   */
+  readonly serverNames?: 'mixed' | ServerNameForm;
+  /** See `CucmNodeOptions.tftpServers`. Default: the publisher. */
+  readonly tftpServers?: readonly string[];
+  readonly serviceProfile?: CucmNodeOptions['serviceProfile'];
+  readonly ciscoSupportField?: CucmNodeOptions['ciscoSupportField'];
 }
 
 export interface CucmCluster {
@@ -92,6 +107,12 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
     ),
   );
   const clusterNodes = specs.map((spec) => spec.hostname);
+  const forms = options.serverNames ?? 'mixed';
+  const clusterServers = specs.map(
+    (spec, i) =>
+      spec.serverName ??
+      serverName(nodeNames(spec.hostname, options.host ?? '127.0.0.1', spec.ip, spec.shortName), forms === 'mixed' ? MIXED_SERVER_NAMES[i % MIXED_SERVER_NAMES.length]! : forms),
+  );
   const database = createSimDatabase({
     emPins: options.emPins ?? { jdoe: '12345' },
     personalAddressBook: options.personalAddressBook ?? DEFAULT_PAB,
@@ -121,6 +142,11 @@ export async function startCucmCluster(options: CucmClusterOptions = {}): Promis
         ...(options.em !== undefined && { em: options.em }),
         ...(options.registeredDevices !== undefined && { registeredDevices: options.registeredDevices }),
         ...(options.urlSessionIds !== undefined && { urlSessionIds: options.urlSessionIds }),
+        serverName: clusterServers[i]!,
+        clusterServers,
+        ...(options.tftpServers !== undefined && { tftpServers: options.tftpServers }),
+        ...(options.serviceProfile !== undefined && { serviceProfile: options.serviceProfile }),
+        ...(options.ciscoSupportField !== undefined && { ciscoSupportField: options.ciscoSupportField }),
         database,
       };
       nodes.push(await startCucmNode(nodeOptions));

@@ -1,13 +1,18 @@
 /** What a simulated CUCM node (cucm-node.ts) offers the tests and `ucgate demo`: its options, its failure modes, what it records. */
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { SimOAuthState } from './oauth-store.js';
 
 export interface CucmNodeOptions {
   /** Short name, sent back in `x-cucm-node` (e.g. `pub`, `sub1`). */
   readonly name: string;
   /** The node's FQDN; it appears in every URI the node writes into a body. */
   readonly hostname: string;
-  /** FQDNs of every node of the cluster, for `/cucm-uds/servers`. Default: `[hostname]`. */
+  /**
+   * FQDNs of every node of the cluster, publisher first: the call-manager
+   * group of device configurations (`/cucm-uds/servers` lists `clusterServers`).
+   * Default: `[hostname]`.
+   */
   readonly clusterNodes?: readonly string[];
   /** Publisher FQDN that `clusterUser` names as the home cluster. Default: `hostname`. */
   readonly homeCluster?: string;
@@ -59,6 +64,39 @@ export interface CucmNodeOptions {
    */
   readonly urlSessionIds?: boolean;
   /**
+   * The node as CUCM's System > Server page defines it ("Fully Qualified
+   * Domain Name/IP Address": a host name, an FQDN or an IP address). UDS
+   * writes it where it names the node from the database: `/servers`, the
+   * `speedDials`, `subscribedServices` and `userLocale` links of `user`, and
+   * service-profile URIs when the node is the TFTP server (uds-names.ts).
+   * Default: `shortName`.
+   */
+  readonly serverName?: string;
+  /** Every node's System > Server name, publisher first, for `/cucm-uds/servers`. Default: `[serverName]`. */
+  readonly clusterServers?: readonly string[];
+  /**
+   * The cluster's TFTP servers as System > Server names them, first one
+   * first: the host of the `serviceProfile` and `jabberProfile` URIs in UDS
+   * `user` answers, and the TFTP server list of the service profile file.
+   * Default: `[clusterServers[0]]` (the publisher).
+   */
+  readonly tftpServers?: readonly string[];
+  /**
+   * The UC service profile every user is assigned (User Management > User
+   * Settings > Service Profile), by name: its file is `SP<pkid>.cnf.xml`
+   * and, from 12.5, its Jabber client configuration `JAB_<pkid>.cnf.xml`.
+   * `null`: the system default profile (`SPDefault.cnf.xml`). Default `'Jabber'`.
+   */
+  readonly serviceProfile?: string | null;
+  /**
+   * The "Cisco Support Field" (Product Specific Configuration > Desktop
+   * Client Settings) of each user's Jabber devices (CSF, BOT, TCT), user id
+   * → the field's text, e.g. `configurationFile=SalesGroup.xml`. The TFTP
+   * service serves the group configuration file the field names. Default:
+   * `{ jdoe: 'configurationFile=SalesGroup.xml' }`.
+   */
+  readonly ciscoSupportField?: Readonly<Record<string, string>>;
+  /**
    * The cluster's database, shared by every node of a simulated cluster
    * (`startCucmCluster` passes one). Default: a database of the node's own,
    * built from `emPins`, `users` and `personalAddressBook`.
@@ -101,10 +139,15 @@ export interface SimDatabase {
   readonly pab: Map<string, Map<string, PabEntryInit>>;
   /** Next pkid to hand out. */
   nextPkid(): string;
+  /** OAuth (AuthZ): enterprise parameters, clients, keys and refresh tokens, cluster-wide; see oauth-store.ts. */
+  readonly oauth: SimOAuthState;
 }
 
-/** What a phone flow changes; see `NodeAction`. */
-export type NodeActionKind = 'em-login' | 'em-logout' | 'pin-change' | 'pd-edit' | 'authenticate';
+/**
+ * What a phone flow changes; see `NodeAction`. The OAuth kinds (oauth-endpoints.ts): `oauth-authorize`, a
+ * sign-in's credentials (or SAML assertion) checked and a code issued; `oauth-token`, a token grant; `oauth-revoke`.
+ */
+export type NodeActionKind = 'em-login' | 'em-logout' | 'pin-change' | 'pd-edit' | 'authenticate' | 'oauth-authorize' | 'oauth-token' | 'oauth-revoke';
 
 /**
  * One action the node started: it ran for `actionDelayMs` and then changed
@@ -142,6 +185,35 @@ export interface RefusedAction {
   readonly time: number;
   /** 26 busy (Maximum Concurrent Requests), 28 untrusted IP, 30 proxy not allowed. */
   readonly code: 26 | 28 | 30;
+}
+
+/**
+ * What a UDS write changed: `device-token` (push registration, 12.0+),
+ * `remote-destination` (Single Number Reach, Dial via Office), and the
+ * self-service writes `user`, `device`, `credentials`, `speed-dials`,
+ * `conferencing`.
+ */
+export type UdsWriteKind = 'device-token' | 'remote-destination' | 'user' | 'device' | 'credentials' | 'speed-dials' | 'conferencing';
+
+/** One UDS write the node carried out (or refused after authenticating the caller); see uds-writes.ts. */
+export interface UdsWrite {
+  readonly kind: UdsWriteKind;
+  /** `PUT`, `POST` or `DELETE`. */
+  readonly method: string;
+  /** The user the resource belongs to (the authenticated caller: UDS lets users write only their own). */
+  readonly user: string;
+  /** The device pkid (`device-token`, `device`) or remote destination pkid, when the path names one. */
+  readonly resource: string | undefined;
+  /** The request path without the query, as received. */
+  readonly path: string;
+  /** Reached through `/cucm-uds/private/`. */
+  readonly private: boolean;
+  /** The answer's status: 200/201/204 when the database changed, 404/405/409/415 when it did not. */
+  readonly status: number;
+  /** `Date.now()` when it was answered. */
+  readonly time: number;
+  readonly source: string;
+  readonly forwardedFor: string | undefined;
 }
 
 /** Which of the node's services a request reached. */
@@ -209,6 +281,8 @@ export interface CucmNode {
   readonly actions: readonly NodeAction[];
   /** EM logins/logouts refused before they started. */
   readonly refusedActions: readonly RefusedAction[];
+  /** UDS writes carried out since start (or the last `clearActions()`), in answer order; see `UdsWrite`. */
+  readonly udsWrites: readonly UdsWrite[];
   /** The database this node reads and writes (shared by a simulated cluster's nodes). */
   readonly database: SimDatabase;
   readonly behaviour: CucmBehaviour;
@@ -217,13 +291,14 @@ export interface CucmNode {
    * (RecordedRequest) once a request's body is read, before any answer;
    * 'response' (RecordedRequest) once an answer is fully sent;
    * 'action-started' (NodeAction) when an action starts, 'action'
-   * (NodeAction) when it completes; 'action-refused' (RefusedAction).
+   * (NodeAction) when it completes; 'action-refused' (RefusedAction);
+   * 'uds-write' (UdsWrite) once a UDS write is answered.
    */
   readonly events: EventEmitter;
   setBehaviour(behaviour: CucmBehaviour): void;
   setBehaviour(behaviour: 'status', answer: StatusAnswer): void;
   clearRequests(): void;
-  /** Forgets recorded actions and refusals (not the database). */
+  /** Forgets recorded actions, refusals and UDS writes (not the database). */
   clearActions(): void;
   /**
    * Stops listening and destroys every open connection and pending timer.

@@ -20,14 +20,16 @@ import { createUcEndpoints } from './uc-endpoints.js';
 import { sendBody, TEST_ENDPOINTS, type Endpoint, type EndpointContext } from './test-endpoints.js';
 import { createTftpEndpoints } from './tftp-endpoints.js';
 import { ActionLog } from './phone-actions.js';
+import { UdsWriteLog } from './uds-writes.js';
+import { resolveUdsSettings } from './uds-options.js';
 import { createSimDatabase, DEFAULT_PAB } from './sim-database.js';
 import { flowConfig } from './flow-context.js';
 import { stripPathParameters } from './tomcat-session.js';
 import type { CucmBehaviour, CucmNode, CucmNodeOptions, NodeAction, NodeService } from './cucm-node-api.js';
-import type { RecordedRequest, RefusedAction, SimDatabase, StatusAnswer } from './cucm-node-api.js';
+import type { RecordedRequest, RefusedAction, SimDatabase, StatusAnswer, UdsWrite } from './cucm-node-api.js';
 
 export type { CucmBehaviour, CucmNode, CucmNodeOptions, EmServiceParameters, NodeAction, NodeActionKind } from './cucm-node-api.js';
-export type { NodeService, PabEntryInit, RecordedRequest, RefusedAction, SimDatabase, StatusAnswer } from './cucm-node-api.js';
+export type { NodeService, PabEntryInit, RecordedRequest, RefusedAction, SimDatabase, StatusAnswer, UdsWrite, UdsWriteKind } from './cucm-node-api.js';
 
 /** How long a state-changing phone action takes unless told otherwise: seconds, as on a real node. */
 const DEFAULT_ACTION_DELAY_MS = 1500;
@@ -70,6 +72,7 @@ class SimulatedCucmNode implements CucmNode {
   readonly #requests: RecordedRequest[] = [];
   readonly #sessions = new Set<string>();
   readonly #actions: ActionLog;
+  readonly #udsWrites = new UdsWriteLog(this.events);
   readonly database: SimDatabase;
   readonly #options: CucmNodeOptions;
   readonly #host: string;
@@ -98,13 +101,17 @@ class SimulatedCucmNode implements CucmNode {
       options.database ??
       createSimDatabase({ emPins: options.emPins ?? { jdoe: '12345' }, personalAddressBook: options.personalAddressBook ?? DEFAULT_PAB });
     const users = options.users ?? { jdoe: 'secret' };
+    const flow = flowConfig(options, this.#host, users, this.database, this.#actions, this.#sessions);
+    const uds = resolveUdsSettings(options, flow.names);
     this.#ucEndpoint = createUcEndpoints({
       hostname: options.hostname,
       version: options.version ?? '14.0.1.13900-155',
       clusterNodes: options.clusterNodes ?? [options.hostname],
       homeCluster: options.homeCluster ?? options.hostname,
       users,
-      flow: flowConfig(options, this.#host, users, this.database, this.#actions, this.#sessions),
+      flow,
+      uds,
+      udsWrites: this.#udsWrites,
     });
     const tftp = options.tftp;
     if (tftp) {
@@ -112,8 +119,10 @@ class SimulatedCucmNode implements CucmNode {
       this.#tftpHttpPort = typeof tftp === 'object' ? (tftp.httpPort ?? 0) : 0;
       this.#tftpEndpoint = createTftpEndpoints({
         hostname: options.hostname,
+        version: options.version ?? '14.0.1.13900-155',
         clusterNodes: options.clusterNodes ?? [options.hostname],
-        userIds: Object.keys(options.users ?? { jdoe: 'secret' }),
+        userIds: Object.keys(users),
+        uds,
       });
     }
     this.events.setMaxListeners(0);
@@ -152,6 +161,9 @@ class SimulatedCucmNode implements CucmNode {
   get refusedActions(): readonly RefusedAction[] {
     return this.#actions.refused;
   }
+  get udsWrites(): readonly UdsWrite[] {
+    return this.#udsWrites.writes;
+  }
   get behaviour(): CucmBehaviour {
     const b = this.#behaviour;
     return b.kind === 'status' ? { ...b } : b.kind;
@@ -174,6 +186,7 @@ class SimulatedCucmNode implements CucmNode {
 
   clearActions(): void {
     this.#actions.clear();
+    this.#udsWrites.clear();
   }
 
   async restart(): Promise<void> {

@@ -1,12 +1,14 @@
 /**
  * The slice of CUCM's database the simulated phone flows read and write:
- * EM PINs, who is logged in where, Personal Address Books. Every node of a
+ * EM PINs, who is logged in where, Personal Address Books, OAuth's refresh
+ * tokens and keys (oauth-store.ts). Every node of a
  * real cluster reads one replicated database, so `startCucmCluster` hands
  * all its nodes the same instance; a node started alone builds its own.
  * Only an action that completes writes here: a node stopped mid-action
  * leaves the database as it was.
  */
 import type { PabEntryInit, SimDatabase } from './cucm-node-api.js';
+import { createOAuthState } from './oauth-store.js';
 
 export interface SimDatabaseSeed {
   /** User id → EM PIN. */
@@ -37,5 +39,6 @@ export function createSimDatabase(seed: SimDatabaseSeed): SimDatabase {
     emLogins: new Map(),
     pab,
     nextPkid,
+    oauth: createOAuthState(),
   };
 }

@@ -64,28 +64,29 @@ t.test('UDS version, servers and clusterUser', async (t) => {
   t.equal(version.status, 200);
   t.match(version.headers['content-type'], /^text\/xml/);
   t.equal(version.headers['x-cucm-node'], 'pub');
-  t.match(
+  t.equal(
     version.text,
-    /^<\?xml version="1\.0" encoding="UTF-8" standalone="yes"\?><versionInformation uri="https:\/\/cucm-pub\.example\.test:8443\/cucm-uds\/version" version="14\.0\.1"><version>14\.0\.1\.13900-155<\/version><capabilities>/,
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><versionInformation uri="https://cucm-pub.example.test/cucm-uds/version" version="10.0.0">' +
+      '<version>14.0.1</version><capabilities><usersResourceAuthEnabled>false</usersResourceAuthEnabled></capabilities></versionInformation>',
+    'schema version 10.0.0, the release as x.y.z, no port in the uri',
   );
 
   const servers = await request(sub1, '/cucm-uds/servers');
   t.equal(servers.headers['x-cucm-node'], 'sub1');
-  t.match(servers.text, '<servers uri="https://cucm-sub1.example.test:8443/cucm-uds/servers" version="14.0.1">');
-  t.match(servers.text, '<server>cucm-pub.example.test</server><server>cucm-sub1.example.test</server></servers>');
+  t.match(servers.text, '<servers version="14.0.1" uri="https://cucm-sub1.example.test:8443/cucm-uds/servers">');
+  t.match(servers.text, '<server>CUCM-PUB</server><server>127.0.0.1</server></servers>', 'System > Server names: the publisher by name, the subscriber by address');
 
   const found = await request(sub1, '/cucm-uds/clusterUser?username=jdoe');
-  t.match(found.text, '<result found="true"');
-  t.match(found.text, '<userName>jdoe</userName>');
-  t.match(found.text, /<homeCluster enableCalendarPresence="false" enablePresence="false"[^>]*>cucm-pub\.example\.test<\/homeCluster>/);
-  t.match(found.text, 'serversUri="https://cucm-pub.example.test:8443/cucm-uds/servers"');
+  t.match(found.text, '<clusterUser version="14.0.1" uri="https://cucm-sub1.example.test/cucm-uds/clusterUser?username=jdoe">');
+  t.match(found.text, '<result found="true" uri="https://cucm-pub.example.test:8443/cucm-uds/user/jdoe" version="14.0.1"/>');
+  t.match(found.text, '<homeCluster serversUri="https://cucm-pub.example.test:8443/cucm-uds/servers">cucm-pub.example.test</homeCluster>');
 
   const missing = await request(pub, '/cucm-uds/clusterUser?username=nobody');
-  t.match(missing.text, '<result found="false"/>');
+  t.match(missing.text, '<result found="false"/></clusterUser>');
   t.notMatch(missing.text, '<homeCluster');
 
   const hostile = await request(pub, `/cucm-uds/clusterUser?username=${encodeURIComponent('a<b>&"c')}`);
-  t.match(hostile.text, '<userName>a&#60;b&#62;&#38;&#34;c</userName>', 'echoed names are escaped');
+  t.match(hostile.text, 'uri="https://cucm-pub.example.test/cucm-uds/clusterUser?username=a%3Cb%3E%26%22c"', 'echoed names are encoded');
   t.equal((await request(pub, '/cucm-uds/clusterUser')).status, 400);
 });
 
@@ -100,8 +101,8 @@ t.test('UDS user resources need HTTP Basic', async (t) => {
   const auth = { authorization: basic('jdoe', 'secret') };
   const devices = await request(sub1, '/cucm-uds/user/jdoe/devices', { headers: auth });
   t.equal(devices.status, 200);
-  t.match(devices.text, '<devices uri="https://cucm-sub1.example.test:8443/cucm-uds/user/jdoe/devices"');
-  t.match(devices.text, /<device uri="https:\/\/cucm-sub1\.example\.test:8443\/cucm-uds\/device\/[0-9a-f-]{36}">/);
+  t.match(devices.text, '<devices uri="https://cucm-sub1.example.test/cucm-uds/user/jdoe/devices" version="14.0.1">');
+  t.match(devices.text, /<device uri="https:\/\/cucm-sub1\.example\.test\/cucm-uds\/user\/jdoe\/device\/[0-9a-f-]{36}">/);
   t.match(devices.text, '<name>CSFJDOE</name>');
   const samePub = await request(pub, '/cucm-uds/user/jdoe/devices', { headers: auth });
   t.equal(
@@ -112,9 +113,9 @@ t.test('UDS user resources need HTTP Basic', async (t) => {
 
   const user = await request(pub, '/cucm-uds/user/jdoe', { headers: auth });
   t.equal(user.status, 200);
-  t.match(user.text, '<user uri="https://cucm-pub.example.test:8443/cucm-uds/user/jdoe"');
+  t.match(user.text, '<user version="14.0.1" uri="https://cucm-pub.example.test:8443/cucm-uds/user/jdoe">');
   t.match(user.text, '<userName>jdoe</userName>');
-  t.match(user.text, '<serviceProfile uri="http://cucm-pub.example.test:6970/SPDefault.cnf.xml"/>');
+  t.match(user.text, /<serviceProfile><uri>http:\/\/CUCM-PUB:6970\/SP[0-9a-f-]{36}\.cnf\.xml<\/uri><\/serviceProfile>/);
 
   const other = await request(pub, '/cucm-uds/user/someoneelse', { headers: auth });
   t.equal(other.status, 403, "another user's resources are forbidden");
