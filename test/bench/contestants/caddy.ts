@@ -5,7 +5,8 @@
  * health (one failure ejects for 10 s), retries for up to 10 s, dial 1 s,
  * TLS handshake 1 s, response header 5 s, keep-alive upstream pool (64, as nginx), verified upstream TLS.
  * Like nginx it has one upstream TLS name and Host for the whole group (see
- * lib/pki.ts). GOMAXPROCS is left at the machine's 2 cores.
+ * lib/pki.ts). GOMAXPROCS is left at the machine's 2 cores. One reverse_proxy
+ * for every path: /cucm-uds/ and the login storm's POST /ssosp/oauth/token alike.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,6 +8,8 @@
  * answers and response timeouts (so a GET stuck on a hung node is replayed
  * on the backup rather than answered 504), plus passive health (one observed
  * error marks the server down, as nginx's max_fails=1 does).
+ * One backend for every path: /cucm-uds/ and the login storm's
+ * POST /ssosp/oauth/token alike.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

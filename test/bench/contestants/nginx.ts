@@ -5,6 +5,9 @@
  * and its best failover settings: proxy_next_upstream on errors, timeouts and
  * 502/503/504 (UDS says "busy" with 503), connect 1 s, read 5 s, passive
  * health max_fails=1 (open-source nginx has no active health checks).
+ * One `location /` sends every path to the nodes: /cucm-uds/ and the login
+ * storm's POST /ssosp/oauth/token alike (a POST is never passed to the next
+ * server once sent: no `non_idempotent` in proxy_next_upstream).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,10 +4,19 @@
  * nodes (their Basic-auth table) alike, so every login names a user the
  * upstream answers 200 for. A thousand is enough to vary the user per login
  * (no proxy here caches UDS answers) and few enough to write as files fast.
+ * Their Jabber signs in as the simulated CUCM's Jabber OAuth client (its id,
+ * secret and redirect URI), for the login storm's token step.
  */
+import { SIM_JABBER_CLIENT, type OAuthClient } from '../../../src/sim/oauth-store.js';
 
 export const LOGIN_USERS = 1000;
 export const LOGIN_PASSWORD = 'password';
+
+/** The OAuth client Jabber authenticates as on `POST /ssosp/oauth/token` (HTTP Basic: id and secret). */
+export const JABBER_CLIENT: OAuthClient & { readonly redirectUri: string } = {
+  ...SIM_JABBER_CLIENT,
+  redirectUri: SIM_JABBER_CLIENT.redirectUris[0]!,
+};
 
 /** `user0000` … `user0999`; any index wraps around. */
 export function loginUser(index: number): string {

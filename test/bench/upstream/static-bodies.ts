@@ -6,7 +6,11 @@
  *   devices/<user>.xml                /cucm-uds/user/<user>/devices
  *   users.xml                         /cucm-uds/users (a user search, exactly 1 MiB)
  *
- * All but the last are the simulator's own bodies (src/sim/uds-bodies.ts)
+ * plus one answer not served from a file: `oauthTokenBody()`, what
+ * `POST /ssosp/oauth/token` answers (upstreams.ts puts it in the nginx config,
+ * since nginx serves no file to a POST).
+ *
+ * All but users.xml are the simulator's own bodies (src/sim/uds-bodies.ts)
  * made with the node's hostname, so they name nodes where CUCM does and the
  * static and simulated upstreams answer the same bytes. The simulator has no
  * user search: the large-body workload's answer is made here, a long list of
@@ -16,8 +20,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createOAuthState } from '../../../src/sim/oauth-store.js';
+import { issueAccessToken, issueRefreshToken } from '../../../src/sim/oauth-tokens.js';
 import { clusterUserBody, devicesBody, escapeXml, serversBody, simulatedUuid, udsApiVersion, versionBody, type UdsContext } from '../../../src/sim/uds-bodies.js';
-import { LOGIN_USERS, loginUser } from '../lib/bench-users.js';
+import { JABBER_CLIENT, LOGIN_USERS, loginUser } from '../lib/bench-users.js';
 
 export const USERS_SEARCH_BYTES = 1024 * 1024;
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';
@@ -56,6 +62,26 @@ export function usersSearchBody(ctx: UdsContext): { body: string; entries: numbe
   const head = searchHead(ctx, entries.length);
   const padding = ' '.repeat(USERS_SEARCH_BYTES - head.length - size - USERS_END.length);
   return { body: head + entries.join('') + padding + USERS_END, entries: entries.length };
+}
+
+/**
+ * The answer of the token endpoint to an authorization code grant, as the
+ * simulated CUCM makes it (src/sim/oauth-token-endpoint.ts, RFC 6749 section
+ * 5.1): a signed JWT wrapping an encrypted one as the access token, a signed
+ * JWT as the refresh token, 3600 s (the default "OAuth Access Token Expiry
+ * Timer" of 60 minutes). Made once with a fresh cluster key; the same bytes
+ * answer every login. Names no node: nothing in it for a gateway to rewrite.
+ */
+export function oauthTokenBody(user = loginUser(0)): string {
+  const oauth = createOAuthState();
+  const keys = oauth.keys();
+  const lifetimeMs = oauth.accessTokenExpiryMinutes * 60_000;
+  return JSON.stringify({
+    access_token: issueAccessToken(keys, oauth.clusterId, user, JABBER_CLIENT.clientId, '', lifetimeMs),
+    token_type: 'Bearer',
+    expires_in: Math.round(lifetimeMs / 1000),
+    refresh_token: issueRefreshToken(keys, oauth.clusterId, JABBER_CLIENT.clientId, Date.now() + oauth.refreshTokenExpiryDays * 86_400_000).token,
+  });
 }
 
 /** Writes every file above for the node `ctx.hostname` of the cluster `clusterNodes` (publisher first). */

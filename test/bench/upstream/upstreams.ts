@@ -6,7 +6,9 @@
  *   failover workloads: each node is a PID we can SIGKILL and SIGSTOP.
  * - `nginx-static`: nginx serving the very same UDS bytes as files over HTTPS
  *   (static-bodies.ts: version, servers, the login storm users' clusterUser
- *   and devices, and a 1 MiB user search the simulator lacks). The default
+ *   and devices, and a 1 MiB user search the simulator lacks), and a fixed
+ *   OAuth token answer to `POST /ssosp/oauth/token` (the login storm's token
+ *   step; it redeems any code: no gateway here can tell). The default
  *   for throughput workloads, because a single Node thread answering
  *   ~450-byte XML tops out below what nginx or HAProxy can push through, and
  *   its CPU cost per request is taken from the same two cores the proxy
@@ -22,7 +24,7 @@ import { launch, waitForLine, type Spawned } from '../lib/proc.js';
 import { withPortRetries } from '../lib/ports.js';
 import { waitUntilServing } from '../lib/probe.js';
 import type { ControllableUpstream, UpstreamNodeRef, UpstreamSet } from '../lib/types.js';
-import { writeNodeBodies } from './static-bodies.js';
+import { oauthTokenBody, writeNodeBodies } from './static-bodies.js';
 
 /** The simulator's default CUCM version, so static and simulated bodies are identical. */
 const CUCM_VERSION = '14.0.1.13900-155';
@@ -75,7 +77,14 @@ export async function startSimUpstream(pki: BenchPki, repo: string): Promise<Con
   };
 }
 
+/** The token answer as an nginx single-quoted string: JWTs are base64url and dots, so only a stray quote, backslash or `$` could break it. */
+function nginxQuoted(body: string): string {
+  if (/['\\$\r\n]/.test(body)) throw new Error('token answer would need escaping in nginx.conf');
+  return `'${body}'`;
+}
+
 function nginxStaticConfig(dir: string, pki: BenchPki, ports: readonly number[]): string {
+  const tokenAnswer = nginxQuoted(oauthTokenBody());
   const servers = NODES.map((node, i) => {
     const files = join(dir, node.name);
     return `
@@ -100,6 +109,20 @@ function nginxStaticConfig(dir: string, pki: BenchPki, ports: readonly number[])
     location ~ ^/cucm-uds/user/([^/]+)/devices$ {
       root ${files};
       try_files /devices/$1.xml =404;
+    }
+    # OAuth token endpoint (authorization code grant): the same JSON for every code, as CUCM answers
+    # a valid one (RFC 6749 section 5.1: no-store). \`return\` reads and discards the small form body
+    # (within client_max_body_size, 1 MiB by default), so the connection stays usable for the next request.
+    location = /ssosp/oauth/token {
+      if ($request_method != POST) { return 405; }
+      client_max_body_size 64k;
+      default_type "application/json;charset=UTF-8";
+      # add_header here drops the server's: repeat them.
+      add_header x-cucm-node ${node.name} always;
+      add_header x-upstream-tls $ssl_protocol always;
+      add_header Cache-Control no-store always;
+      add_header Pragma no-cache always;
+      return 200 ${tokenAnswer};
     }
     location / { return 404; }
   }`;
