@@ -27,6 +27,11 @@ usage: ucgate <command> [--config FILE]
                               one from cert csr); the previous one is kept
   cert rollback [--key-type TYPE]
                               serve the previous certificate again
+  cert confirm-trust [--serial S | --all] [--cluster C] [--node N]
+                              a CUCM server without the certificate API (12.5) now holds the pending
+                              leaf, uploaded by hand: it is served after the switch delay
+  cert confirm-trust --list [--out FILE] [--json]
+                              what waits for that, where; --out writes the PEM to upload
   cert renew [--force] [--json]
                               renew what is due (--force: everything) with the configured issuer,
                               through a running gateway's admin API when there is one
@@ -140,6 +145,27 @@ async function main(argv: string[]): Promise<number | 'running'> {
         if (sub === 'renew') {
           const values = parse(subRest, { force: { type: 'boolean' }, json: { type: 'boolean' } });
           return (await import('./cli/cert-renew.js')).certRenewCommand({ config: values.config as string | undefined, force: values.force === true, json: values.json === true });
+        }
+        if (sub === 'confirm-trust') {
+          const values = parse(subRest, {
+            serial: { type: 'string' },
+            all: { type: 'boolean' },
+            cluster: { type: 'string' },
+            node: { type: 'string' },
+            list: { type: 'boolean' },
+            out: { type: 'string' },
+            json: { type: 'boolean' },
+          });
+          return (await import('./cli/cert-confirm-trust.js')).certConfirmTrustCommand({
+            config: values.config as string | undefined,
+            serial: values.serial as string | undefined,
+            all: values.all === true,
+            cluster: values.cluster as string | undefined,
+            node: values.node as string | undefined,
+            list: values.list === true,
+            out: values.out as string | undefined,
+            json: values.json === true,
+          });
         }
         if (sub === 'rollback') {
           const values = parse(subRest, { 'key-type': { type: 'string' } });

@@ -39,6 +39,21 @@ export interface ReloadOutcome {
   readonly problems?: readonly string[];
 }
 
+/** `POST /api/v1/cucm-trust/confirm`: an administrator uploaded the pending leaf by hand (`ucgate cert confirm-trust`). */
+export interface ConfirmTrustRequest {
+  readonly serial?: string;
+  readonly all?: boolean;
+  readonly cluster?: string;
+  readonly node?: string;
+}
+
+/** `ok: false`: nothing matched (nothing waits, or several leaves do and none was named); `message` says which. */
+export interface ConfirmTrustOutcome {
+  readonly ok: boolean;
+  readonly message?: string;
+  readonly confirmed?: readonly object[];
+}
+
 export interface AdminBackend {
   /** For `GET /readyz`. Synchronous: readiness probes must not wait on anything. */
   readiness(): Readiness;
@@ -54,4 +69,8 @@ export interface AdminBackend {
   audit?(limit: number): Promise<readonly AuditRecord[]>;
   /** The last `limit` renewal attempts, oldest first. */
   renewals?(limit: number): Promise<readonly RenewalRecord[]>;
+  /** certificates.cucmTrust: per server and per leaf, what is listed, confirmed or awaiting confirmation. */
+  cucmTrust?(): Promise<object>;
+  /** Records an administrator's upload by hand; an activation waiting for it goes on. */
+  confirmTrust?(request: ConfirmTrustRequest): Promise<ConfirmTrustOutcome>;
 }

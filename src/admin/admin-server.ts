@@ -2,8 +2,11 @@
  * The admin listener (fastify): health, readiness and metrics for anyone
  * who can reach it; the API and the dashboard behind a bearer token (read
  * from a 0600 file, compared in constant time) or a dashboard session made
- * from it. HTTPS with the gateway's own certificate, or plain HTTP on
- * loopback only (the config loader enforces that).
+ * from it. HTTPS with the gateway's own certificate and the `modern` TLS
+ * profile (TLS 1.2 ECDHE + AEAD, TLS 1.3), or plain HTTP on loopback only
+ * (the config loader enforces that). A Host that is none of the gateway's
+ * names or addresses gets 421 (DNS rebinding: host-check.ts); a token
+ * weaker than 128 bits is refused (token-strength.ts).
  *
  * Route groups are fastify plugins; the authentication hook lives in the
  * encapsulated scope of the protected groups, so it cannot leak onto the
@@ -16,6 +19,8 @@ import type { AdminListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WireCertificate } from '../control/messages.js';
 import { systemClock, type Clock } from '../clock.js';
+import { ConfigError } from '../errors.js';
+import { tlsProfile } from '../tls/profiles.js';
 import type { AdminBackend } from './admin-backend.js';
 import { AdminAuth } from './admin-auth.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -25,6 +30,8 @@ import { healthRoutes } from './health-routes.js';
 import { apiRoutes } from './api-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { loginRoutes } from './login-routes.js';
+import { AdminHostCheck, type GatewayNamesView } from './host-check.js';
+import { tokenWeakness } from './token-strength.js';
 
 export type { AdminBackend, Readiness, ReloadOutcome, RenewalRecord, AuditRecord } from './admin-backend.js';
 
@@ -37,6 +44,11 @@ export interface AdminServerOptions {
   readonly clock?: Clock;
   /** Wrong tokens per client address per minute before 429. Default 10. */
   readonly maxFailedLogins?: number;
+  /**
+   * The running config's names (gateway.fqdn, altNames, instances, cluster publicNames): Hosts
+   * the listener answers besides loopback, `localhost`, this machine's name and its own address.
+   */
+  readonly gatewayNames?: () => GatewayNamesView;
 }
 
 /** A running (or, from `buildAdminApp`, ready-to-inject) admin listener. */
@@ -52,13 +64,25 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/** The token file's content; throws a ConfigError when it is weaker than 128 bits (the message never holds the token). */
 function readToken(config: AdminListenerConfig): string | undefined {
-  return config.tokenFile ? readFileSync(config.tokenFile, 'utf8') : undefined;
+  if (!config.tokenFile) return undefined;
+  const content = readFileSync(config.tokenFile, 'utf8');
+  const weakness = tokenWeakness(content, config.tokenFile);
+  if (weakness !== undefined) throw new ConfigError([`listen.admin.tokenFile: ${weakness}`]);
+  return content;
 }
 
+/**
+ * The `modern` profile, as on the data-plane listeners, and not Node's defaults (which
+ * take CBC suites): also what `setSecureContext` gets, which replaces the whole context.
+ */
 function tlsOptions(certificates: readonly WireCertificate[]) {
-  return { key: certificates.map((cert) => cert.keyPem), cert: certificates.map((cert) => cert.certPem), minVersion: 'TLSv1.2' as const };
+  return { ...tlsProfile('modern').options, key: certificates.map((cert) => cert.keyPem), cert: certificates.map((cert) => cert.certPem) };
 }
+
+/** One warning per 10 s at most for misdirected requests: a rebinding page may send many. */
+const MISDIRECTED_LOG_INTERVAL_MS = 10_000;
 
 /** Builds the app without listening: what `startAdminServer` runs, and what tests drive with `app.inject()`. */
 export async function buildAdminApp(options: AdminServerOptions): Promise<AdminServer> {
@@ -72,6 +96,24 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<AdminS
 
   app.decorateRequest('adminAuth', null);
   app.addHook('onRequest', async (_request, reply) => applyBaseHeaders(reply, config.tls));
+  // Before any authentication, so a rebinding page learns nothing, not even whether a path exists.
+  const hosts = new AdminHostCheck({ listenHost: config.host, ...(options.gatewayNames ? { names: options.gatewayNames } : {}) });
+  let misdirected = { lastLogMs: -Infinity, suppressed: 0 };
+  app.addHook('onRequest', async (request, reply) => {
+    const host = request.headers.host;
+    if (hosts.allows(host, request.socket.localAddress, request.routeOptions.url)) return;
+    const now = clock.now();
+    if (now - misdirected.lastLogMs >= MISDIRECTED_LOG_INTERVAL_MS) {
+      log.warn(
+        { event: 'admin_misdirected', host: host?.slice(0, 100), client: request.ip, path: request.url.split('?')[0]!.slice(0, 200), suppressed: misdirected.suppressed },
+        'admin request for a Host that is not one of the gateway\'s names: 421 (DNS rebinding defence)',
+      );
+      misdirected = { lastLogMs: now, suppressed: 0 };
+    } else misdirected.suppressed += 1;
+    return reply
+      .code(421)
+      .send({ error: 'misdirected_request', message: "this Host is not one of the gateway's names (gateway.fqdn, gateway.altNames, clusters[].publicName) or addresses" });
+  });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) log.error({ event: 'admin_error', path: request.url.split('?')[0], err: error.message }, 'admin request failed');
@@ -99,7 +141,15 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<AdminS
     setCertificates: (certificates) => {
       if (config.tls) (app.server as unknown as HttpsServer).setSecureContext(tlsOptions(certificates));
     },
-    reloadToken: () => auth.setToken(readToken(config)),
+    reloadToken: () => {
+      // A weak (or unreadable) new token leaves the running one in place: SIGHUP must not lock the administrator out.
+      try {
+        auth.setToken(readToken(config));
+      } catch (err) {
+        const problem = err instanceof ConfigError ? err.problems.join('; ') : `listen.admin.tokenFile: ${(err as Error).message}`;
+        log.error({ event: 'admin_token_refused', problem }, 'admin token not reloaded: the running token stays');
+      }
+    },
     close: () => app.close(),
   };
 }

@@ -23,11 +23,26 @@ const limitQuery = {
 
 type LimitRequest = FastifyRequest<{ Querystring: { limit: number } }>;
 
+const confirmTrustBody = {
+  body: {
+    type: 'object',
+    properties: {
+      serial: { type: 'string', pattern: '^[0-9A-Fa-f:]{1,128}$' },
+      all: { type: 'boolean' },
+      cluster: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+      node: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,253}$' },
+    },
+    additionalProperties: false,
+  },
+} as const;
+
+type ConfirmTrustRequestBody = FastifyRequest<{ Body: { serial?: string; all?: boolean; cluster?: string; node?: string } }>;
+
 function notImplemented(reply: FastifyReply, what: string): FastifyReply {
   return reply.code(501).send({ error: 'not_implemented', message: `this gateway does not support ${what} yet` });
 }
 
-/** `/api/v1/status`, `/api/v1/reload`, `/api/v1/certificates/renew`, `/api/v1/certificates/renewals`, `/api/v1/audit`. */
+/** `/api/v1/status`, `/api/v1/reload`, `/api/v1/certificates/renew`, `/api/v1/certificates/renewals`, `/api/v1/cucm-trust`, `/api/v1/cucm-trust/confirm`, `/api/v1/audit`. */
 export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { backend, log }) => {
   const action = (request: FastifyRequest, name: string) =>
     log.info({ event: 'admin_action', action: name, client: request.ip, via: request.adminAuth?.kind }, `admin API: ${name}`);
@@ -51,6 +66,20 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { bac
   app.get('/api/v1/certificates/renewals', { schema: limitQuery }, async (request: LimitRequest, reply) => {
     if (!backend.renewals) return notImplemented(reply, 'renewal history');
     return reply.send({ renewals: await backend.renewals(request.query.limit) });
+  });
+
+  // certificates.cucmTrust: per node, what CUCM holds; and an upload by hand confirmed (`ucgate cert confirm-trust`).
+  app.get('/api/v1/cucm-trust', async (_request, reply) => {
+    if (!backend.cucmTrust) return notImplemented(reply, 'CUCM trust publishing (certificates.cucmTrust is not configured)');
+    return reply.send(await backend.cucmTrust());
+  });
+
+  app.post('/api/v1/cucm-trust/confirm', { schema: confirmTrustBody }, async (request: ConfirmTrustRequestBody, reply) => {
+    if (!backend.confirmTrust) return notImplemented(reply, 'CUCM trust publishing (certificates.cucmTrust is not configured)');
+    action(request, 'cucm-trust-confirm');
+    const outcome = await backend.confirmTrust(request.body ?? {});
+    // 409: the request was fine, but nothing (or more than one leaf) waits for it.
+    return reply.code(outcome.ok ? 200 : 409).send(outcome);
   });
 
   app.get('/api/v1/audit', { schema: limitQuery }, async (request: LimitRequest, reply) => {

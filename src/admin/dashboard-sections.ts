@@ -87,6 +87,20 @@ function nodeRow(cluster: string, node: NodeStatusView, now: number): SafeHtml {
   </tr>`;
 }
 
+/** Newest learned group files shown per cluster; the status API lists them all. */
+const SHOWN_TFTP_FILES = 50;
+
+/** With `tftp` on: the group configuration files learned from device files (status `learnedTftpFiles`), newest first. */
+function learnedTftpFiles(cluster: ClusterStatusView): SafeHtml | string {
+  const files = cluster.learnedTftpFiles;
+  if (files === undefined) return '';
+  const newest = [...files].reverse().slice(0, SHOWN_TFTP_FILES);
+  const more = files.length - newest.length;
+  return html`<p class="small" data-tftp-files="${cluster.name}"><span class="muted">Jabber group configuration files learned from device files (${files.length} of at most ${cluster.learnedTftpFilesLimit ?? files.length}):</span> ${
+    files.length === 0 ? html`<span class="muted">none yet</span>` : html`<span class="mono">${newest.join(', ')}</span>${more > 0 ? html` <span class="muted">and ${more} more</span>` : ''}`
+  }</p>`;
+}
+
 function clusterBlock(cluster: ClusterStatusView, now: number): SafeHtml {
   const healthy = cluster.nodes.filter((node) => node.healthy).length;
   return html`<div class="cluster" data-cluster="${cluster.name}">
@@ -99,6 +113,7 @@ function clusterBlock(cluster: ClusterStatusView, now: number): SafeHtml {
       <tbody>${cluster.nodes.map((node) => nodeRow(cluster.name, node, now))}</tbody>
     </table>`
     }
+    ${learnedTftpFiles(cluster)}
   </div>`;
 }
 

@@ -1,6 +1,9 @@
 /**
  * The CUCM trust gate as CLI commands use it: progress on stderr, so an
- * administrator sees the leaf go to CUCM and the wait before it is served.
+ * administrator sees the leaf go to each CUCM server, read back from its
+ * listing, and the wait before it is served — or, where a server has no
+ * certificate API (CUCM 12.5), what to upload where before running
+ * `ucgate cert confirm-trust` in another terminal (this command waits).
  */
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';

@@ -32,6 +32,8 @@ interface BuiltInRoute {
   readonly replay: ReplayPolicy;
   readonly service: 'uds' | 'tomcat';
   readonly maxConcurrent?: number;
+  readonly affinityMode?: 'strict';
+  readonly affinityParam?: string;
 }
 
 const ALLOW_LIST: readonly BuiltInRoute[] = [
@@ -47,10 +49,19 @@ const ALLOW_LIST: readonly BuiltInRoute[] = [
   { pathPrefix: '/ccmpd/', methods: READ_POST, replay: 'never', service: 'uds' },
   { pathPrefix: '/emapp/EMAppServlet', methods: READ_POST, replay: 'never', service: 'tomcat', maxConcurrent: EM_MAX_CONCURRENT },
   { pathPrefix: '/changecredential/', methods: READ_POST, replay: 'never', service: 'tomcat' },
+  // Writes Jabber itself sends, each on the user's own resources and authenticated by CUCM: mobile push
+  // registration (UDS 12.0+), so Jabber on iOS and Android can ring in the background.
+  { pathPrefix: '/cucm-uds/user/*/device/*/devicetoken', methods: ['PUT', 'DELETE'], replay: 'never', service: 'uds' },
+  // Remote destinations: Single Number Reach and Dial via Office, which Jabber sets up itself (UDS API
+  // reference, "Remote Destination": POST and PUT on /remoteDestination/{pkid}; DELETE is passed for CUCM to answer).
+  { pathPrefix: '/cucm-uds/user/*/remoteDestination/', methods: ['POST', 'PUT', 'DELETE'], replay: 'never', service: 'uds' },
+  // Jabber's sign-in (OAuth with Refresh Login Flow, CUCM 12.5+): the authorization state and the code
+  // live on the node that started the flow, so the token request must reach that node and no other.
+  { pathPrefix: '/ssosp/oauth/', methods: READ_POST, replay: 'never', service: 'tomcat', affinityMode: 'strict', affinityParam: 'code' },
 ];
 
-/** A built-in route as written in a config file: the schema fills the rest (maxQueued, queueTimeoutMs). */
-export type BuiltInRouteEntry = Omit<RouteConfig, 'maxQueued' | 'queueTimeoutMs'>;
+/** A built-in route as written in a config file: the schema fills the rest (maxQueued, queueTimeoutMs, affinityMode). */
+export type BuiltInRouteEntry = Omit<RouteConfig, 'maxQueued' | 'queueTimeoutMs' | 'affinityMode'> & Partial<Pick<RouteConfig, 'affinityMode'>>;
 
 /**
  * The built-in routes, all pointing at `cluster`, before the schema's
@@ -64,5 +75,7 @@ export function builtInRoutes(cluster: string): BuiltInRouteEntry[] {
     replay: r.replay,
     service: r.service,
     ...(r.maxConcurrent === undefined ? {} : { maxConcurrent: r.maxConcurrent }),
+    ...(r.affinityMode === undefined ? {} : { affinityMode: r.affinityMode }),
+    ...(r.affinityParam === undefined ? {} : { affinityParam: r.affinityParam }),
   }));
 }

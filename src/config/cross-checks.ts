@@ -3,10 +3,13 @@
  * disk, listener clashes). They run on the data before and whatever the
  * schema said.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { keyPath, quoteValue as quote } from './schema-check.js';
 import { isLoopbackHost } from './formats.js';
 import { isObj, objects, showText, describeIoError, type Add, type Obj } from './plain-data.js';
+import { shadowingEntry } from '../proxy/deny-list.js';
+import { canonicalHost, gatewaySelf, selfAddressReason, selfNameReason } from '../upstream/self-target.js';
+import { tokenWeakness } from '../admin/token-strength.js';
 
 /**
  * Rules that span keys or reach outside the file. They run even when the
@@ -48,6 +51,7 @@ export function crossChecks(root: Obj, add: Add): void {
   }
   (Array.isArray(root.routes) ? root.routes : []).forEach((r: unknown, i) => checkReplay(r, `routes[${i}]`, add));
   checkServiceChecks(root, add);
+  checkGatewaySelf(root, add);
   const listen = isObj(root.listen) ? root.listen : {};
   checkListeners(listen, isObj(root.tftp) ? root.tftp.listen : undefined, add);
   const admin = listen.admin;
@@ -55,7 +59,10 @@ export function crossChecks(root: Obj, add: Add): void {
     if (admin.tls === false && typeof admin.host === 'string' && !isLoopbackHost(admin.host)) {
       add('listen.admin.tls', `false (plain HTTP) is allowed only on a loopback host, not ${quote(admin.host)}`);
     }
-    if (typeof admin.tokenFile === 'string') checkFile(add, 'listen.admin.tokenFile', admin.tokenFile, true);
+    if (typeof admin.tokenFile === 'string') {
+      checkFile(add, 'listen.admin.tokenFile', admin.tokenFile, true);
+      checkAdminTokenStrength(add, admin.tokenFile);
+    }
   }
   const certs = isObj(root.certificates) ? root.certificates : {};
   const keyTypes = certs.keyTypes;
@@ -92,8 +99,9 @@ function checkCucmTrust(root: Obj, trust: unknown, add: Add): void {
     if (Array.isArray(trust.clusters) && !cluster) add(`${where}.cluster`, `unknown cluster ${quote(t.cluster)}`);
     if (seen.has(t.cluster)) add(`${where}.cluster`, `cluster ${quote(t.cluster)} is listed twice`);
     seen.add(t.cluster);
-    if (cluster && t.url === undefined && !Array.isArray(cluster.nodes)) {
-      add(`${where}${Array.isArray(trust.clusters) ? '.url' : ''}`, `cluster ${quote(t.cluster)} finds its nodes by SRV: give its publisher's url`);
+    // An SRV cluster's servers are not in the file: name the publisher, or the servers themselves.
+    if (cluster && t.url === undefined && !Array.isArray(t.nodes) && !Array.isArray(cluster.nodes)) {
+      add(`${where}${Array.isArray(trust.clusters) ? '.url' : ''}`, `cluster ${quote(t.cluster)} finds its nodes by SRV: give its publisher's url (or its servers as nodes)`);
     }
   });
 }
@@ -186,4 +194,100 @@ function checkServiceChecks(root: Obj, add: Add): void {
       add(keyPath(`clusters[${i}].serviceChecks`, service), `no route names service ${quote(service)} (routes[].service, on a route to cluster ${quote(c.name)})`);
     }
   });
+}
+
+/**
+ * Issue 16: `gateway.instances` are names of the certificate (Jabber checks
+ * each one it fails over to), and no static node is the gateway itself (one
+ * of its names, or an address and port it listens on): the gateway would
+ * proxy to itself.
+ */
+function checkGatewaySelf(root: Obj, add: Add): void {
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const listeners = (v: unknown): { host: string; port: number }[] =>
+    objects(v).flatMap((l) => (typeof l.host === 'string' && typeof l.port === 'number' ? [{ host: l.host, port: l.port }] : []));
+  const gateway = isObj(root.gateway) ? root.gateway : {};
+  const fqdn = typeof gateway.fqdn === 'string' ? gateway.fqdn : '';
+  const altNames = strings(gateway.altNames);
+  const certified = new Set([fqdn, ...altNames].map(canonicalHost));
+  (Array.isArray(gateway.instances) ? gateway.instances : []).forEach((name: unknown, i) => {
+    if (typeof name === 'string' && !certified.has(canonicalHost(name))) {
+      add(`gateway.instances[${i}]`, `${quote(name)} is not a name on the gateway's certificate: it must be gateway.fqdn or one of gateway.altNames`);
+    }
+  });
+  const listen = isObj(root.listen) ? root.listen : {};
+  const tftpListen = isObj(root.tftp) && isObj(root.tftp.listen) ? root.tftp.listen : undefined;
+  const self = gatewaySelf({
+    gateway: { fqdn, altNames, instances: strings(gateway.instances) },
+    clusters: objects(root.clusters).map((c) => (typeof c.publicName === 'string' ? { publicName: c.publicName } : {})),
+    listen: { https: listeners(listen.https), http: listeners(listen.http) },
+    ...(tftpListen !== undefined && { tftp: { listen: { http: listeners(tftpListen.http), https: listeners(tftpListen.https) } } }),
+  });
+  const visit = (list: unknown, at: string): void =>
+    (Array.isArray(list) ? list : []).forEach((n: unknown, j) => {
+      if (!isObj(n) || typeof n.url !== 'string') return;
+      let url: URL;
+      try {
+        url = new URL(n.url);
+      } catch {
+        return; // the schema reports it
+      }
+      const port = url.port === '' ? 443 : Number(url.port);
+      const address = typeof n.address === 'string' ? n.address : undefined;
+      const byName = selfNameReason(self, url.hostname);
+      const byAddress = byName === undefined ? selfAddressReason(self, address ?? url.hostname, port) : undefined;
+      const reason = byName ?? byAddress;
+      if (reason === undefined) return;
+      const key = byName === undefined && address !== undefined ? 'address' : 'url';
+      add(`${at}[${j}].${key}`, `names the gateway itself (${reason}); the gateway would proxy to itself`);
+    });
+  (Array.isArray(root.clusters) ? root.clusters : []).forEach((c: unknown, i) => {
+    if (!isObj(c)) return;
+    visit(c.nodes, `clusters[${i}].nodes`);
+    if (isObj(c.tftp)) visit(c.tftp.nodes, `clusters[${i}].tftp.nodes`);
+  });
+}
+
+/** Bigger than any token: such a file is something else (a key, a log), and is not read whole. */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * Issue 17: the admin token holds at least 128 bits of a hex or base64 secret
+ * (the rule: src/admin/token-strength.ts). `start` refuses a weak one as `check`
+ * does, since both load the config through here. The token itself is never shown.
+ * An unreadable file is checkFile's to report.
+ */
+function checkAdminTokenStrength(add: Add, file: string): void {
+  let content: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return;
+    if (st.size > MAX_TOKEN_FILE_BYTES) {
+      add('listen.admin.tokenFile', `${showText(file)} is ${st.size} bytes, too big for a token file (one line, the token): is it the right file?`);
+      return;
+    }
+    content = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  const weakness = tokenWeakness(content, showText(file));
+  if (weakness !== undefined) add('listen.admin.tokenFile', weakness);
+}
+
+/**
+ * Issue 17: what `ucgate check` warns about (stderr, exit 0): a route the hard
+ * deny list refuses whole (`/ccmadmin/`, `/car/`, `/ssosp/local/`...) carries
+ * nothing, which is most likely a route written for something the gateway will
+ * never expose. Not an error: refusing it is what the gateway does anyway. A
+ * route that names an opt-in path (`/ma/`, `/cucm-uds/private/`) opens it, and
+ * `/ssosp/` still carries Jabber's `/ssosp/oauth/`: neither is warned about.
+ */
+export function routeWarnings(routes: unknown): string[] {
+  const out: string[] = [];
+  (Array.isArray(routes) ? routes : []).forEach((r: unknown, i) => {
+    if (!isObj(r) || typeof r.pathPrefix !== 'string') return;
+    const denied = shadowingEntry(r.pathPrefix);
+    if (denied !== undefined) out.push(`routes[${i}].pathPrefix: ${showText(r.pathPrefix)} is always refused (${denied.what})`);
+  });
+  return out;
 }

@@ -181,7 +181,10 @@ function normaliseLists(root: Obj): void {
   wrap(root.gateway, 'altNames', true);
   wrap(root.certificates, 'keyTypes', true);
   if (isObj(root.certificates)) wrap(root.certificates.cucmTrust, 'clusters');
-  if (isObj(root.certificates) && isObj(root.certificates.cucmTrust)) wrap(root.certificates.cucmTrust, 'stores', true);
+  if (isObj(root.certificates) && isObj(root.certificates.cucmTrust)) {
+    wrap(root.certificates.cucmTrust, 'stores', true);
+    for (const target of objects(root.certificates.cucmTrust.clusters)) wrap(target, 'nodes');
+  }
   if (isObj(root.tftp)) {
     wrap(root.tftp.listen, 'http');
     wrap(root.tftp.listen, 'https');

@@ -19,11 +19,17 @@ const node = obj(
 
 // ---- TFTP over HTTP (issue 9): Jabber's configuration files through the gateway.
 
-/** What Jabber and the softphones fetch over TFTP-over-HTTP; `*` is letters, digits, "-" and "_". */
+/**
+ * What Jabber and the softphones fetch over TFTP-over-HTTP; `*` is letters, digits, "-" and "_".
+ * Group configuration files (any name) need no entry: the gateway learns them from the
+ * `configurationFile=` of the device files it passes (src/tftp/learned-files.ts).
+ */
 export const DEFAULT_TFTP_ALLOW = [
   'jabber-config.xml',
   'jabber-*.xml',
   'SP*.cnf.xml',
+  // UDS 12.5+ `jabberProfile` (https://node:6972/JAB_<id>.cnf.xml).
+  'JAB_*.cnf.xml',
   'CSF*.cnf.xml',
   'BOT*.cnf.xml',
   'TCT*.cnf.xml',
@@ -98,7 +104,14 @@ export const cluster = obj(
       ['name'],
     ),
     tls: obj(
-      { caFile: filePath, verify: { type: 'boolean', default: true }, servername: host },
+      {
+        caFile: filePath,
+        verify: { type: 'boolean', default: true },
+        servername: host,
+        // The node certificate asked for first (no default in the file: absent means rsa). CUCM with
+        // ECDSA HTTPS ciphers enabled may otherwise present its often self-signed tomcat-ECDSA one.
+        keyType: { type: 'string', enum: ['rsa', 'ecdsa'] },
+      },
       [],
       { default: {} },
     ),
@@ -142,6 +155,12 @@ export const route = obj(
     // The upstream session cookie that keeps a client on its node; `none` turns affinity off.
     // Unset: the cluster's sticky.cookie, else JSESSIONID (CUCM's Tomcat sessions are node-local).
     affinity: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", mustBe: 'a cookie name or none' },
+    // strict: a request whose session lives on a node that is not available is refused (503), never sent
+    // to another node, where it could only fail (CUCM's OAuth authorization state is node-local).
+    affinityMode: { type: 'string', enum: ['prefer', 'strict'], default: 'prefer' },
+    // A query or form parameter that also names the session, learned from the redirects that hand it out
+    // (OAuth's `code`, carried from the authorize answer's Location to the token request's form body).
+    affinityParam: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', mustBe: 'a parameter name' },
     // A ceiling on this route's requests in flight to the cluster (all workers together); the
     // excess waits in a queue (maxQueued, queueTimeoutMs), then gets 503 with Retry-After.
     maxConcurrent: int(1, 100_000),

@@ -87,8 +87,22 @@ const cucmTrust = obj(
       obj(
         {
           cluster: name,
+          // The publisher's platform API, where it is not the first node's URL (or not a node at all).
           url: { type: 'string', format: 'https-url', mustBe: 'an https:// URL of the cluster publisher' },
           address: host,
+          // Every server whose trust stores get the leaf (Cisco's certificate API is per server).
+          // Default: each of the cluster's nodes, at its own URL, plus the publisher at `url`.
+          nodes: list(
+            obj(
+              {
+                name,
+                url: { type: 'string', format: 'https-url', mustBe: "an https:// URL of the server's platform API" },
+                address: host,
+              },
+              ['url'],
+            ),
+            { minItems: 1 },
+          ),
         },
         ['cluster'],
       ),
@@ -143,7 +157,15 @@ const certificates = obj(
 
 export const configSchema: SchemaObject = obj(
   {
-    gateway: obj({ fqdn: dnsName, altNames: list(host, { uniqueItems: true, default: [] }) }, ['fqdn']),
+    gateway: obj(
+      {
+        fqdn: dnsName,
+        altNames: list(host, { uniqueItems: true, default: [] }),
+        // Every gateway instance's own name (on the certificate): Jabber fails over between them (cross-checks.ts).
+        instances: list(host, { uniqueItems: true, maxItems: 16, default: [] }),
+      },
+      ['fqdn'],
+    ),
     listen,
     tls: obj(
       {
@@ -189,6 +211,12 @@ export const configSchema: SchemaObject = obj(
             headersTimeoutMs: int(1_000, 600_000, { default: 10_000 }),
             requestTimeoutMs: int(1_000, 3_600_000, { default: 120_000 }),
             upstreamMaxHeaderBytes: int(1_024, 1_048_576, { default: 65_536 }),
+            // Bodies up to this size are read whole before a node is chosen (phones post a few hundred bytes).
+            bufferBodyBytes: int(0, 16_777_216, { default: 65_536 }),
+            // A whole-read body must be complete this long after its head; a streamed one must then average
+            // minBodyBytesPerSecond. A trickling upload must not hold a CUCM connection.
+            bodyTimeoutMs: int(100, 600_000, { default: 10_000 }),
+            minBodyBytesPerSecond: int(0, 1_073_741_824, { default: 1_024 }),
           },
           [],
           { default: {} },

@@ -104,8 +104,18 @@ export interface CertificatesConfig {
 /** Where one cluster's trust stores are reached: its publisher's platform API. */
 export interface CucmTrustTarget {
   readonly cluster: string;
-  /** Default: the cluster's first node. */
+  /** The publisher's platform API; default: the cluster's first node. */
   readonly url?: string;
+  readonly address?: string;
+  /** Every server whose trust stores get the leaf; default: the cluster's nodes (and the publisher at `url`). */
+  readonly nodes?: readonly CucmTrustNode[];
+}
+
+/** One CUCM server's platform API (certificates.cucmTrust.clusters[].nodes). */
+export interface CucmTrustNode {
+  /** Default: the URL's host name. */
+  readonly name?: string;
+  readonly url: string;
   readonly address?: string;
 }
 
@@ -139,10 +149,18 @@ export interface SrvConfig {
   readonly refreshSeconds: number;
 }
 
+/** Which of a node's certificates the upstream leg asks for (clusters[].tls.keyType). */
+export type UpstreamKeyType = 'rsa' | 'ecdsa';
+
 export interface UpstreamTlsConfig {
   readonly caFile?: string;
   readonly verify: boolean;
   readonly servername?: string;
+  /**
+   * Offered first (signature algorithms, TLS 1.2 suites), so a node holding an RSA and an ECDSA
+   * certificate (CUCM with ECDSA HTTPS ciphers on) presents this one. Absent: rsa.
+   */
+  readonly keyType?: UpstreamKeyType;
 }
 
 export interface HealthCheckConfig {
@@ -214,6 +232,10 @@ export interface RouteConfig {
   readonly replay: ReplayPolicy;
   /** Session cookie for node affinity; `none` = off; unset = the cluster's sticky cookie, else JSESSIONID. */
   readonly affinity?: string;
+  /** `strict`: a session whose node is not available gets 503 instead of another node. */
+  readonly affinityMode: 'prefer' | 'strict';
+  /** A query or form parameter that names the session too, learned from redirect Locations (OAuth's `code`). */
+  readonly affinityParam?: string;
   /** Requests of this route in flight to the cluster at once (all workers together); unset = no ceiling. */
   readonly maxConcurrent?: number;
   /** Requests waiting for a place under maxConcurrent (all workers together) before 503. */
@@ -230,6 +252,14 @@ export type ReplayPolicy = 'hedge' | 'before-send' | 'never';
 export interface GatewayIdentityConfig {
   readonly fqdn: string;
   readonly altNames: readonly string[];
+  /**
+   * The name of every gateway instance that serves the same clusters (each
+   * one `fqdn` or an `altNames` entry), in the order Jabber should fail over
+   * between them. UDS `/cucm-uds/servers` answers list the name the client
+   * used first, then these. Empty (the default): only the name the client used.
+   * Always set by the loader; optional for configurations built by hand.
+   */
+  readonly instances?: readonly string[];
 }
 
 export interface LogConfig {
@@ -266,6 +296,11 @@ export interface HttpLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly upstreamMaxHeaderBytes: number;
+  /** Bodies up to this size are read whole before a node is chosen. */
+  readonly bufferBodyBytes: number;
+  /** Deadline of a whole-read body; after it, a streamed body must average minBodyBytesPerSecond. */
+  readonly bodyTimeoutMs: number;
+  readonly minBodyBytesPerSecond: number;
 }
 
 export interface LimitsConfig {

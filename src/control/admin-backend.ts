@@ -12,6 +12,7 @@ import { buildStatus, UpstreamCertificateInventory } from './status.js';
 import { FileStorage } from '../store/file-storage.js';
 import { readAudit } from '../certificates/audit-log.js';
 import { readRenewalHistory } from '../lifecycle/renewal-history.js';
+import { isUcgateError } from '../errors.js';
 
 export function createAdminBackend(primary: Primary, storage: Storage | undefined, renewals: () => RenewalMaintenance | undefined): AdminBackend {
   // What the health checks saw each node present, for the status and the dashboard.
@@ -24,7 +25,12 @@ export function createAdminBackend(primary: Primary, storage: Storage | undefine
     readiness: () => primary.readiness(),
     metrics: () => primary.collectMetrics(),
     // `renewal`: the maintenance loop's view per key type (due time, backoff, last error by class, ARI window).
-    status: async () => Object.assign(buildStatus(primary, { upstreamCertificates: upstream.list() }), { renewal: renewals()?.status() ?? [] }),
+    // `cucmTrust`: per leaf and per CUCM server, listed, confirmed by hand or awaiting confirmation (src/cucm-trust).
+    status: async () =>
+      Object.assign(buildStatus(primary, { upstreamCertificates: upstream.list() }), {
+        renewal: renewals()?.status() ?? [],
+        ...(primary.trustPublisher && { cucmTrust: await primary.trustPublisher.status() }),
+      }),
     // An explicit request from an administrator: renew every key type now, and answer once the workers serve it.
     renew: async () => {
       const results = (await renewals()?.renewNow({ force: true, trigger: 'manual' })) ?? [];
@@ -32,6 +38,22 @@ export function createAdminBackend(primary: Primary, storage: Storage | undefine
     },
     audit,
     reload: () => primary.reload(),
+    ...(primary.trustPublisher && {
+      cucmTrust: async () => {
+        const publisher = primary.trustPublisher!;
+        const pending = (await publisher.pending()).map(({ leafPem: _pem, ...leaf }) => leaf);
+        return { ...(await publisher.status()), pending };
+      },
+      confirmTrust: async (request) => {
+        try {
+          return { ok: true, confirmed: await primary.trustPublisher!.confirm({ ...request, actor: 'api' }) };
+        } catch (err) {
+          // Nothing to confirm, or an ambiguous request: the caller's to fix, not a server failure.
+          if (isUcgateError(err) && err.exitCode === 2) return { ok: false, message: err.message };
+          throw err;
+        }
+      },
+    }),
     // Every issuance attempt, failures included (src/lifecycle/renewal-history.ts).
     renewals: async (limit) =>
       (store ? await readRenewalHistory(store, limit) : []).map((record) => ({

@@ -46,6 +46,12 @@ export type PrimaryMessage =
   | { readonly t: 'ticket-keys'; readonly ticketKeys: string }
   | { readonly t: 'health'; readonly updates: readonly NodeHealthUpdate[] }
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
+  /**
+   * Jabber group configuration file names a worker learned from the device files it passed
+   * (src/tftp/learned-files.ts): reported to the primary, which hands new ones to every other
+   * worker, and all of them to a worker that starts.
+   */
+  | { readonly t: 'tftp-files'; readonly cluster: string; readonly names: readonly string[] }
   | { readonly t: 'nodes'; readonly cluster: string; readonly nodes: readonly NodeConfig[]; readonly health: readonly NodeHealthUpdate[] }
   | { readonly t: 'metrics-request'; readonly id: number }
   | { readonly t: 'config'; readonly config: UcgateConfig }
@@ -61,6 +67,8 @@ export type WorkerMessage =
   | { readonly t: 'upstream-failure'; readonly cluster: string; readonly node: string; readonly class: string; readonly code: string; readonly message: string }
   | { readonly t: 'upstream-status'; readonly cluster: string; readonly node: string; readonly status: number; readonly retryAfterMs?: number }
   | { readonly t: 'sticky'; readonly cluster: string; readonly sessionId: string; readonly node: string }
+  /** See the primary's `tftp-files`. */
+  | { readonly t: 'tftp-files'; readonly cluster: string; readonly names: readonly string[] }
   | { readonly t: 'metrics'; readonly id: number; readonly metrics: unknown[] }
   /** A message that asked for it (`acme-challenge`, `certificates` with ackId) has been applied. */
   | { readonly t: 'ack'; readonly id: number };

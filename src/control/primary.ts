@@ -24,7 +24,9 @@ import { observerReporting } from '../worker/worker-process.js';
 import { WorkerPool } from './worker-pool.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
+import { gatewaySelf } from '../upstream/self-target.js';
 import { readClusterCa } from '../upstream/upstream-node.js';
+import { LearnedFiles } from '../tftp/learned-files.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import type { AdminServer, AdminBackend, Readiness } from '../admin/admin-server.js';
@@ -39,7 +41,7 @@ import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
 import { createRenewalService } from '../lifecycle/renewal-service.js';
 import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
 import { gatewayReadiness } from './readiness.js';
-import { createTrustPublisher } from '../cucm-trust/trust-publisher.js';
+import { createTrustPublisher, type TrustPublisher } from '../cucm-trust/trust-publisher.js';
 import { startTrustMaintenance, type TrustMaintenance } from '../cucm-trust/trust-maintenance.js';
 
 export interface PrimaryOptions {
@@ -67,11 +69,15 @@ export class Primary {
   readonly startedAt = Date.now();
   #certificates!: CertificateManager;
   readonly health: HealthManager;
+  /** Jabber group configuration files the workers learned, per cluster (src/tftp/learned-files.ts): shown in status, handed to new workers. */
+  readonly tftpFiles = new LearnedFiles();
   #srv: SrvDiscovery;
   readonly #clusterCas = new Map<string, string | undefined>();
   #ticketKeys = newTicketKeys();
   #rotation: { stop(): void } | undefined;
   #trustMaintenance: TrustMaintenance | undefined;
+  /** certificates.cucmTrust: the activation gate, per-node status and `confirm-trust` (admin API). */
+  trustPublisher: TrustPublisher | undefined;
   #pool: WorkerPool | undefined;
   #inProcess: DataPlane | undefined;
   #admin: AdminServer | undefined;
@@ -93,7 +99,7 @@ export class Primary {
     this.clock = options.clock ?? systemClock;
     for (const cluster of options.config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
     this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => this.#clusterCas.get(cluster.name) });
-    this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log });
+    this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
   }
 
   get listeners(): readonly ListenerAddress[] {
@@ -110,7 +116,8 @@ export class Primary {
     this.#storage = storage;
     this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
     const issuer = await createIssuer(config, storage, { challenges: this.#challenges, log: this.log, clock: this.clock });
-    const publisher = createTrustPublisher({ config, storage, clock: this.clock, log: this.log, actor: 'gateway' });
+    const publisher = createTrustPublisher({ config, storage, clock: this.clock, log: this.log, actor: 'gateway', registry: this.metrics.registry });
+    this.trustPublisher = publisher;
     this.#certificates = new CertificateManager({ config, storage, issuer, clock: this.clock, log: this.log, ...(publisher && { gate: publisher }) });
     const served = await this.#ensureCertificates();
     for (const cert of served) {
@@ -138,7 +145,11 @@ export class Primary {
     this.health.start();
 
     if (config.workers === 0) {
-      this.#inProcess = new DataPlane({ log: this.log, observer: observerReporting((message) => this.#onReport(message)) });
+      this.#inProcess = new DataPlane({
+        log: this.log,
+        observer: observerReporting((message) => this.#onReport(message)),
+        reportTftpFile: (cluster, name) => this.#onReport({ t: 'tftp-files', cluster, names: [name] }),
+      });
       this.#listeners = await this.#inProcess.start({ config, certificates: toWire(served), ticketKeys: this.#ticketKeys });
       for (const message of this.#catchUp()) this.#send(message);
     } else {
@@ -175,7 +186,14 @@ export class Primary {
     if (config.listen.admin) {
       // fastify and the dashboard load only where an admin listener is configured.
       const { startAdminServer } = await import('../admin/admin-server.js');
-      const admin = await startAdminServer({ config: config.listen.admin, certificates: toWire(served), backend: this.#adminBackend(), log: this.log });
+      const admin = await startAdminServer({
+        config: config.listen.admin,
+        certificates: toWire(served),
+        backend: this.#adminBackend(),
+        log: this.log,
+        // Hosts it answers (issue 17, DNS rebinding): the running config's, so a reload's altNames count.
+        gatewayNames: () => this.config,
+      });
       this.#admin = admin;
       this.adminPort = admin.port;
     }
@@ -193,6 +211,10 @@ export class Primary {
       if (cluster.srv) messages.push({ t: 'nodes', cluster: cluster.name, nodes: this.#srv.nodes(cluster.name), health: this.health.effective() });
     }
     messages.push({ t: 'health', updates: this.health.effective() });
+    for (const cluster of this.config.clusters) {
+      const names = this.tftpFiles.list(cluster.name);
+      if (names.length > 0) messages.push({ t: 'tftp-files', cluster: cluster.name, names });
+    }
     messages.push(...(this.#challenges?.catchUp() ?? []));
     return messages;
   }
@@ -222,6 +244,15 @@ export class Primary {
       case 'sticky':
         this.#pool?.broadcast(message, from);
         break;
+      case 'tftp-files': {
+        if (!this.config.clusters.some((cluster) => cluster.name === message.cluster)) break;
+        // learn() refuses anything but a plain .xml file name: a worker's word is checked again here.
+        const fresh = message.names.filter((name) => this.tftpFiles.learn(message.cluster, name));
+        if (fresh.length === 0) break;
+        this.log.info({ event: 'tftp_file_learned', cluster: message.cluster, names: fresh }, `cluster ${message.cluster}: Jabber group configuration file ${fresh.join(', ')} allowed on the TFTP listeners`);
+        this.#pool?.broadcast({ t: 'tftp-files', cluster: message.cluster, names: fresh }, from);
+        break;
+      }
       case 'ack':
         this.#acks.ack(message.id, from?.id ?? 0);
         break;
@@ -358,8 +389,9 @@ export class Primary {
     this.config = config;
     for (const cluster of config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
     for (const cluster of running.clusters) if (!config.clusters.some((c) => c.name === cluster.name)) this.health.removeCluster(cluster.name);
+    this.tftpFiles.retain(config.clusters.map((cluster) => cluster.name));
     this.#srv.stop();
-    this.#srv = new SrvDiscovery({ clusters: config.clusters, clock: this.clock, log: this.log });
+    this.#srv = new SrvDiscovery({ clusters: config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
     this.#srv.on('nodes', (name: string, nodes: NodeConfig[]) => this.#applyNodes(name, nodes));
     for (const cluster of config.clusters) if (!cluster.srv) this.health.setNodes(cluster, cluster.nodes);
     if (this.#inProcess) this.#listeners = await this.#inProcess.applyConfig(config);

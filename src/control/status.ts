@@ -12,6 +12,7 @@ import { daysLeft, describeCertificate, type CertificateInfo } from '../pki/cert
 import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { CheckStatus } from '../upstream/health-manager.js';
+import { MAX_LEARNED_PER_CLUSTER } from '../tftp/learned-files.js';
 
 /** One health check's verdict; times are ISO 8601. */
 export interface CheckStatusView {
@@ -46,6 +47,13 @@ export interface ClusterStatusView {
   /** `static`, or `srv:<name>` when the nodes come from DNS SRV. */
   readonly source: string;
   readonly nodes: readonly NodeStatusView[];
+  /**
+   * With `tftp` on: the Jabber group configuration files the TFTP listeners allow for this
+   * cluster because a device file named them (`configurationFile=`), oldest first; at most
+   * `learnedTftpFilesLimit`, the oldest forgotten first.
+   */
+  readonly learnedTftpFiles?: readonly string[];
+  readonly learnedTftpFilesLimit?: number;
 }
 
 /** A certificate the gateway serves (source acme/manual/self-signed) or watches (source `upstream`). */
@@ -164,6 +172,7 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
           ...checkView(node),
           ...(node.services ? { services: node.services.map((service) => ({ name: service.service, path: service.path, ...checkView(service) })) } : {}),
         })),
+      ...(primary.config.tftp ? { learnedTftpFiles: primary.tftpFiles.list(cluster.name), learnedTftpFilesLimit: MAX_LEARNED_PER_CLUSTER } : {}),
     })),
     certificates: [
       ...primary.certificates.served.map((cert) => ({

@@ -13,6 +13,7 @@ import type { CertificateManager } from '../certificates/certificate-manager.js'
 import { leafOf, loadActiveCertificate } from '../certificates/certificate-store.js';
 import { isPlaceholder } from '../lifecycle/placeholder.js';
 import type { TrustPublisher } from './trust-publisher.js';
+import { targetKey } from './trust-ledger.js';
 
 /** Re-read the ledger at least this often. */
 const POLL_MS = 60_000;
@@ -47,6 +48,8 @@ export class TrustMaintenance {
 
   stop(): void {
     this.#stopped = true;
+    // An activation waiting for `ucgate cert confirm-trust` ends too: the current leaf stays served.
+    this.#options.publisher.stop();
     if (this.#timer) this.#options.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -91,11 +94,12 @@ export class TrustMaintenance {
     const ledger = await publisher.ledger();
     for (const cert of this.#options.served()) {
       const entry = ledger.find((leaf) => leaf.fingerprint === cert.info.fingerprintSha256 && leaf.removedAt === undefined);
-      const held = new Set(entry?.targets.map((t) => t.cluster) ?? []);
-      if (publisher.targets.every((t) => held.has(t.cluster))) continue;
+      // Per server; one waiting for an administrator (no certificate API) is not asked again.
+      const held = new Set([...(entry?.targets ?? []), ...(entry?.awaiting ?? [])].map((t) => targetKey(t)));
+      if (publisher.targets.every((t) => held.has(targetKey(t)))) continue;
       log.warn(
         { event: 'cucm_trust_late_publish', keyType: cert.keyType, serial: cert.info.serialNumber },
-        'the served leaf is not in every CUCM trust store yet (cucmTrust newly configured?): publishing it now',
+        'the served leaf is not in every CUCM server\'s trust stores yet (cucmTrust newly configured, or a server added?): publishing it now',
       );
       await publisher.publish({ keyType: cert.keyType, leafPem: leafOf(cert.certPem), info: cert.info });
     }

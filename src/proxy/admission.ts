@@ -13,13 +13,12 @@ import type { Attempt } from './credential-guard.js';
 import { loggableTarget } from './loggable-target.js';
 import { respondStatus, accessLog, type ListenerInfo } from './local-answer.js';
 import { checkRequestHead, checkDeclaredBody, type LimitVerdict } from './request-limits.js';
+import { isRefusedMethod, PROXIED_METHODS_ALLOW } from './deny-list.js';
 
 const FOREIGN_TARGET: LimitVerdict = { status: 400, limit: 'absolute-form-host', close: true };
 
 export interface Admitted {
   readonly decision: ProxyDecision;
-  /** A login the guard counts, when the route takes credentials. */
-  readonly attempt: Attempt | undefined;
   readonly maxBodyBytes: number;
 }
 
@@ -35,6 +34,12 @@ export interface Admission {
   admit(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo, state: ProxyState, startNs: bigint): Admitted | undefined;
   /** Refuses the request for a limit: counted under `ucgate_rejected_requests_total{reason}`. */
   reject(res: ServerResponse, verdict: LimitVerdict): void;
+  /**
+   * The login-attempt guard, once the body is read (`body`: the whole body, if it was read): the
+   * attempt the request makes, which holds its places until the guard settles it; or undefined once
+   * the request has been answered here (429, or 411/413/415 for a credential form body it cannot check).
+   */
+  checkCredentials(req: IncomingMessage, res: ServerResponse, state: ProxyState, decision: ProxyDecision, body: Buffer | undefined): { readonly attempt: Attempt | undefined } | undefined;
 }
 
 export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOptions): Admission {
@@ -59,6 +64,13 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
       turnedAway(req, res, listener, state, startNs, `[${refused.limit}]`);
       return undefined;
     }
+    if (isRefusedMethod(req.method)) {
+      // TRACE reflects headers (cookies, Authorization) back; TRACK and CONNECT have no place at a reverse proxy.
+      res.setHeader('allow', PROXIED_METHODS_ALLOW);
+      respondStatus(res, 405);
+      turnedAway(req, res, listener, state, startNs, loggableTarget(req.url ?? '/'));
+      return undefined;
+    }
     const decision = state.router.route(req.method ?? 'GET', req.url ?? '/', req.headers.host);
     if (decision.kind === 'proxy' && decision.targetHost !== undefined && !state.ownNames.has(decision.targetHost)) {
       // An absolute-form target naming someone else: we are not a forward proxy, and which host counts is ambiguous.
@@ -72,16 +84,6 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
       turnedAway(req, res, listener, state, startNs, loggableTarget(req.url ?? '/'));
       return undefined;
     }
-    const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath);
-    const verdict = attempt && state.guard.check(attempt, Date.now());
-    if (verdict) {
-      metrics.loginAttemptsLimited.inc({ kind: verdict.kind, scope: verdict.scope });
-      log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
-      res.setHeader('retry-after', String(Math.ceil(state.config.limits.loginAttempts.windowMs / 1000)));
-      respondStatus(res, 429, 'Too many login attempts.');
-      turnedAway(req, res, listener, state, startNs, loggableTarget(decision.forwardPath), decision.cluster);
-      return undefined;
-    }
     const maxBodyBytes = decision.route.maxBodyBytes ?? limits.maxBodyBytes;
     const declaredTooLarge = checkDeclaredBody(req, maxBodyBytes);
     if (declaredTooLarge) {
@@ -89,8 +91,19 @@ export function createAdmission({ log, metrics, connectionVerdict }: AdmissionOp
       turnedAway(req, res, listener, state, startNs);
       return undefined;
     }
-    return { decision, attempt, maxBodyBytes };
+    return { decision, maxBodyBytes };
   };
 
-  return { admit, reject };
+  const checkCredentials = (req: IncomingMessage, res: ServerResponse, state: ProxyState, decision: ProxyDecision, body: Buffer | undefined): { readonly attempt: Attempt | undefined } | undefined => {
+    const attempt = state.guard.attemptOf(req, decision.matchPath, decision.forwardPath, body);
+    const verdict = attempt && state.guard.check(attempt, Date.now());
+    if (!verdict) return { attempt };
+    metrics.loginAttemptsLimited.inc({ kind: verdict.kind, scope: verdict.scope });
+    log.warn({ event: 'login_attempts_limited', kind: verdict.kind, scope: verdict.scope, client: req.socket.remoteAddress }, 'too many login attempts');
+    if (verdict.status === 429) res.setHeader('retry-after', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+    respondStatus(res, verdict.status, verdict.status === 429 ? 'Too many login attempts.' : undefined);
+    return undefined;
+  };
+
+  return { admit, reject, checkCredentials };
 }

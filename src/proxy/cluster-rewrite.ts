@@ -90,6 +90,49 @@ export function linkAuthority(config: UcgateConfig, hostHeader: string | undefin
   return host === undefined ? undefined : { host, port };
 }
 
+/** Per router (one per config): the gateway names `/servers` answers list, by answering cluster and first name. */
+const serversByRouter = new WeakMap<Router, Map<string, readonly string[]>>();
+/** Keys are (cluster, owned name or public name): bounded by the config; this only guards against surprises. */
+const MAX_SERVER_LISTS = 256;
+
+/** `name` as the owned set spells it (see ownedNames), or undefined when the gateway does not own it. */
+function ownedSpelling(config: UcgateConfig, name: string): string | undefined {
+  const owned = ownedNames(config);
+  for (const form of normaliseName(name)?.forms ?? []) {
+    const spelled = owned.get(form);
+    if (spelled !== undefined) return spelled;
+  }
+  return undefined;
+}
+
+/**
+ * The gateway names a UDS `/cucm-uds/servers` answer of `cluster` lists to
+ * a client that reached the gateway as `first` (the link authority, or the
+ * cluster's public name): `first`, then every `gateway.instances` entry in
+ * config order, each once, leaving out an instance under whose name the
+ * router would send `/cucm-uds/servers` to another cluster (a `host` route):
+ * Jabber failing over there would land in the wrong cluster. Cached per
+ * config (router) and (cluster, first).
+ */
+export function serverNamesFor(state: ProxyState, cluster: string, first: string): readonly string[] {
+  let byKey = serversByRouter.get(state.router);
+  if (byKey === undefined) serversByRouter.set(state.router, (byKey = new Map()));
+  const key = `${cluster}|${first}`;
+  let names = byKey.get(key);
+  if (names === undefined) {
+    const list = [ownedSpelling(state.config, first) ?? first.toLowerCase()];
+    for (const instance of state.config.gateway.instances ?? []) {
+      const host = ownedSpelling(state.config, instance) ?? instance.toLowerCase();
+      if (list.includes(host)) continue;
+      const decision = state.router.route('GET', '/cucm-uds/servers', host.includes(':') ? `[${host}]` : host);
+      if (decision.kind === 'proxy' && decision.cluster === cluster) list.push(host);
+    }
+    if (byKey.size >= MAX_SERVER_LISTS) byKey.clear();
+    byKey.set(key, (names = list));
+  }
+  return names;
+}
+
 /** Per router (one per config) and answering cluster: the main listeners' LinkCheck, with its decision cache. */
 const checksByRouter = new WeakMap<Router, Map<string, LinkCheck>>();
 
@@ -126,17 +169,18 @@ export function rewriteFor(
     ? { host: cluster.publicHost, port: listener.port, scheme: listener.protocol }
     : { host: authority.host, port: authority.port, scheme: listener.protocol };
   const links = rules.links ?? mainLinkCheck(state, cluster.config.name, sink);
-  const forTarget = rules.forTarget(spec, links);
-  if (!SERVERS_PATH.test(target)) return { target: forTarget, extraMediaTypes: rules.extraMediaTypes };
+  if (!SERVERS_PATH.test(target)) return { target: rules.forTarget(spec, links), extraMediaTypes: rules.extraMediaTypes };
+  // The server list becomes the gateway's names, each once (rewrite/servers-list.ts): Jabber fails over along it.
+  const servers = serverNamesFor(state, cluster.config.name, spec.host);
   return {
-    target: forTarget,
+    target: rules.forServersList(spec, servers, links),
     extraMediaTypes: rules.extraMediaTypes,
-    // UDS lists every node of the cluster, including ones the config does not name: learn them first.
+    // UDS lists every node of the cluster, including ones the config does not name: learn them (other answers name them too).
     inspect: (body) => {
       const learned = holder.rules.withNames(expandShortNames(parseUdsServers(body.toString('latin1'))));
       if (learned === holder.rules) return undefined;
       holder.rules = learned;
-      return learned.forTarget(spec, links);
+      return learned.forServersList(spec, servers, links);
     },
   };
 }

@@ -1,91 +1,429 @@
 /**
- * Abuse limits on the endpoints that take credentials: Extension Mobility
- * logins (`/emapp/` with `userid=`; the PIN travels as `seq=`) count every
- * attempt, since CUCM answers a wrong PIN with 200; UDS Basic auth counts
- * failures (401). Past the limit, per client address or per user id, the
- * gateway answers 429 itself and CUCM (and the directory behind it, whose
- * account lockout an attacker would trigger) never sees the attempt.
+ * Abuse limits on the requests that carry credentials, counted where CUCM
+ * reads them, per client address and per user id (`limits.loginAttempts`).
+ * Past a limit the gateway answers itself (429 with Retry-After) and CUCM,
+ * and the directory behind it whose account lockout an attacker would
+ * trigger, never sees the attempt; a right credential is refused too until
+ * the window passes, which is what stops guessing.
+ *
+ * Where credentials are read (the parameters as Tomcat's `getParameter`
+ * reads them, query string and form body: tomcat-params.ts):
+ * - Extension Mobility `/emapp/` (`userid`, PIN in `seq`), Change Credential
+ *   `/changecredential/` (`userid`, `oldpin`), Personal Directory `/ccmpd/`
+ *   (`userid`, `pin`): PINs. CUCM answers a wrong PIN with 200, so every
+ *   attempt counts.
+ * - `/ccmcip/authenticate*` (`UserID`, `Password`) and the OAuth sign-in
+ *   form under `/ssosp/` (`j_username`, `j_password`): passwords; every
+ *   attempt counts (authenticate.jsp answers 200 either way).
+ * - HTTP Basic on any path (UDS and anything else a route lets through):
+ *   passwords; a 401 counts.
+ * - The OAuth token endpoint `/ssosp/oauth/token`, when the request carries
+ *   a secret someone could guess (a client secret, or a password grant's
+ *   password): 401 counts, and 400 unless the client's credentials are known
+ *   good (an expired refresh token is not a guess). Codes and refresh tokens
+ *   are not guessable, and `client_id` is not a key: Jabber's is shared by
+ *   every Jabber, so limiting it would lock out all of them.
+ * Parameter names match in any case; every value of a repeated user
+ * parameter is charged; user ids are compared case-, width- and
+ * whitespace-insensitively, in UTF-8 and in ISO-8859-1; IPv6 clients count
+ * per /64. Wider than CUCM, never narrower.
+ *
+ * An attempt counts when it is sent, not when CUCM answers: `check` takes a
+ * place under the client and under each user id (attempt-limiter.ts) before
+ * the request goes anywhere, so no burst of concurrent attempts gets past the
+ * limit. The place is settled by `answered` (counted, or given back for a
+ * Basic login that succeeded) or `ended` (a request that ended without an
+ * answer counts). A Basic credential (or OAuth client credential) that CUCM
+ * accepted within the last minutes is known good: it still obeys a limit
+ * that is reached, but takes no place while in flight, so a client's own
+ * parallel requests are not throttled. Known-good credentials are kept only
+ * as HMACs under a key made at start.
+ *
+ * A credential endpoint's form body the gateway has not read (too large, no
+ * length, multipart, a charset other than UTF-8 or ISO-8859-1) could hide
+ * any number of guesses: refused (413, 411, 415).
  */
 import type { IncomingMessage } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { LoginAttemptLimits } from '../config/types.js';
-import { AttemptLimiter } from './attempt-limiter.js';
+import { AttemptLimiter, Reservation } from './attempt-limiter.js';
+import { formBodyKind, parseParams, queryOf, type RequestParam } from './tomcat-params.js';
 
-export type GuardKind = 'em-login' | 'uds-auth';
+export type GuardKind = 'em-login' | 'pin-change' | 'pd-login' | 'authenticate' | 'oauth-login' | 'oauth-token' | 'uds-auth' | 'basic-auth';
 
 export interface GuardVerdict {
   readonly kind: GuardKind;
-  readonly scope: 'client' | 'user';
+  /** `body`: the credentials may be in a form body the gateway did not read or cannot read. */
+  readonly scope: 'client' | 'user' | 'body';
+  /** What to answer: 429 past a limit; 411, 413 or 415 for a body that cannot be checked. */
+  readonly status: 411 | 413 | 415 | 429;
+  /** For 429: how long until a place frees for certain (Retry-After, rounded up to seconds); else 0. */
+  readonly retryAfterMs: number;
 }
 
+/**
+ * A request that carries credentials. Once `check` admits it, it holds its
+ * places until `answered` (with a final status) or `ended` settles it.
+ */
 export interface Attempt {
   readonly kind: GuardKind;
+  /** The client address as counted (an IPv6 address's /64). */
   readonly client: string;
+  /** Every user id the request names, as counted (normalised, each spelling CUCM might read). */
+  readonly users: readonly string[];
+  /** The first of `users`. */
   readonly user: string | undefined;
 }
 
-function emUser(forwardPath: string): string | undefined {
-  const q = forwardPath.indexOf('?');
-  if (q < 0) return undefined;
-  for (const part of forwardPath.slice(q + 1).split('&')) {
-    if (part.slice(0, 7).toLowerCase() !== 'userid=') continue;
-    try {
-      return decodeURIComponent(part.slice(7).replace(/\+/g, ' ')).toLowerCase() || undefined;
-    } catch {
-      return part.slice(7).toLowerCase();
-    }
-  }
-  return undefined;
+type SecretClass = 'pin' | 'password' | 'oauth';
+
+interface Endpoint {
+  readonly kind: GuardKind;
+  readonly secret: SecretClass;
+  /** Parameter names (lowercase) holding a user id. */
+  readonly users: readonly string[];
+  /** Parameter names (lowercase) holding the secret. */
+  readonly secrets: readonly string[];
 }
 
-function basicUser(authorization: string | undefined): string | undefined {
-  if (!authorization || authorization.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return (colon < 0 ? decoded : decoded.slice(0, colon)).toLowerCase() || undefined;
+const EM: Endpoint = { kind: 'em-login', secret: 'pin', users: ['userid'], secrets: ['seq', 'pin'] };
+const CHANGE_CREDENTIAL: Endpoint = { kind: 'pin-change', secret: 'pin', users: ['userid'], secrets: ['oldpin', 'pin'] };
+const PERSONAL_DIRECTORY: Endpoint = { kind: 'pd-login', secret: 'pin', users: ['userid'], secrets: ['pin'] };
+const AUTHENTICATE: Endpoint = { kind: 'authenticate', secret: 'password', users: ['userid'], secrets: ['password'] };
+const OAUTH_LOGIN: Endpoint = { kind: 'oauth-login', secret: 'password', users: ['j_username', 'username'], secrets: ['j_password', 'password'] };
+const OAUTH_TOKEN_PATH = '/ssosp/oauth/token';
+
+/** The endpoint whose parameters carry credentials, by the router's matchPath (decoded, `;params` stripped, lowercase). */
+function paramEndpoint(matchPath: string): Endpoint | 'oauth-token' | undefined {
+  switch (matchPath.charCodeAt(1)) {
+    case 0x65: // e
+      return matchPath.startsWith('/emapp/') ? EM : undefined;
+    case 0x63: // c
+      if (matchPath.startsWith('/changecredential/')) return CHANGE_CREDENTIAL;
+      if (matchPath.startsWith('/ccmpd/')) return PERSONAL_DIRECTORY;
+      return matchPath.startsWith('/ccmcip/authenticate') ? AUTHENTICATE : undefined;
+    case 0x73: // s
+      if (!matchPath.startsWith('/ssosp/')) return undefined;
+      return matchPath === OAUTH_TOKEN_PATH || matchPath.startsWith(`${OAUTH_TOKEN_PATH}/`) ? 'oauth-token' : OAUTH_LOGIN;
+    default:
+      return undefined;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+// Control and format characters (NUL, zero-width spaces, soft hyphens...): LDAP's string preparation maps them away.
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
+
+function normaliseUser(text: string): string {
+  return text.replace(INVISIBLE, '').normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** The user id keys of a value: as UTF-8 (when it is) and as ISO-8859-1, whichever CUCM's Tomcat decodes with. */
+function addUserKeys(value: Buffer, into: Set<string>): void {
+  const latin1 = normaliseUser(value.toString('latin1'));
+  if (latin1 !== '') into.add(latin1);
+  if (value.every((byte) => byte < 0x80)) return;
+  try {
+    const decoded = normaliseUser(utf8.decode(value));
+    if (decoded !== '') into.add(decoded);
+  } catch {
+    // Not UTF-8: only the ISO-8859-1 reading exists.
+  }
+}
+
+/** The client as counted: an IPv4 address (also when IPv4-mapped), or an IPv6 address's /64, which one host typically holds whole. */
+export function clientKeyOf(address: string | undefined): string {
+  if (address === undefined) return '';
+  if (!address.includes(':')) return address;
+  const lower = address.toLowerCase();
+  const zone = lower.indexOf('%');
+  const bare = zone < 0 ? lower : lower.slice(0, zone);
+  if (bare.startsWith('::ffff:') && bare.includes('.')) return bare.slice(7);
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+interface BasicCredentials {
+  readonly user: Buffer;
+  /** `user:password` as sent (decoded base64). */
+  readonly raw: Buffer;
+}
+
+function basicCredentials(authorization: string | undefined): BasicCredentials | undefined {
+  if (authorization === undefined) return undefined;
+  const match = /^\s*basic\s+(\S*)\s*$/i.exec(authorization);
+  if (!match) return undefined;
+  const raw = Buffer.from(match[1]!, 'base64');
+  const colon = raw.indexOf(0x3a);
+  return { user: colon < 0 ? raw : raw.subarray(0, colon), raw };
+}
+
+/** What the guard keeps about an attempt: how it counts, and its places once admitted. */
+interface AttemptState {
+  readonly secret: SecretClass;
+  /** Failure-counted kinds: whether a final status is a failed guess, given whether the credentials were known good. */
+  readonly fails: ((status: number, knownGood: boolean) => boolean) | undefined;
+  /** HMACs of the credentials sent, for the known-good table; empty when there is nothing to remember. */
+  readonly fingerprints: readonly string[];
+  /** A body that cannot be checked: refused whatever the counts. */
+  readonly bodyStatus: 411 | 413 | 415 | undefined;
+  clientKey?: string;
+  userKeys?: readonly string[];
+  reservation?: Reservation | undefined;
+  knownGood?: boolean;
+  settled?: boolean;
+}
+
+const NO_USERS: readonly string[] = Object.freeze([]);
+const KNOWN_GOOD_TTL_MS = 15 * 60_000;
+const KNOWN_GOOD_MAX = 20_000;
+
+export interface CredentialGuardOptions {
+  /** How long a credential CUCM accepted stays known good. Default 15 minutes. */
+  readonly knownGoodTtlMs?: number;
 }
 
 export class CredentialGuard {
   readonly #byClient: AttemptLimiter;
   readonly #byUser: AttemptLimiter;
+  readonly #states = new WeakMap<Attempt, AttemptState>();
+  readonly #hmacKey = randomBytes(32);
+  /** Fingerprint → expiry, oldest first. */
+  readonly #knownGood = new Map<string, number>();
+  readonly #knownGoodTtlMs: number;
 
-  constructor(limits: LoginAttemptLimits, workers: number) {
+  /**
+   * Each of `workers` workers counts its own share, rounded down (at least
+   * 1), so all together stay within the limit for a client whose
+   * connections land on every worker.
+   */
+  constructor(limits: LoginAttemptLimits, workers: number, options: CredentialGuardOptions = {}) {
     const share = Math.max(1, workers);
-    this.#byClient = new AttemptLimiter(Math.max(1, Math.ceil(limits.perClient / share)), limits.windowMs);
-    this.#byUser = new AttemptLimiter(Math.max(1, Math.ceil(limits.perUser / share)), limits.windowMs);
+    this.#byClient = new AttemptLimiter({ limit: Math.max(1, Math.floor(limits.perClient / share)), windowMs: limits.windowMs });
+    this.#byUser = new AttemptLimiter({ limit: Math.max(1, Math.floor(limits.perUser / share)), windowMs: limits.windowMs });
+    this.#knownGoodTtlMs = options.knownGoodTtlMs ?? KNOWN_GOOD_TTL_MS;
   }
 
-  /** Classifies a request that carries credentials; undefined for everything else (the common, cheap case). */
-  attemptOf(req: IncomingMessage, matchPath: string, forwardPath: string): Attempt | undefined {
-    const client = req.socket.remoteAddress ?? '';
-    if (matchPath.startsWith('/emapp/')) {
-      const user = emUser(forwardPath);
-      return user === undefined ? undefined : { kind: 'em-login', client, user };
-    }
-    if (matchPath.startsWith('/cucm-uds/') && req.headers.authorization) {
-      return { kind: 'uds-auth', client, user: basicUser(req.headers.authorization) };
-    }
-    return undefined;
+  /**
+   * Whether the request may carry credentials in a form body: if so, the
+   * caller reads the body whole (limits.http.bufferBodyBytes, body-reader.ts)
+   * before choosing a node, and passes it to `attemptOf`. Cheap: a path test
+   * and two headers.
+   */
+  wantsBody(req: IncomingMessage, matchPath: string): boolean {
+    return paramEndpoint(matchPath) !== undefined && formBodyKind(req) === 'form';
   }
 
-  /** Before proxying: refuses when the client or the user is over the limit; counts EM attempts. */
+  /**
+   * Classifies a request: undefined for one that carries no credentials (the
+   * common, cheap case). `body`: the request's whole body, or undefined when
+   * it was not read; an unread form body on a credential endpoint makes an
+   * attempt that `check` refuses (413, or 411 without a length).
+   *
+   * Without the `body` argument (a caller that reads no bodies yet), form
+   * bodies are not looked at and never refused: only the query string and
+   * headers count. Transitional; pass the body.
+   */
+  attemptOf(req: IncomingMessage, matchPath: string, forwardPath: string): Attempt | undefined;
+  attemptOf(req: IncomingMessage, matchPath: string, forwardPath: string, body: Buffer | undefined): Attempt | undefined;
+  attemptOf(req: IncomingMessage, matchPath: string, forwardPath: string, ...read: [] | [Buffer | undefined]): Attempt | undefined {
+    const endpoint = paramEndpoint(matchPath);
+    if (endpoint === undefined) return this.#basicAttempt(req, matchPath);
+    const body = read[0];
+    const bodyKind = read.length === 0 ? 'none' : formBodyKind(req);
+    const kind: GuardKind = endpoint === 'oauth-token' ? 'oauth-token' : endpoint.kind;
+    const secret: SecretClass = endpoint === 'oauth-token' ? 'oauth' : endpoint.secret;
+    let bodyStatus: 411 | 413 | 415 | undefined;
+    if (bodyKind === 'multipart' || bodyKind === 'charset') bodyStatus = 415;
+    else if (bodyKind === 'form' && body === undefined) bodyStatus = req.headers['content-length'] === undefined ? 411 : 413;
+    if (bodyStatus !== undefined) return this.#attempt(req, kind, { secret, fails: undefined, fingerprints: [], bodyStatus }, NO_USERS);
+
+    const params = parseParams(queryOf(forwardPath));
+    if (bodyKind === 'form' && body !== undefined) parseParams(body.toString('latin1'), params);
+    if (endpoint === 'oauth-token') return this.#tokenAttempt(req, params);
+    let named = false;
+    const users = new Set<string>();
+    for (const { name, value } of params) {
+      if (endpoint.users.includes(name)) {
+        named = true;
+        addUserKeys(value, users);
+      } else if (endpoint.secrets.includes(name)) {
+        named = true;
+      }
+    }
+    if (!named) return this.#basicAttempt(req, matchPath);
+    return this.#attempt(req, kind, { secret, fails: undefined, fingerprints: [], bodyStatus: undefined }, [...users]);
+  }
+
+  #attempt(req: IncomingMessage, kind: GuardKind, state: AttemptState, users: readonly string[]): Attempt {
+    const attempt: Attempt = { kind, client: clientKeyOf(req.socket.remoteAddress), users, user: users[0] };
+    this.#states.set(attempt, state);
+    return attempt;
+  }
+
+  #fingerprint(secret: SecretClass, ...parts: readonly Buffer[]): string {
+    const hmac = createHmac('sha256', this.#hmacKey).update(secret);
+    for (const part of parts) hmac.update(`\0${part.length}\0`).update(part);
+    return hmac.digest('base64');
+  }
+
+  /** HTTP Basic on any path: a password guess unless CUCM accepts it (401 counts). */
+  #basicAttempt(req: IncomingMessage, matchPath: string): Attempt | undefined {
+    const basic = basicCredentials(req.headers.authorization);
+    if (!basic) return undefined;
+    const users = new Set<string>();
+    addUserKeys(basic.user, users);
+    return this.#attempt(
+      req,
+      matchPath.startsWith('/cucm-uds/') ? 'uds-auth' : 'basic-auth',
+      { secret: 'password', fails: (status) => status === 401, fingerprints: [this.#fingerprint('password', basic.raw)], bodyStatus: undefined },
+      [...users],
+    );
+  }
+
+  /** The token endpoint: an attempt only when it carries a guessable secret (a client secret, a password grant). */
+  #tokenAttempt(req: IncomingMessage, params: readonly RequestParam[]): Attempt | undefined {
+    const all = (name: string) => params.filter((p) => p.name === name).map((p) => p.value);
+    const basic = basicCredentials(req.headers.authorization);
+    const clientIds = all('client_id');
+    const clientSecrets = all('client_secret');
+    const grantTypes = all('grant_type');
+    const usernames = all('username');
+    const passwords = all('password');
+    const passwordGrant = passwords.length > 0 || usernames.length > 0 || grantTypes.some((g) => g.toString('latin1').trim().toLowerCase() === 'password');
+    if (!basic && clientSecrets.length === 0 && !passwordGrant) return undefined;
+    const single = (values: readonly Buffer[]) => values.length === 1;
+    // Known good only when each secret was sent once, as Tomcat reads it: anything odd is never trusted.
+    const fingerprints: string[] = [];
+    let trustable = true;
+    if (basic) fingerprints.push(this.#fingerprint('oauth', basic.raw));
+    if (clientSecrets.length > 0) {
+      if (single(clientIds) && single(clientSecrets)) fingerprints.push(this.#fingerprint('oauth', clientIds[0]!, clientSecrets[0]!));
+      else trustable = false;
+    }
+    if (passwordGrant) {
+      if (single(usernames) && single(passwords)) fingerprints.push(this.#fingerprint('password', usernames[0]!, passwords[0]!));
+      else trustable = false;
+    }
+    const users = new Set<string>();
+    for (const name of usernames) addUserKeys(name, users);
+    return this.#attempt(
+      req,
+      'oauth-token',
+      {
+        secret: 'oauth',
+        // 401: client authentication failed. 400 is a wrong password in a password grant, or (RFC 6749 §5.2 allows
+        // it for credentials in the body) a wrong client secret, unless the client's credentials are known good.
+        fails: (status, knownGood) => status === 401 || (status === 400 && (passwordGrant || !knownGood)),
+        fingerprints: trustable ? fingerprints : [],
+        bodyStatus: undefined,
+      },
+      [...users],
+    );
+  }
+
+  #isKnownGood(fingerprints: readonly string[], now: number): boolean {
+    if (fingerprints.length === 0) return false;
+    for (const fingerprint of fingerprints) {
+      const expires = this.#knownGood.get(fingerprint);
+      if (expires === undefined || expires <= now) return false;
+    }
+    return true;
+  }
+
+  #rememberGood(fingerprints: readonly string[], now: number): void {
+    for (const fingerprint of fingerprints) {
+      this.#knownGood.delete(fingerprint);
+      this.#knownGood.set(fingerprint, now + this.#knownGoodTtlMs);
+    }
+    while (this.#knownGood.size > KNOWN_GOOD_MAX) this.#knownGood.delete(this.#knownGood.keys().next().value!);
+  }
+
+  /**
+   * Before the request goes anywhere (before a route queue, a body read or a
+   * node): refuses it when the client or a user id has no place left (or its
+   * body cannot be checked); otherwise takes a place under each, held by
+   * `attempt` until `answered` or `ended` settles it. Checking an attempt
+   * again changes nothing.
+   */
   check(attempt: Attempt, now: number): GuardVerdict | undefined {
-    const clientKey = `${attempt.kind}|${attempt.client}`;
-    const userKey = attempt.user === undefined ? undefined : `${attempt.kind}|${attempt.user}`;
-    if (this.#byClient.exceeded(clientKey, now)) return { kind: attempt.kind, scope: 'client' };
-    if (userKey && this.#byUser.exceeded(userKey, now)) return { kind: attempt.kind, scope: 'user' };
-    if (attempt.kind === 'em-login') this.#count(clientKey, userKey, now);
+    const state = this.#states.get(attempt);
+    if (!state) return undefined;
+    if (state.bodyStatus !== undefined) return { kind: attempt.kind, scope: 'body', status: state.bodyStatus, retryAfterMs: 0 };
+    if (state.clientKey !== undefined) return undefined;
+    const clientKey = `${state.secret}|${attempt.client}`;
+    // The user ids of every class share one budget per secret: a password guessed through UDS, authenticate.jsp or
+    // the OAuth sign-in is the same password. The token endpoint's user ids are passwords too.
+    const userSecret: SecretClass = state.secret === 'oauth' ? 'password' : state.secret;
+    const userKeys = attempt.users.map((user) => `${userSecret}|${user}`);
+    if (this.#byClient.free(clientKey, now) === 0) {
+      return { kind: attempt.kind, scope: 'client', status: 429, retryAfterMs: this.#byClient.retryAfterMs(clientKey, now) };
+    }
+    let blocked: string | undefined;
+    for (const key of userKeys) if (this.#byUser.free(key, now) === 0) blocked = key;
+    if (blocked !== undefined) {
+      let retryAfterMs = 0;
+      for (const key of userKeys) retryAfterMs = Math.max(retryAfterMs, this.#byUser.retryAfterMs(key, now));
+      return { kind: attempt.kind, scope: 'user', status: 429, retryAfterMs };
+    }
+    state.clientKey = clientKey;
+    state.userKeys = userKeys;
+    state.knownGood = this.#isKnownGood(state.fingerprints, now);
+    if (!state.knownGood) {
+      const reservation = new Reservation(now);
+      state.reservation = reservation;
+      this.#byClient.reserve(clientKey, reservation, now);
+      for (const key of userKeys) this.#byUser.reserve(key, reservation, now);
+    }
     return undefined;
   }
 
-  /** After the node answered: a refused Basic login counts. */
+  /**
+   * A node answered the attempt with `status`. A 5xx is not final (a busy
+   * node did not check it, and the request may go on to another): the
+   * attempt stays in flight. The first final answer settles it: counted, or
+   * for a Basic login (or token request) that succeeded, given back. Later
+   * calls change nothing.
+   */
   answered(attempt: Attempt, status: number, now: number): void {
-    if (attempt.kind === 'uds-auth' && status === 401) {
-      this.#count(`${attempt.kind}|${attempt.client}`, attempt.user === undefined ? undefined : `${attempt.kind}|${attempt.user}`, now);
-    }
+    const state = this.#states.get(attempt);
+    if (!state || state.clientKey === undefined || state.settled || status >= 500) return;
+    const failed = state.fails === undefined || state.fails(status, state.knownGood === true);
+    this.#settle(state, failed, now);
+    if (state.fails === undefined || state.fingerprints.length === 0) return;
+    if (failed) for (const fingerprint of state.fingerprints) this.#knownGood.delete(fingerprint);
+    else if (status >= 200 && status < 300) this.#rememberGood(state.fingerprints, now);
   }
 
-  #count(clientKey: string, userKey: string | undefined, now: number): void {
-    this.#byClient.hit(clientKey, now);
-    if (userKey) this.#byUser.hit(userKey, now);
+  /** The request is over (its response closed, answered or not): an attempt still unsettled counts. */
+  ended(attempt: Attempt, now: number): void {
+    const state = this.#states.get(attempt);
+    if (state && state.clientKey !== undefined && !state.settled) this.#settle(state, true, now);
+  }
+
+  /** The request is over and no try of it reached a node (a queue refused it, its body broke a limit): the places are given back. */
+  unsent(attempt: Attempt, now: number): void {
+    const state = this.#states.get(attempt);
+    if (state && state.clientKey !== undefined && !state.settled) this.#settle(state, false, now);
+  }
+
+  #settle(state: AttemptState, counted: boolean, now: number): void {
+    state.settled = true;
+    const clientKey = state.clientKey!;
+    const userKeys = state.userKeys!;
+    const reservation = state.reservation;
+    if (reservation) {
+      this.#byClient.settle(clientKey, reservation, counted, now);
+      for (const key of userKeys) this.#byUser.settle(key, reservation, counted, now);
+    } else if (counted) {
+      this.#byClient.hit(clientKey, now);
+      for (const key of userKeys) this.#byUser.hit(key, now);
+    }
   }
 }

@@ -195,7 +195,9 @@ export class Exchange<N, R> {
     this.#live = [];
     const now = this.#o.clock.now();
     for (const loser of losers) {
-      if (this.#hedging && now - loser.startedAt >= this.#o.hedgeMs) this.#o.events.slow(loser.node, attempt.node);
+      // Slow only if it had its head start and still lost: a hedge that merely answered later than the
+      // first try tells nothing against its node (the request was slow everywhere).
+      if (this.#hedging && loser.startedAt < attempt.startedAt && now - loser.startedAt >= this.#o.hedgeMs) this.#o.events.slow(loser.node, attempt.node);
       loser.abort();
     }
     this.#o.events.answer(attempt, res, this.#hedged, attempt.node !== this.#first);

@@ -15,7 +15,7 @@ export function hasRequestBody(req: IncomingMessage): boolean {
  * up front, so it is counted as it flows; over `maxBodyBytes`, `onTooLarge`
  * is told and the try fails (the handler answers 413).
  */
-export async function* requestBody(req: IncomingMessage, maxBodyBytes: number, onTooLarge: () => void): AsyncGenerator<Buffer> {
+export async function* requestBody(req: IncomingMessage, maxBodyBytes: number, onTooLarge: () => void, onChunk?: (bytes: number) => void): AsyncGenerator<Buffer> {
   const counted = req.headers['content-length'] === undefined;
   let received = 0;
   // Not destroyed when the try stops reading: the client still gets an answer on this connection.
@@ -27,6 +27,7 @@ export async function* requestBody(req: IncomingMessage, maxBodyBytes: number, o
         throw new Error('request body over the limit');
       }
     }
+    onChunk?.(chunk.length);
     yield chunk;
   }
 }

@@ -29,7 +29,7 @@ import type { UpstreamNode } from '../upstream/upstream-node.js';
 import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import type { RouteConfig } from '../config/types.js';
 import { systemClock } from '../clock.js';
-import { classifyUpstreamError, SLOW_NODE, type UpstreamFailure } from './upstream-failure.js';
+import { classifyUpstreamError, FIRST_BYTE_TIMEOUT, SLOW_NODE, type UpstreamFailure } from './upstream-failure.js';
 import { loggableTarget } from './loggable-target.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { UpstreamTry } from './upstream-try.js';
@@ -41,10 +41,12 @@ import { respondStatus, accessLog, type ListenerInfo } from './local-answer.js';
 import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
 import type { Attempt, CredentialGuard } from './credential-guard.js';
-import { BODY_TOO_LARGE, type LimitVerdict } from './request-limits.js';
+import { BODY_TOO_LARGE, BODY_TOO_SLOW, type LimitVerdict } from './request-limits.js';
 import { createAdmission } from './admission.js';
-import { Exchange, type ExchangeEvents, type ExchangeTry, type TryHooks } from './exchange.js';
+import { Exchange, type ExchangeEvents, type ExchangeTry, type NodePicker, type TryHooks } from './exchange.js';
 import { ConcurrencyGate, type GateTicket } from './concurrency-gate.js';
+import { isForm, paramInLocation, paramKey, paramValue } from './param-affinity.js';
+import { rateGuard, readWhole, readsWhole, type BodyLimits } from './body-reader.js';
 
 export type { ListenerInfo } from './local-answer.js';
 
@@ -79,8 +81,14 @@ interface RequestContext {
   readonly hasBody: boolean;
   /** The cookie that carries the client's upstream session, unless affinity is off. */
   readonly affinityCookie: string | undefined;
-  readonly sessionId: string | undefined;
-  readonly credentials: { readonly guard: CredentialGuard; readonly attempt: Attempt } | undefined;
+  sessionId: string | undefined;
+  /** A small form body read whole before a node was chosen (it names the session: see param-affinity.ts). */
+  bufferedBody: Buffer | undefined;
+  /** A passive failure was reported to the primary for this request (at most one is). */
+  reported: boolean;
+  /** Set when the body streams: its minimum rate (body-reader.ts). */
+  bodyLimits: BodyLimits | undefined;
+  credentials: { readonly guard: CredentialGuard; readonly attempt: Attempt } | undefined;
   /** The client's headers as the nodes get them, less `Host` (each node's own). */
   readonly headers: string[];
   readonly maxBodyBytes: number;
@@ -89,6 +97,20 @@ interface RequestContext {
   bodyTooLarge: boolean;
   bytes: number;
   ticket: GateTicket | undefined;
+}
+
+/** `routes[].affinityParam`: the session named by a query or form parameter, when no cookie named one. */
+function paramSession(ctx: RequestContext, query: string): void {
+  const param = ctx.route.affinityParam;
+  if (param === undefined || ctx.sessionId !== undefined) return;
+  let value = paramValue(query.slice(1), param);
+  if (value === undefined && ctx.bufferedBody !== undefined && isForm(ctx.req)) value = paramValue(ctx.bufferedBody.toString('latin1'), param);
+  if (value !== undefined) ctx.sessionId = paramKey(param, value);
+}
+
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.toLowerCase() === '100-continue';
 }
 
 /** The session cookie of a route: its own, the cluster's sticky cookie, else Tomcat's. `none` turns it off. */
@@ -128,7 +150,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
         method: ctx.method,
         path: ctx.target,
         headers,
-        body: ctx.hasBody ? requestBody(ctx.req, ctx.maxBodyBytes, () => (ctx.bodyTooLarge = true)) : null,
+        body: ctx.bufferedBody ?? (ctx.hasBody ? requestBody(ctx.req, ctx.maxBodyBytes, () => (ctx.bodyTooLarge = true), streamed(ctx)) : null),
         connectMs: timeouts.connectMs,
         firstByteMs: timeouts.firstByteMs,
         onConnected: () => hooks.connected(),
@@ -167,12 +189,18 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     ctx.winnerRes = proxyRes;
     if (hedged) metrics.hedgedRequests.inc({ cluster: cluster.name, winner: failover ? 'hedge' : 'first' });
     if (failover) metrics.failovers.inc({ cluster: cluster.name });
+    const bind = (session: string) => {
+      ctx.cluster.sticky.set(cluster.name, session, node.name, Date.now());
+      observer?.session(cluster.name, session, node.name);
+    };
     if (ctx.affinityCookie !== undefined) {
       const issued = responseSessionId(proxyRes.headers['set-cookie'], ctx.affinityCookie);
-      if (issued && issued !== ctx.sessionId) {
-        ctx.cluster.sticky.set(cluster.name, issued, node.name, Date.now());
-        observer?.session(cluster.name, issued, node.name);
-      }
+      if (issued && issued !== ctx.sessionId) bind(issued);
+    }
+    const param = ctx.route.affinityParam;
+    if (param !== undefined && proxyRes.statusCode !== undefined && proxyRes.statusCode >= 300 && proxyRes.statusCode < 400) {
+      const handedOut = paramInLocation(proxyRes.headers.location, param);
+      if (handedOut !== undefined) bind(paramKey(param, handedOut));
     }
     const res = ctx.res;
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
@@ -210,11 +238,46 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       `upstream ${node.cluster}/${node.name} failed: ${failure.class} ${failure.code}`,
     );
     metrics.upstreamFailures.inc({ cluster: node.cluster, node: node.name, layer: failure.class });
+    // Slow is not dead: a node that took the request and had no answer within firstByteMs may be
+    // working on a slow request (an LDAP-backed login, a large directory). The active checks, with
+    // their own timeout, decide whether it hangs; a request must not take a node out by being slow.
+    if (failure.code === FIRST_BYTE_TIMEOUT) {
+      if (answered && ctx.exchange?.winner === attempt) ctx.res.destroy();
+      return;
+    }
     // This worker stops choosing the node at once; the primary's verdict (rise/fall) follows.
     if (failure.class !== 'reset' || !answered) node.eject(ctx.cluster.config.healthCheck.intervalMs);
-    observer?.failure(node, failure);
+    // Once per request: a request that fails on every node it tries says as much about itself as about them.
+    if (!ctx.reported) {
+      ctx.reported = true;
+      observer?.failure(node, failure);
+    }
     // Mid-body: the head is out, nothing can be fixed any more; cut the client short.
     if (answered && ctx.exchange?.winner === attempt) ctx.res.destroy();
+  };
+
+  /** A streaming body's bytes, fed to its minimum-rate watchdog (started with the first try that pulls it). */
+  const streamed = (ctx: RequestContext): ((bytes: number) => void) | undefined => {
+    const limits = ctx.bodyLimits;
+    if (limits === undefined || limits.minBodyBytesPerSecond === 0) return undefined;
+    let guard: ReturnType<typeof rateGuard> | undefined;
+    return (bytes) => {
+      if (guard === undefined) {
+        guard = rateGuard(limits, systemClock, () => tooSlow(ctx));
+        const stop = guard.stop;
+        ctx.req.once('end', stop);
+        ctx.res.once('close', stop);
+      }
+      guard.received(bytes);
+    };
+  };
+
+  /** A body streaming below the minimum rate: the node's connection is freed and the client told, on a closing connection. */
+  const tooSlow = (ctx: RequestContext): void => {
+    ctx.exchange?.cancel();
+    ctx.exchange?.winner?.abort();
+    if (ctx.res.headersSent) ctx.res.destroy();
+    else admission.reject(ctx.res, BODY_TOO_SLOW);
   };
 
   /** Builds the request's exchange and starts it: the route's policy, the cluster's timeouts and nodes. */
@@ -222,16 +285,33 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const { cluster, route } = ctx;
     const timeouts = cluster.config.timeouts;
     const preferredName = ctx.sessionId === undefined ? undefined : cluster.sticky.get(cluster.config.name, ctx.sessionId, Date.now());
+    const preferred = preferredName === undefined ? undefined : cluster.nodesByName.get(preferredName);
+    let nodes: NodePicker<UpstreamNode> = {
+      pick: (exclude, prefer) => cluster.balancer.pick(exclude, prefer, route.service),
+      pickAvailable: (exclude) => cluster.balancer.pickAvailable(exclude, route.service),
+    };
+    if (route.affinityMode === 'strict' && preferredName !== undefined) {
+      // The session lives on one node: there, or nowhere. Another node could only refuse it (or worse, start over).
+      if (preferred === undefined || !preferred.available(Date.now(), route.service)) {
+        ctx.ticket?.leave();
+        ctx.credentials?.guard.unsent(ctx.credentials.attempt, Date.now());
+        respondStatus(ctx.res, 503, 'The server holding this session is unavailable. Sign in again.');
+        return;
+      }
+      nodes = { pick: (exclude) => (exclude.has(preferred) ? undefined : preferred), pickAvailable: () => undefined };
+    }
     const exchange = new Exchange<UpstreamNode, UpstreamResponse>({
-      replay: route.replay,
+      // A guess hedged to a second node would be two guesses under one place.
+      replay: ctx.credentials && route.replay === 'hedge' ? 'before-send' : route.replay,
       hedgeMs: timeouts.hedgeMs,
       retries: cluster.config.retries,
       totalMs: timeouts.totalMs,
-      hasBody: ctx.hasBody,
-      preferred: preferredName === undefined ? undefined : cluster.nodesByName.get(preferredName),
+      // A body read whole can be sent again; one that streams cannot.
+      hasBody: ctx.hasBody && ctx.bufferedBody === undefined,
+      preferred,
       clock: systemClock,
       // The route's service check decides which nodes may serve it (a node can be up for UDS and down for EM).
-      nodes: { pick: (exclude, preferred) => cluster.balancer.pick(exclude, preferred, route.service), pickAvailable: (exclude) => cluster.balancer.pickAvailable(exclude, route.service) },
+      nodes,
       budget: budgetOf(cluster),
       startTry: (node, hooks) => startTry(ctx, node, hooks),
       statusOf: (err) => classifyUpstreamError(err).status,
@@ -254,6 +334,8 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       // A free place admits within enter(): start once the ticket is held, so a quick failure can hand the place back.
       admitted: () => (ctx.ticket === undefined ? (admittedAtOnce = true) : go()),
       refused: (why) => {
+        // Never sent: the guess gives its places back.
+        ctx.credentials?.guard.unsent(ctx.credentials.attempt, Date.now());
         metrics.rejectedRequests.inc({ reason: why === 'full' ? 'route-queue-full' : 'route-queue-timeout' });
         log.warn({ event: 'route_queue_refused', cluster: cluster.config.name, route: route.pathPrefix, why }, `too many requests in flight for ${route.pathPrefix}`);
         ctx.res.setHeader('retry-after', String(Math.max(1, Math.ceil(route.queueTimeoutMs / 1000))));
@@ -268,7 +350,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     const state = options.state();
     const admitted = admission.admit(req, res, listener, state, startNs);
     if (!admitted) return;
-    const { decision, attempt, maxBodyBytes } = admitted;
+    const { decision, maxBodyBytes } = admitted;
     const cluster = state.clusters.get(decision.cluster)!;
     const affinityCookie = affinityCookieOf(decision.route, cluster);
     const ctx: RequestContext = {
@@ -282,7 +364,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       hasBody: hasRequestBody(req),
       affinityCookie,
       sessionId: affinityCookie === undefined ? undefined : requestSessionId(req.headers.cookie, decision.forwardPath, affinityCookie),
-      credentials: attempt ? { guard: state.guard, attempt } : undefined,
+      credentials: undefined,
       headers: upstreamHeaders(req, listener.protocol),
       maxBodyBytes,
       exchange: undefined,
@@ -290,11 +372,16 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       bodyTooLarge: false,
       bytes: 0,
       ticket: undefined,
+      bufferedBody: undefined,
+      bodyLimits: undefined,
+      reported: false,
     };
     req.url = decision.forwardPath;
     const logAccess = state.config.log.access;
     res.once('close', () => {
       ctx.ticket?.leave();
+      // An attempt no node answered counts (the guard settles each attempt once).
+      ctx.credentials?.guard.ended(ctx.credentials.attempt, Date.now());
       const exchange = ctx.exchange;
       // The client left before its answer was complete: whatever is still on its way from a node is cut, not pooled.
       if (exchange && !res.writableFinished) {
@@ -308,7 +395,29 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       }
     });
     const gate = gateOf(decision.route, state.config.workers);
-    if (gate) queueThenProxy(ctx, gate);
-    else proxy(ctx);
+    const go = () => {
+      // Counted with the body in hand (Tomcat reads credentials from a form body too), before any queue or node.
+      const checked = admission.checkCredentials(req, res, state, decision, ctx.bufferedBody);
+      if (!checked) return;
+      if (checked.attempt) ctx.credentials = { guard: state.guard, attempt: checked.attempt };
+      paramSession(ctx, decision.query);
+      if (gate) queueThenProxy(ctx, gate);
+      else proxy(ctx);
+    };
+    if (!ctx.hasBody) return go();
+    const http = state.config.limits.http;
+    const limits: BodyLimits = { bufferBodyBytes: http.bufferBodyBytes, maxBodyBytes, bodyTimeoutMs: http.bodyTimeoutMs, minBodyBytesPerSecond: http.minBodyBytesPerSecond };
+    ctx.bodyLimits = limits;
+    // The head passed every limit: only now is the body asked for (checkContinue in data-plane.ts).
+    if (expectsContinue(req)) res.writeContinue();
+    if (!readsWhole(req, limits)) return go();
+    readWhole(req, limits, systemClock).then((outcome) => {
+      if (outcome.kind === 'whole') {
+        ctx.bufferedBody = outcome.body;
+        go();
+      } else if (outcome.kind === 'too-large') admission.reject(res, BODY_TOO_LARGE);
+      else if (outcome.kind === 'too-slow') admission.reject(res, BODY_TOO_SLOW);
+      else res.destroy();
+    });
   };
 }

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { HttpLimits } from '../config/types.js';
 
 export interface LimitVerdict {
-  readonly status: 400 | 413 | 414 | 429 | 431 | 503;
+  readonly status: 400 | 408 | 413 | 414 | 429 | 431 | 503;
   readonly limit: string;
   /** Whether the connection must close after the answer (framing can no longer be trusted). */
   readonly close: boolean;
@@ -21,6 +21,8 @@ const URL_TOO_LONG: LimitVerdict = { status: 414, limit: 'url', close: false };
 const TOO_MANY_HEADERS: LimitVerdict = { status: 431, limit: 'headers', close: true };
 const DUPLICATE_HOST: LimitVerdict = { status: 400, limit: 'duplicate-host', close: true };
 const BODY_TOO_LARGE: LimitVerdict = { status: 413, limit: 'body', close: true };
+/** A body not complete by limits.http.bodyTimeoutMs, or streaming below minBodyBytesPerSecond. */
+const BODY_TOO_SLOW: LimitVerdict = { status: 408, limit: 'body-timeout', close: true };
 
 export function checkRequestHead(req: IncomingMessage, limits: HttpLimits): LimitVerdict | undefined {
   if ((req.url?.length ?? 0) > limits.maxUrlBytes) return URL_TOO_LONG;
@@ -40,4 +42,4 @@ export function checkDeclaredBody(req: IncomingMessage, maxBodyBytes: number): L
   return length !== undefined && Number(length) > maxBodyBytes ? BODY_TOO_LARGE : undefined;
 }
 
-export { BODY_TOO_LARGE };
+export { BODY_TOO_LARGE, BODY_TOO_SLOW };

@@ -8,6 +8,12 @@
  * server block in nginx: a request for `cl2.example` is routed by cl2's
  * routes when one matches its path, and by the host-less routes otherwise.
  * Within a table the longest prefix wins; its method decides 405.
+ *
+ * A `*` segment in a prefix matches any one segment (the push-token route is
+ * `/cucm-uds/user/{*}/device/{*}/devicetoken` with bare stars): UDS puts the user id and device pkid in the path, and only
+ * some resources under a user may be written. Such a route files under its
+ * static start (`/cucm-uds/user/`); a path its pattern does not match falls
+ * through to the next shorter prefix, as if the route were not there.
  */
 import { Buffer } from 'node:buffer';
 import { ConfigError } from '../errors.js';
@@ -84,7 +90,8 @@ interface Group<R extends RoutePattern> {
   readonly routes: R[];
   /** Per route: allowed methods, or null for any. */
   readonly methods: (ReadonlySet<string> | null)[];
-  readonly allow: string[];
+  /** Per route: the whole pattern of a prefix with `*` segments, or null. */
+  readonly patterns: (RegExp | null)[];
 }
 
 interface Table<R extends RoutePattern> {
@@ -120,12 +127,35 @@ function groupMatches<R extends RoutePattern>(g: Group<R>, path: string): boolea
   return path === g.key || (path.startsWith(g.key) && path.charCodeAt(g.key.length) === 0x2f);
 }
 
-function findGroup<R extends RoutePattern>(table: Table<R>, matchPath: string): Group<R> | undefined {
-  const bucket = table.buckets.get(firstSegment(matchPath));
+/** The decision of the longest matching prefix whose routes cover the path (see the header on `*`). */
+function findDecision<R extends RoutePattern>(table: Table<R>, method: string, t: NormalisedTarget): RouteDecision<R> | undefined {
+  const bucket = table.buckets.get(firstSegment(t.matchPath));
   if (bucket !== undefined) {
-    for (let i = 0; i < bucket.length; i++) if (groupMatches(bucket[i]!, matchPath)) return bucket[i];
+    for (let i = 0; i < bucket.length; i++) {
+      const g = bucket[i]!;
+      if (!groupMatches(g, t.matchPath)) continue;
+      const d = decide(g, method, t);
+      if (d !== undefined) return d;
+    }
   }
-  return table.root;
+  return table.root === undefined ? undefined : decide(table.root, method, t);
+}
+
+/** `*` segments of a normalised prefix as a pattern over matchPaths; null for a plain prefix. */
+function compilePattern(key: string): RegExp | null {
+  if (!key.split('/').includes('*')) return null;
+  const body = key
+    .split('/')
+    .map((seg) => (seg === '*' ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  // A prefix ending in `/` covers what lies below it; otherwise the path itself or below a `/`.
+  return new RegExp(key.endsWith('/') ? `^${body}` : `^${body}(?:/|$)`);
+}
+
+/** Where a prefix with `*` segments is filed: its start up to the first `*`. */
+function staticStart(key: string): string {
+  const star = key.indexOf('/*');
+  return star < 0 ? key : key.slice(0, star + 1);
 }
 
 function compilePrefix(prefix: string, index: number): string {
@@ -137,7 +167,9 @@ function compilePrefix(prefix: string, index: number): string {
   return t.matchPath;
 }
 
-function addRoute<R extends RoutePattern>(table: Table<R>, route: R, key: string): void {
+function addRoute<R extends RoutePattern>(table: Table<R>, route: R, fullKey: string): void {
+  const pattern = compilePattern(fullKey);
+  const key = staticStart(fullKey);
   let group: Group<R> | undefined;
   const seg = firstSegment(key);
   const bucket = key === '/' ? undefined : (table.buckets.get(seg) ?? []);
@@ -145,7 +177,7 @@ function addRoute<R extends RoutePattern>(table: Table<R>, route: R, key: string
   else group = bucket.find((g) => g.key === key);
   if (group === undefined) {
     const dir = key.endsWith('/');
-    group = { key, dir, bare: dir ? key.slice(0, -1) : key, routes: [], methods: [], allow: [] };
+    group = { key, dir, bare: dir ? key.slice(0, -1) : key, routes: [], methods: [], patterns: [] };
     if (bucket === undefined) table.root = group;
     else {
       bucket.push(group);
@@ -163,26 +195,34 @@ function addRoute<R extends RoutePattern>(table: Table<R>, route: R, key: string
   }
   group.routes.push(route);
   group.methods.push(methods);
-  for (const m of methods ?? []) if (!group.allow.includes(m)) group.allow.push(m);
+  group.patterns.push(pattern);
 }
 
-function decide<R extends RoutePattern>(group: Group<R>, method: string, t: NormalisedTarget): RouteDecision<R> {
+/** The group's decision for the path, or undefined when none of its routes covers it (only `*` routes can miss). */
+function decide<R extends RoutePattern>(group: Group<R>, method: string, t: NormalisedTarget): RouteDecision<R> | undefined {
+  let allow: string[] | undefined;
   for (let i = 0; i < group.routes.length; i++) {
+    const pattern = group.patterns[i]!;
+    if (pattern !== null && !pattern.test(t.matchPath)) continue;
     const allowed = group.methods[i]!;
-    if (allowed === null || allowed.has(method)) {
-      const route = group.routes[i]!;
-      return {
-        kind: 'proxy',
-        route,
-        cluster: route.cluster,
-        forwardPath: t.forwardPath,
-        matchPath: t.matchPath,
-        query: t.query,
-        targetHost: t.host,
-      };
+    if (allowed !== null && !allowed.has(method)) {
+      allow ??= [];
+      for (const m of allowed) if (!allow.includes(m)) allow.push(m);
+      continue;
     }
+    const route = group.routes[i]!;
+    return {
+      kind: 'proxy',
+      route,
+      cluster: route.cluster,
+      forwardPath: t.forwardPath,
+      matchPath: t.matchPath,
+      query: t.query,
+      targetHost: t.host,
+    };
   }
-  return { kind: 'method-not-allowed', status: 405, allow: group.allow };
+  // Allow lists the methods of the routes that cover the path, in route order.
+  return allow === undefined ? undefined : { kind: 'method-not-allowed', status: 405, allow };
 }
 
 /**
@@ -207,11 +247,7 @@ export function createRouter<R extends RoutePattern = RouteConfig>(routes: reado
     addRoute(table, route, key);
   });
   for (const table of [anyHost, ...byHost.values()]) {
-    for (const bucket of table.buckets.values()) {
-      bucket.sort((a, b) => b.key.length - a.key.length);
-      for (const g of bucket) Object.freeze(g.allow);
-    }
-    if (table.root !== undefined) Object.freeze(table.root.allow);
+    for (const bucket of table.buckets.values()) bucket.sort((a, b) => b.key.length - a.key.length);
   }
   const hostRouting = byHost.size > 0;
 
@@ -219,19 +255,19 @@ export function createRouter<R extends RoutePattern = RouteConfig>(routes: reado
     route(method: string, rawTarget: string, host?: string): RouteDecision<R> {
       const t = normaliseTarget(rawTarget);
       if (!t.ok) return { kind: 'bad-request', status: 400, reason: t.reason };
-      if (deny.isDenied(t.matchPath)) return DENY;
-      const deeper = t.decodedMatchPaths;
-      for (let i = 0; i < deeper.length; i++) if (deny.isDenied(deeper[i]!)) return DENY;
-
-      let group: Group<R> | undefined;
+      let decision: RouteDecision<R> | undefined;
       if (hostRouting) {
         const h = t.host ?? host;
         const table = h === undefined ? undefined : byHost.get(hostKey(h));
-        if (table !== undefined) group = findGroup(table, t.matchPath);
+        if (table !== undefined) decision = findDecision(table, method, t);
       }
-      group ??= findGroup(anyHost, t.matchPath);
-      if (group === undefined) return NOT_FOUND;
-      return decide(group, method, t);
+      decision = decision ?? findDecision(anyHost, method, t) ?? NOT_FOUND;
+      // The deny list decides after the route: an opt-in path (/ma/, /cucm-uds/private/...) is open only to a route that names it.
+      const prefix = decision.kind === 'proxy' ? decision.route.pathPrefix : undefined;
+      if (deny.isDenied(t.matchPath, prefix)) return DENY;
+      const deeper = t.decodedMatchPaths;
+      for (let i = 0; i < deeper.length; i++) if (deny.isDenied(deeper[i]!, prefix)) return DENY;
+      return decision;
     },
   };
 }

@@ -17,8 +17,8 @@ export interface TryOptions {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
-  /** The request body, pulled only once the node's connection is up: a refused connection leaves it unread. */
-  readonly body: AsyncIterable<Buffer> | null;
+  /** The request body, pulled only once the node's connection is up: a refused connection leaves it unread. A Buffer was read whole first. */
+  readonly body: AsyncIterable<Buffer> | Buffer | null;
   readonly connectMs: number;
   readonly firstByteMs: number;
   /** Called once the node's connection is up, just before the request head leaves. */

@@ -7,6 +7,7 @@
  */
 export { compileRewriteRules, MAX_NAMES, RewriteRules, type RewriteNameGroup, type RewriteRulesInput, type RewriteVariant } from './rules.js';
 export { RewriteTarget, type PortMapping, type Scheme, type TargetSpec } from './target.js';
+export { MAX_SERVERS_LIST_BYTES, replaceServerList, ServersListTarget } from './servers-list.js';
 export { MAX_LINK_PATH, type LinkCheck } from './links.js';
 export { planBody, type BodyCoding, type BodyHeaders } from './body.js';
 export { looksWide } from './chunk-scanner.js';

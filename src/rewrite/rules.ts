@@ -8,6 +8,7 @@ import { CompiledNames } from './matcher.js';
 import { normaliseName, type NormalisedName } from './names.js';
 import { RewriteTarget, type PortMapping, type TargetContext, type TargetSpec } from './target.js';
 import { LINK_KEEP, type LinkCheck } from './links.js';
+import { ServersListTarget } from './servers-list.js';
 
 /** Names rewritten to a fixed public name: another cluster the gateway fronts (issue 9). */
 export interface RewriteNameGroup {
@@ -125,6 +126,27 @@ export class RewriteRules implements TargetContext {
     if (target === undefined) {
       if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
       target = new RewriteTarget(this, spec, links);
+      this.#targets.set(key, target);
+    }
+    return target;
+  }
+
+  /**
+   * The rewriter for a UDS `/cucm-uds/servers` answer towards one listener:
+   * as `forTarget`, and the answer's server list becomes `servers` (the
+   * gateway names, each once, in order: see servers-list.ts). Cached with
+   * the `forTarget` ones, per (scheme, host, port, servers).
+   */
+  forServersList(spec: TargetSpec, servers: readonly string[], links: LinkCheck | undefined = this.links): RewriteTarget {
+    if (links !== this.#targetsLinks) {
+      this.#targets.clear();
+      this.#targetsLinks = links;
+    }
+    const key = `servers|${spec.scheme}|${spec.host}|${spec.port}|${servers.join(' ')}`;
+    let target = this.#targets.get(key);
+    if (target === undefined) {
+      if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
+      target = new ServersListTarget(this, spec, links, [...servers]);
       this.#targets.set(key, target);
     }
     return target;

@@ -11,7 +11,7 @@ import type { ClusterConfig, NodeConfig, RouteConfig, UcgateConfig } from '../co
  * Configuration files are static reads: hedged past a hung TFTP server. No
  * concurrency ceiling, so the queue keys are never consulted.
  */
-const TFTP_ROUTE = { methods: ['GET', 'HEAD'], replay: 'hedge', maxQueued: 0, queueTimeoutMs: 1 } as const satisfies Partial<RouteConfig>;
+const TFTP_ROUTE = { methods: ['GET', 'HEAD'], replay: 'hedge', affinityMode: 'prefer', maxQueued: 0, queueTimeoutMs: 1 } as const satisfies Partial<RouteConfig>;
 
 /**
  * A cluster's TFTP servers: `clusters[].tftp.nodes` when given (dedicated

@@ -1,5 +1,6 @@
 /**
- * The front of the TFTP listeners: only GET/HEAD of an allowed file name get
+ * The front of the TFTP listeners: only GET/HEAD of an allowed file name (on
+ * `tftp.allow`, or a group configuration file the cluster has learned) get
  * past it, to the ordinary proxy path; everything else is answered here and
  * never reaches a node.
  */
@@ -20,6 +21,10 @@ function answer(res: ServerResponse, status: 404 | 405): void {
 
 export interface TftpGateOptions {
   readonly matcher: () => TftpFileMatcher;
+  /** A name off the allow-list that the request's cluster has learned (group configuration files): its `/name`, else undefined. */
+  readonly learned?: (req: IncomingMessage, rawTarget: string) => string | undefined;
+  /** An allowed file is about to be fetched: the caller may watch its answer go out. */
+  readonly passing?: (req: IncomingMessage, res: ServerResponse, file: string) => void;
   /** False once a reload removed `tftp`: connections still open on the old listeners get 404. */
   readonly enabled: () => boolean;
   readonly proxy: GatewayRequestHandler;
@@ -31,7 +36,8 @@ export function createTftpGate(options: TftpGateOptions): GatewayRequestHandler 
   const { proxy, metrics, log } = options;
   return (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
     const method = req.method ?? 'GET';
-    const file = (method === 'GET' || method === 'HEAD') && options.enabled() ? options.matcher()(req.url ?? '') : undefined;
+    const open = (method === 'GET' || method === 'HEAD') && options.enabled();
+    const file = open ? (options.matcher()(req.url ?? '') ?? options.learned?.(req, req.url ?? '')) : undefined;
     if (file === undefined) {
       const status = method === 'GET' || method === 'HEAD' ? 404 : 405;
       metrics.rejectedRequests.inc({ reason: status === 404 ? 'tftp-file' : 'tftp-method' });
@@ -42,6 +48,7 @@ export function createTftpGate(options: TftpGateOptions): GatewayRequestHandler 
       return;
     }
     req.url = file;
+    options.passing?.(req, res, file);
     proxy(req, res, listener);
   };
 }

@@ -7,6 +7,11 @@
  * health (the primary checks it once, on its UDS port); failures on the TFTP
  * port eject it from this worker's TFTP traffic only, so a TFTP problem never
  * takes the node's UDS and phone services out of service.
+ *
+ * Group configuration files: the `configurationFile=` names of the Jabber
+ * device files this worker passes are learned per cluster (learned-files.ts)
+ * and reported, so every worker lets them through; service-profile TFTP
+ * server lists point at the gateway (server-list.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeConfig, UcgateConfig } from '../config/types.js';
@@ -18,7 +23,9 @@ import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '
 import type { LimitVerdict } from '../proxy/request-limits.js';
 import type { LinkCheck, RewriteRules, RewriteVariant } from '../rewrite/index.js';
 import { RouterLinkCheck, unroutedLinksFor } from '../proxy/link-routing.js';
-import { compileTftpAllow, type TftpFileMatcher } from './file-names.js';
+import { compileTftpAllow, isJabberDeviceFile, isSafeFileName, type TftpFileMatcher } from './file-names.js';
+import { LearnedFiles, tapResponse } from './learned-files.js';
+import { withServerLists } from './server-list.js';
 import { createTftpGate } from './tftp-gate.js';
 import { tftpFilePortMap, udsPortMap, type BoundListener } from './port-map.js';
 import { tftpNodesOf, tftpProxyConfig } from './tftp-config.js';
@@ -32,10 +39,14 @@ const TFTP_MEDIA_TYPES = ['application/octet-stream', 'text/plain'];
 /** The node outcomes of TFTP traffic stay in this worker: see the module comment. */
 const LOCAL_ONLY: UpstreamObserver = { failure: () => {}, serverError: () => {}, session: () => {} };
 
+/** Unsafe `configurationFile=` values warned about per worker; more are only logged at debug. */
+const MAX_WARNED = 100;
+
 /**
  * A rewrite holder that follows the main listeners' holder of the same
  * cluster (which learns names from `/cucm-uds/servers` and SRV), in the
- * variant TFTP files need. Names are never learned from TFTP files.
+ * variant TFTP files need (URLs only, plus TFTP server lists). Host names
+ * are never learned from TFTP files.
  * `links`: a file's URLs that land on the main listeners (directories,
  * authentication, UDS) are rewritten only where the main router routes them.
  */
@@ -57,7 +68,7 @@ class FollowingRules {
     const base = this.#base();
     const variant = this.#variant();
     if (this.#rules === undefined || base !== this.#seenBase || variant !== this.#seenVariant) {
-      this.#rules = base.withOptions({ ...variant, links: this.#links });
+      this.#rules = withServerLists(base.withOptions({ ...variant, links: this.#links }));
       this.#seenBase = base;
       this.#seenVariant = variant;
     }
@@ -75,6 +86,8 @@ export interface TftpPlaneOptions {
   /** The main listeners' state, whose rewrite names TFTP files follow. */
   readonly mainState: () => ProxyState | undefined;
   readonly connectionVerdict?: (req: IncomingMessage) => LimitVerdict | undefined;
+  /** A group configuration file name this worker learned first: tell the other workers (through the primary). */
+  readonly reportLearned?: (cluster: string, name: string) => void;
 }
 
 export class TftpPlane {
@@ -82,6 +95,9 @@ export class TftpPlane {
   #state: ProxyState | undefined;
   #matcher: TftpFileMatcher = () => undefined;
   #variant: RewriteVariant = { urlsOnly: true, extraMediaTypes: TFTP_MEDIA_TYPES };
+  /** Kept across reloads (for the clusters that stay): a reload must not 404 the group files Jabber is using. */
+  readonly #learned = new LearnedFiles();
+  readonly #warned = new Set<string>();
   readonly handle: (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
 
   constructor(options: TftpPlaneOptions) {
@@ -93,7 +109,65 @@ export class TftpPlane {
       observer: LOCAL_ONLY,
       ...(options.connectionVerdict ? { connectionVerdict: options.connectionVerdict } : {}),
     });
-    this.handle = createTftpGate({ matcher: () => this.#matcher, enabled: () => this.#state !== undefined, proxy, metrics: options.metrics, log: options.log });
+    this.handle = createTftpGate({
+      matcher: () => this.#matcher,
+      learned: (req, rawTarget) => this.#learnedFile(req, rawTarget),
+      passing: (req, res, file) => this.#watch(req, res, file),
+      enabled: () => this.#state !== undefined,
+      proxy,
+      metrics: options.metrics,
+      log: options.log,
+    });
+  }
+
+  /** The group configuration file names learned for `cluster`, oldest first. */
+  learnedFiles(cluster: string): string[] {
+    return this.#learned.list(cluster);
+  }
+
+  /** Names another worker learned (sent on by the primary). */
+  learn(cluster: string, names: readonly string[]): void {
+    for (const name of names) this.#learned.learn(cluster, name);
+  }
+
+  /** The cluster a TFTP request for `path` goes to (by its Host), as the proxy will decide it. */
+  #clusterOf(req: IncomingMessage, path: string): string | undefined {
+    const decision = this.#state?.router.route('GET', path, req.headers.host);
+    return decision?.kind === 'proxy' ? decision.cluster : undefined;
+  }
+
+  /** `/name` when `rawTarget` names a file learned for the request's cluster (any query dropped, as for allowed names). */
+  #learnedFile(req: IncomingMessage, rawTarget: string): string | undefined {
+    if (this.#learned.empty) return undefined;
+    const query = rawTarget.indexOf('?');
+    const path = query < 0 ? rawTarget : rawTarget.slice(0, query);
+    if (path.charCodeAt(0) !== 0x2f /* / */ || !isSafeFileName(path.slice(1))) return undefined;
+    const cluster = this.#clusterOf(req, path);
+    return cluster !== undefined && this.#learned.has(cluster, path.slice(1)) ? path : undefined;
+  }
+
+  /** A Jabber device file on its way out: learn the group file it names. */
+  #watch(req: IncomingMessage, res: ServerResponse, file: string): void {
+    if (req.method !== 'GET' || !isJabberDeviceFile(file)) return;
+    const cluster = this.#clusterOf(req, file);
+    if (cluster !== undefined) tapResponse(res, (value) => this.#found(cluster, file, value));
+  }
+
+  #found(cluster: string, file: string, value: string): void {
+    const log = this.#options.log;
+    if (!isSafeFileName(value)) {
+      const first = !this.#warned.has(value) && this.#warned.size < MAX_WARNED;
+      if (first) this.#warned.add(value);
+      // The value is the administrator's (a device's Cisco Support Field), not a client's: safe to show, cut short.
+      log[first ? 'warn' : 'debug'](
+        { event: 'tftp_file_refused', cluster, file: file.slice(1), value: value.slice(0, 64) },
+        `${file.slice(1)} names configurationFile=${value.slice(0, 64)}: not a plain .xml file name, not allowed`,
+      );
+      return;
+    }
+    if (!this.#learned.learn(cluster, value)) return;
+    log.debug({ event: 'tftp_file_learned', cluster, file: file.slice(1), name: value }, `learned group configuration file ${value}`);
+    this.#options.reportLearned?.(cluster, value);
   }
 
   get state(): ProxyState | undefined {
@@ -112,6 +186,7 @@ export class TftpPlane {
       return old;
     }
     this.#matcher = compileTftpAllow(config.tftp.allow);
+    this.#learned.retain(config.clusters.map((cluster) => cluster.name));
     const built = buildProxyState(tftpProxyConfig(config), old);
     const clusters = new Map<string, ClusterRuntime>();
     const unrouted = unroutedLinksFor(this.#options.metrics, this.#options.log);

@@ -134,6 +134,7 @@ export class HealthManager extends EventEmitter {
           servername: cluster.tls.servername ?? url.hostname.replace(/^\[|\]$/g, ''),
           ca: this.#options.caFor(cluster),
           verify: cluster.tls.verify,
+          ...(cluster.tls.keyType && { keyType: cluster.tls.keyType }),
         },
         cooling: { until: undefined, timer: undefined },
         sessions: new Map(),

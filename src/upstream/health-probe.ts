@@ -6,12 +6,13 @@
  * Each failure is classified by the layer that failed.
  */
 import { request, type IncomingMessage } from 'node:http';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import type { HealthCheckConfig } from '../config/types.js';
+import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
 import { classifyUpstreamError } from '../proxy/upstream-failure.js';
 import { retryAfterMs } from '../proxy/retry-after.js';
+import { offerKey, offerMemory, offerRefused, upstreamTlsOptions } from './upstream-node.js';
 
 export interface ProbeTarget {
   readonly host: string;
@@ -20,6 +21,8 @@ export interface ProbeTarget {
   readonly servername: string;
   readonly ca: string | undefined;
   readonly verify: boolean;
+  /** The node certificate asked for, as the data plane asks (clusters[].tls.keyType); absent: rsa. */
+  readonly keyType?: UpstreamKeyType;
 }
 
 export interface ProbeResult {
@@ -55,25 +58,36 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
     };
     // TLS first, verified by hand: Node rejecting the handshake itself would lose the certificate the
     // node presented (the inventory wants it), and no request is ever sent to a node that is not trusted.
-    const socket = connectTls({
-      host: target.host,
-      port: target.port,
-      servername: target.servername,
-      rejectUnauthorized: false,
-      ...(target.ca ? { ca: target.ca } : {}),
-    });
-    const timer = setTimeout(() => finish({ ok: false, layer: 'timeout', reason: `no answer within ${check.timeoutMs} ms` }), check.timeoutMs);
-    socket.on('error', failed);
-    socket.once('secureConnect', () => {
-      peer = socket.getPeerX509Certificate?.();
-      if (target.verify && !socket.authorized) {
-        const code = String(socket.authorizationError ?? 'UNTRUSTED');
+    // The same offers as the data plane's (clusters[].tls.keyType, then the fallback for a node that has
+    // no certificate of that type), so the check sees the certificate requests will get.
+    const memoryKey = offerKey(target.host, target.port, target.servername, target.keyType);
+    const open = (fallback: boolean): TLSSocket => {
+      const next = connectTls({
+        host: target.host,
+        port: target.port,
+        servername: target.servername,
+        rejectUnauthorized: false,
+        ...upstreamTlsOptions(target.keyType, fallback),
+        ...(target.ca ? { ca: target.ca } : {}),
+      });
+      next.on('error', (err) => {
+        if (fallback || !offerRefused(err) || settled) return failed(err);
+        offerMemory.refused(memoryKey);
+        socket = open(true);
+      });
+      next.once('secureConnect', () => secured(next));
+      return next;
+    };
+    const secured = (tlsSocket: TLSSocket) => {
+      peer = tlsSocket.getPeerX509Certificate?.();
+      if (target.verify && !tlsSocket.authorized) {
+        const code = String(tlsSocket.authorizationError ?? 'UNTRUSTED');
         finish({ ok: false, layer: 'tls', reason: `${code}: the node's certificate is not trusted for ${target.servername}` });
         return;
       }
       const req = request({
         // No `agent` at all: with `agent: false` Node would make an agent of its own and ignore createConnection.
-        createConnection: () => socket,
+        createConnection: () => tlsSocket,
         path: check.path,
         method: 'GET',
         headers: { host: target.hostHeader, 'user-agent': 'ucgate-health-check', accept: '*/*', connection: 'close' },
@@ -81,7 +95,9 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
       req.on('error', failed);
       req.on('response', (res) => readAnswer(res, check, finish));
       req.end();
-    });
+    };
+    let socket = open(offerMemory.fallbackFirst(memoryKey));
+    const timer = setTimeout(() => finish({ ok: false, layer: 'timeout', reason: `no answer within ${check.timeoutMs} ms` }), check.timeoutMs);
   });
 }
 

@@ -3,13 +3,17 @@
  * (`_cisco-uds._tcp.<domain>`): priority and weight per RFC 2782 become the
  * nodes' priority tiers and weights. Re-resolved every `refreshSeconds`; a
  * failed lookup keeps the last good answer, so a DNS outage never empties a
- * cluster.
+ * cluster. A target that is the gateway itself (one of its names, or an
+ * address and port it listens on: see self-target.ts) is dropped with a
+ * warning: the same `_cisco-uds._tcp` record often points Jabber at the
+ * gateway, and adopting it as a node would make the gateway proxy to itself.
  */
 import { EventEmitter } from 'node:events';
 import { Resolver } from 'node:dns/promises';
 import type { ClusterConfig, NodeConfig, SrvConfig } from '../config/types.js';
 import type { Clock, ClockTimer } from '../clock.js';
 import type { Logger } from '../log.js';
+import { selfTargetReason, type GatewaySelf } from './self-target.js';
 
 const LOOKUP_TIMEOUT_MS = 2000;
 
@@ -55,16 +59,30 @@ export class SrvDiscovery extends EventEmitter {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #resolve: (srv: SrvConfig) => Promise<NodeConfig[]>;
+  readonly #self: (() => GatewaySelf) | undefined;
   readonly #current = new Map<string, NodeConfig[]>();
+  /** Per cluster, the self targets last warned about: a warning per change, not per refresh. */
+  readonly #dropped = new Map<string, string>();
   readonly #timers = new Map<string, ClockTimer>();
   #running = false;
 
-  constructor(options: { clusters: readonly ClusterConfig[]; clock: Clock; log: Logger; resolve?: (srv: SrvConfig) => Promise<NodeConfig[]> }) {
+  /**
+   * `self`: who the gateway is, asked at every lookup (the primary knows its
+   * bound listeners only once they run); without it no target is dropped.
+   */
+  constructor(options: {
+    clusters: readonly ClusterConfig[];
+    clock: Clock;
+    log: Logger;
+    resolve?: (srv: SrvConfig) => Promise<NodeConfig[]>;
+    self?: () => GatewaySelf;
+  }) {
     super();
     this.#clusters = options.clusters.filter((cluster) => cluster.srv);
     this.#clock = options.clock;
     this.#log = options.log;
     this.#resolve = options.resolve ?? resolveSrvNodes;
+    this.#self = options.self;
   }
 
   nodes(cluster: string): readonly NodeConfig[] {
@@ -83,11 +101,39 @@ export class SrvDiscovery extends EventEmitter {
     this.#timers.clear();
   }
 
+  /** `nodes` without the targets that are the gateway itself; each drop logged once per change of the set. */
+  #withoutSelf(cluster: ClusterConfig, nodes: readonly NodeConfig[]): NodeConfig[] {
+    const self = this.#self?.();
+    if (self === undefined) return [...nodes];
+    const kept: NodeConfig[] = [];
+    const dropped: { target: string; port: number; reason: string }[] = [];
+    for (const node of nodes) {
+      const url = new URL(node.url);
+      const port = url.port === '' ? 443 : Number(url.port);
+      const reason = selfTargetReason(self, url.hostname, port, node.address);
+      if (reason === undefined) kept.push(node);
+      else dropped.push({ target: url.hostname, port, reason });
+    }
+    const key = JSON.stringify(dropped);
+    if (key !== (this.#dropped.get(cluster.name) ?? '[]')) {
+      this.#dropped.set(cluster.name, key);
+      for (const drop of dropped) {
+        this.#log.warn(
+          { event: 'srv_self_target', cluster: cluster.name, srv: cluster.srv!.name, ...drop },
+          `${cluster.name}: SRV target ${drop.target}:${drop.port} of ${cluster.srv!.name} is the gateway itself (${drop.reason}); not used as a node`,
+        );
+      }
+    }
+    return kept;
+  }
+
   async #refresh(cluster: ClusterConfig): Promise<void> {
     const srv = cluster.srv!;
     try {
-      const nodes = await this.#resolve(srv);
-      if (nodes.length === 0) throw new Error('no SRV records');
+      const answer = await this.#resolve(srv);
+      if (answer.length === 0) throw new Error('no SRV records');
+      const nodes = this.#withoutSelf(cluster, answer);
+      if (nodes.length === 0) throw new Error('every SRV target is the gateway itself');
       if (!sameNodes(nodes, this.#current.get(cluster.name) ?? [])) {
         this.#current.set(cluster.name, nodes);
         this.#log.info(

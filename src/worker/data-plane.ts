@@ -14,6 +14,8 @@ import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '
 import { applyLimits, HttpsListener, HttpListener, type Listener, type ServerSetup } from './listeners.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { isRefusedMethodPacket, REFUSED_METHOD_RESPONSE } from '../proxy/deny-list.js';
 import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import type { WireChallenge } from '../control/messages.js';
 import { challengeTableFor, type ChallengeTable } from '../acme/challenge-table.js';
@@ -26,6 +28,8 @@ export interface DataPlaneOptions {
   readonly observer?: UpstreamObserver;
   /** Process and event-loop figures (in a worker process; the primary counts its own). */
   readonly processMetrics?: boolean;
+  /** A Jabber group configuration file name this worker learned (the primary hands it to the others). */
+  readonly reportTftpFile?: (cluster: string, name: string) => void;
 }
 
 export interface DataPlaneInit {
@@ -47,6 +51,7 @@ type KeyedListener = Listener & { key: string; address: ListenerAddress; bound: 
 export class DataPlane {
   readonly #log: Logger;
   readonly #observer: UpstreamObserver | undefined;
+  readonly #reportTftpFile: ((cluster: string, name: string) => void) | undefined;
   #state: ProxyState | undefined;
   #listeners: KeyedListener[] = [];
   #makeListener: ((entry: ListenerEntry, config: UcgateConfig) => Listener) | undefined;
@@ -65,6 +70,7 @@ export class DataPlane {
   constructor(options: DataPlaneOptions) {
     this.#log = options.log;
     this.#observer = options.observer;
+    this.#reportTftpFile = options.reportTftpFile;
     this.metrics = new DataPlaneMetrics({ processMetrics: options.processMetrics ?? false });
   }
 
@@ -96,6 +102,7 @@ export class DataPlane {
       metrics: this.metrics,
       mainState: () => this.#state,
       connectionVerdict: (req) => connections.verdict(req),
+      ...(this.#reportTftpFile ? { reportLearned: this.#reportTftpFile } : {}),
     });
     this.#tftp.apply(config);
     const tftp = this.#tftp;
@@ -109,6 +116,11 @@ export class DataPlane {
       prepare: (server) => {
         server.on('connection', (socket: Socket) => connections.track(socket));
         server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
+        // `Expect: 100-continue` is answered by the request handler once the head passed the length and
+        // route limits (Node's own would say 100 before anything was checked): a 413 never follows a 100.
+        server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+        // CONNECT: a reverse proxy tunnels nowhere (Node hands it over here, bypassing the request handler).
+        server.on('connect', (_req: IncomingMessage, socket: Duplex) => socket.end(REFUSED_METHOD_RESPONSE));
       },
     });
     this.#certificates = init.certificates;
@@ -237,6 +249,11 @@ export class DataPlane {
     this.#tftp?.setHealth(health);
   }
 
+  /** Group configuration file names another worker learned: allow them here too. */
+  learnTftpFiles(cluster: string, names: readonly string[]): void {
+    this.#tftp?.learn(cluster, names);
+  }
+
   /** Another worker saw this node issue a session: keep that client there too. */
   learnSession(cluster: string, sessionId: string, node: string): void {
     this.#state?.clusters.get(cluster)?.sticky.set(cluster, sessionId, node, Date.now());
@@ -272,6 +289,11 @@ export class DataPlane {
    */
   #onClientError(err: Error & { code?: string }, socket: Socket): void {
     const code = err.code ?? 'UNKNOWN';
+    // TRACK is no method Node's parser knows: answer it 405 like TRACE, not 400.
+    if (code === 'HPE_INVALID_METHOD' && socket.writable && isRefusedMethodPacket((err as { rawPacket?: Buffer }).rawPacket)) {
+      socket.end(REFUSED_METHOD_RESPONSE);
+      return;
+    }
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.metrics.rejectedRequests.inc({ reason: code === 'HPE_HEADER_OVERFLOW' ? 'header-size' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'malformed' });
     this.#log.debug({ event: 'client_error', code, client: socket.remoteAddress }, 'refused a malformed request');

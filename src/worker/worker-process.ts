@@ -34,7 +34,12 @@ export function observerReporting(send: (message: WorkerMessage) => void): Upstr
 }
 
 export function runWorker(log: Logger): WorkerProcess {
-  const plane = new DataPlane({ log, observer: observerReporting(send), processMetrics: true });
+  const plane = new DataPlane({
+    log,
+    observer: observerReporting(send),
+    reportTftpFile: (cluster, name) => send({ t: 'tftp-files', cluster, names: [name] }),
+    processMetrics: true,
+  });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let shuttingDown = false;
@@ -87,6 +92,9 @@ export function runWorker(log: Logger): WorkerProcess {
         break;
       case 'sticky':
         plane.learnSession(m.cluster, m.sessionId, m.node);
+        break;
+      case 'tftp-files':
+        plane.learnTftpFiles(m.cluster, m.names);
         break;
       case 'metrics-request':
         void plane.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));

@@ -12,7 +12,7 @@ import { request as httpRequest } from 'node:http';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { ariCertId } from '../../src/acme/ari.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { startPebble, startChallTestSrv, freePort, acmeGatewayConfig, startAriStandIn } from '../helpers/pebble.js';
 
 t.setTimeout(180_000);
@@ -24,7 +24,7 @@ t.test('the ARI window from the CA drives renewal, and the new order names what 
   const caFile = join(dir, 'cucm-ca.pem');
   writeFileSync(caFile, cucm.caPem);
   const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'ari-test-token-0123456789', { mode: 0o600 });
+  writeFileSync(tokenFile, TEST_ADMIN_TOKEN, { mode: 0o600 });
   const dns = await startChallTestSrv(t);
   const httpsPort = await freePort();
   const httpPort = await freePort();
@@ -76,7 +76,7 @@ t.test('the ARI window from the CA drives renewal, and the new order names what 
   const adminPort = (gw.logs.find((l) => l.event === 'gateway_ready') as { admin: { port: number } }).admin.port;
   const getStatus = () =>
     new Promise<{ renewal: Record<string, unknown>[] }>((resolve, reject) => {
-      httpRequest({ host: '127.0.0.1', port: adminPort, path: '/api/v1/status', headers: { authorization: 'Bearer ari-test-token-0123456789' } }, (res) => {
+      httpRequest({ host: '127.0.0.1', port: adminPort, path: '/api/v1/status', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } }, (res) => {
         let body = '';
         res.on('data', (chunk) => (body += chunk));
         res.on('end', () => resolve(JSON.parse(body)));

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
-import { startGatewayProcess, clusterConfig, runCli, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, runCli, TEST_ROUTES, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { startPebble, startChallTestSrv, freePort, acmeGatewayConfig } from '../helpers/pebble.js';
 
 t.setTimeout(180_000);
@@ -41,7 +41,7 @@ t.test('RSA and ECDSA certificates from ACME, each to the client that can use it
   const caFile = join(dir, 'cucm-ca.pem');
   writeFileSync(caFile, cucm.caPem);
   const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'dual-test-token-0123456789', { mode: 0o600 });
+  writeFileSync(tokenFile, TEST_ADMIN_TOKEN, { mode: 0o600 });
   const dns = await startChallTestSrv(t);
   const httpsPort = await freePort();
   const httpPort = await freePort();

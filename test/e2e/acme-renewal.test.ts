@@ -17,12 +17,12 @@ import { request as httpRequest } from 'node:http';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
 import { startLoad } from '../helpers/load.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type LogLine } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type LogLine, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { startPebble, startChallTestSrv, freePort, acmeGatewayConfig } from '../helpers/pebble.js';
 
 t.setTimeout(240_000);
 
-const TOKEN = 'renewal-test-token-0123456789';
+const TOKEN = TEST_ADMIN_TOKEN;
 
 function admin(port: number, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {

@@ -37,8 +37,11 @@ t.test('core gateway', async (t) => {
     t.equal(res.socket.peerCertificate.subjectCommonName, FQDN);
     t.equal(res.headers['x-cucm-node'], 'pub', 'the publisher answered');
     const reference = await direct('/cucm-uds/version');
-    // The one difference allowed: the node's own URL in the body now names the gateway.
-    t.equal(res.text, reference.text.replace(`https://${cucm.publisher.hostname}:8443/`, `https://${FQDN}:${gw.port}/`));
+    // The one difference allowed: the node's own URL in the body now names the gateway. CUCM writes it
+    // without a port (`uri="https://{host}/cucm-uds/version"`); the gateway adds its listener's.
+    const nodeUrl = `https://${cucm.publisher.hostname}/`;
+    t.ok(reference.text.includes(nodeUrl), 'the node names itself in the body');
+    t.equal(res.text, reference.text.replace(nodeUrl, `https://${FQDN}:${gw.port}/`));
     t.equal(res.headers['content-type'], reference.headers['content-type']);
   });
 

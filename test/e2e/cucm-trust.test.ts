@@ -15,11 +15,11 @@ import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { startCertmgrServer, type CertmgrServer } from '../../src/sim/certmgr-server.js';
 import { issueLeaf } from '../../src/pki/x509.js';
 import { waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, runCli, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, runCli, TEST_ROUTES, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 
 const SWITCH_MS = 2_500;
 const GRACE_MS = 3_000;
-const TOKEN = 'cucm-trust-test-token-0123456789';
+const TOKEN = TEST_ADMIN_TOKEN;
 
 t.setTimeout(240_000);
 

@@ -11,11 +11,11 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, type GatewayProcess, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { fakeAdmin, fakeBackend, fakeStatus, ADMIN_TOKEN, HOSTILE } from '../helpers/admin-fake.js';
 
-const TOKEN = 'dashboard-test-token-0123456789';
+const TOKEN = TEST_ADMIN_TOKEN;
 const FAST_HEALTH = { path: '/cucm-uds/version', intervalMs: 250, timeoutMs: 600, fall: 2, rise: 2, expectStatus: 200, expectBody: '<versionInformation' };
 const TIMEOUTS = { connectMs: 600, firstByteMs: 1500 };
 

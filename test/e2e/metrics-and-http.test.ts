@@ -10,7 +10,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 
 interface Sample {
   readonly name: string;
@@ -48,7 +48,7 @@ t.test('metrics and the plain-HTTP listener', async (t) => {
   t.teardown(() => cucm.close());
   writeFileSync(join(dir, 'cucm-ca.pem'), cucm.caPem);
   const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'metrics-token\n');
+  writeFileSync(tokenFile, `${TEST_ADMIN_TOKEN}\n`);
   chmodSync(tokenFile, 0o600);
   const gw = await startGatewayProcess(t, dir, {
     gateway: { fqdn: FQDN },
@@ -105,7 +105,7 @@ t.test('metrics and the plain-HTTP listener', async (t) => {
   t.pass('a killed node moves ucgate_upstream_node_up to 0 and back');
 
   const renewed = value(await scrape(), 'ucgate_certificate_renewals_total', { result: 'success' });
-  const renew = await fetch(`http://127.0.0.1:${admin}/api/v1/certificates/renew`, { method: 'POST', headers: { authorization: 'Bearer metrics-token' } });
+  const renew = await fetch(`http://127.0.0.1:${admin}/api/v1/certificates/renew`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
   t.equal(renew.status, 200, 'a renewal through the API');
   t.ok(value(await scrape(), 'ucgate_certificate_renewals_total', { result: 'success' }) > renewed, 'ucgate_certificate_renewals_total{result="success"} moved');
 });

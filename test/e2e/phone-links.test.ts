@@ -72,7 +72,7 @@ t.test('ucgate routes and routes --explain', async (t) => {
 
   const left = await runCli(['routes', ...config, '--explain', `https://${PUB}:8443/ma/servlet/MAService?userid=jdoe&seq=8642`]);
   t.equal(left.code, 0, left.stderr);
-  t.match(left.stdout, 'not found (404)');
+  t.match(left.stdout, 'denied (403)', 'the Assistant is an opt-in end-user page (issue 17)');
   t.match(left.stdout, /left to the node/);
   t.notMatch(left.stdout, '8642', 'credentials in the query are redacted');
 

@@ -28,10 +28,10 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, writeConfig, TEST_ROUTES, FQDN, MAIN, type GatewayProcess } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, writeConfig, TEST_ROUTES, FQDN, MAIN, type GatewayProcess, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
-const TOKEN = 'redis-test-token-0123456789';
+const TOKEN = TEST_ADMIN_TOKEN;
 const LEASE_MS = 2_000;
 
 /** The serial a fresh TLS handshake on `port` is served (lowercase hex, no leading zeros). */

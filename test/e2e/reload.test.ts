@@ -8,7 +8,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, clusterConfig, writeConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
+import { startGatewayProcess, clusterConfig, writeConfig, TEST_ROUTES, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 import { startLoad } from '../helpers/load.js';
 
 t.test('reload', async (t) => {
@@ -17,7 +17,7 @@ t.test('reload', async (t) => {
   t.teardown(() => cucm.close());
   writeFileSync(join(dir, 'cucm-ca.pem'), cucm.caPem);
   const tokenFile = join(dir, 'admin.token');
-  writeFileSync(tokenFile, 'reload-token-42\n');
+  writeFileSync(tokenFile, `${TEST_ADMIN_TOKEN}\n`);
   chmodSync(tokenFile, 0o600);
   const cluster = clusterConfig(cucm, join(dir, 'cucm-ca.pem'), { healthCheck: { intervalMs: 300 } }) as { nodes: unknown[] };
   const base = {
@@ -49,7 +49,7 @@ t.test('reload', async (t) => {
   t.same(applied.restartNeeded, [], 'nothing needed a restart');
 
   writeConfig(dir, { ...base, clusters: [{ ...cluster, nodes: [{ name: 'pub', url: 'http://cucm-pub.example.test:8443' }] }] });
-  const refused = await fetch(`http://127.0.0.1:${admin}/api/v1/reload`, { method: 'POST', headers: { authorization: 'Bearer reload-token-42' } });
+  const refused = await fetch(`http://127.0.0.1:${admin}/api/v1/reload`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
   t.equal(refused.status, 422, 'a bad config is refused');
   const body = (await refused.json()) as { problems: string[] };
   t.match(body.problems.join('\n'), /clusters\[0\]\.nodes\[0\]\.url/, 'and the answer names the key');

@@ -11,9 +11,9 @@
 import t from 'tap';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startClusterGateway, adminPortOf, scrapeMetric, FQDN } from '../helpers/gateway.js';
+import { startClusterGateway, adminPortOf, scrapeMetric, FQDN, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 
-const TOKEN = 'test-token-0123456789';
+const TOKEN = TEST_ADMIN_TOKEN;
 const FAST_HEALTH = { path: '/cucm-uds/version', intervalMs: 250, timeoutMs: 600, fall: 2, rise: 2, expectStatus: 200, expectBody: '<versionInformation' };
 const ROUTES = [
   { pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET', 'HEAD'], service: 'uds' },

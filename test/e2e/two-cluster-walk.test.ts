@@ -155,8 +155,11 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
     return res;
   };
 
-  /** Jabber's sign-in, from discovery to the configuration files; `between` runs after the server list. */
-  const walk = async (t: Test, expectNode: RegExp, between?: () => Promise<void>) => {
+  /**
+   * Jabber's sign-in, from discovery to the configuration files; `between` runs after the server list.
+   * Resolves to the path of the service profile file the user's UDS answer named.
+   */
+  const walk = async (t: Test, expectNode: RegExp, between?: () => Promise<void>): Promise<string> => {
     const start = `https://${A}:${gw.port}`;
     const version = await step(t, `${start}/cucm-uds/version`);
     t.match(version.text, '<versionInformation');
@@ -175,8 +178,11 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
     t.equal(csf, 'CSFJDOE', "the user's softphone");
     const profile = await step(t, `${home}/cucm-uds/user/jdoe`, { auth: true });
     t.match(profile.headers['x-cucm-node'], expectNode);
-    const serviceProfile = /<serviceProfile uri="([^"]+)"/.exec(profile.text)?.[1];
-    t.equal(serviceProfile, `http://${B}:${tftpHttp}/SPDefault.cnf.xml`, 'the service profile URI names the TFTP listener (6970 → its HTTP port)');
+    // CUCM 12.5+: `<serviceProfile><uri>http://{tftp}:6970/SP<pkid>.cnf.xml</uri>` and `<jabberProfile><uri>https://{tftp}:6972/JAB_<pkid>.cnf.xml</uri>`.
+    const serviceProfile = /<serviceProfile><uri>([^<]+)<\/uri><\/serviceProfile>/.exec(profile.text)?.[1];
+    t.match(serviceProfile, new RegExp(`^http://${B.replace(/\./g, '\\.')}:${tftpHttp}/SP[0-9a-f-]{36}\\.cnf\\.xml$`), 'the service profile URI names the TFTP listener (6970 → its HTTP port)');
+    const jabberProfile = /<jabberProfile><uri>([^<]+)<\/uri><\/jabberProfile>/.exec(profile.text)?.[1];
+    t.match(jabberProfile, new RegExp(`^https://${B.replace(/\./g, '\\.')}:${tftpHttps}/JAB_[0-9a-f-]{36}\\.cnf\\.xml$`), 'the Jabber profile URI names the TFTP listener (6972 → its HTTPS port)');
     const sp = await step(t, serviceProfile!);
     t.match(sp.headers['x-cucm-node'], expectNode, 'the service profile came from B');
     const config = await step(t, `https://${B}:${tftpHttps}/jabber-config.xml`);
@@ -189,14 +195,15 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
     for (const node of b.nodes) {
       t.match(device.text, `<processNodeName>${node.hostname}</processNodeName>`, `SIP call control keeps ${node.hostname}: Jabber registers there directly`);
     }
+    return new URL(serviceProfile!).pathname;
   };
 
   await t.test('the whole walk ends on cluster B', async (t) => {
     const before = new Map(allNodes.map((node) => [node, node.requests.length]));
     // Cluster B, not one node: a slow answer may be hedged to B's subscriber on a loaded machine.
-    await walk(t, /^b-(pub|sub1)$/);
+    const serviceProfile = await walk(t, /^b-(pub|sub1)$/);
     const tftpOn = (node: CucmNode) => node.requests.slice(before.get(node)).filter((r) => r.service === 'tftp').map((r) => r.url);
-    t.same(tftpOn(b.publisher), ['/SPDefault.cnf.xml', '/jabber-config.xml', '/CSFJDOE.cnf.xml'], "B's publisher (priority 1) was asked for the configuration files");
+    t.same(tftpOn(b.publisher), [serviceProfile, '/jabber-config.xml', '/CSFJDOE.cnf.xml'], "B's publisher (priority 1) was asked for the configuration files");
     t.same(a.nodes.flatMap(tftpOn), [], "cluster A's TFTP servers were never asked");
     const gatewayFetched = b.publisher.requests.slice(before.get(b.publisher)).filter((r) => r.service === 'tftp');
     t.ok(gatewayFetched.every((r) => r.headers.host === `${b.publisher.hostname}:${b.publisher.tftpPort}`), 'the gateway fetched them under the node\'s own name');

@@ -4,6 +4,7 @@
  * (optionally with hostile names), a token in a 0600 file, a clock the test
  * moves, and every log line captured so a test can check what was logged.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../src/clock.js';
@@ -12,7 +13,8 @@ import { buildAdminApp, type AdminServer } from '../../src/admin/admin-server.js
 import type { AdminBackend } from '../../src/admin/admin-backend.js';
 import type { GatewayStatus, NodeStatusView } from '../../src/control/status.js';
 
-export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+/** Random per run, 256 bits: the admin listener refuses tokens under 128 bits. */
+export const ADMIN_TOKEN = randomBytes(32).toString('hex');
 
 /** A payload that would run script if any value reached the page unescaped. */
 export const HOSTILE = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>"'&`;

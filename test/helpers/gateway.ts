@@ -5,6 +5,7 @@
  * PEM (`ucgate cert export-trust`), and a stop that returns the exit status.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,8 +172,11 @@ export async function startGatewayProcess(
   };
 }
 
+/** A random admin token of 256 bits (hex): what `openssl rand -hex 32` makes, and what the gateway's 128-bit minimum accepts. */
+export const TEST_ADMIN_TOKEN = randomBytes(32).toString('hex');
+
 /** An admin token file the gateway accepts (mode 0600) in `dir`; returns its path. */
-export function writeTokenFile(dir: string, token = 'test-token-0123456789'): string {
+export function writeTokenFile(dir: string, token = TEST_ADMIN_TOKEN): string {
   const file = join(dir, 'admin.token');
   writeFileSync(file, token + '\n');
   chmodSync(file, 0o600);

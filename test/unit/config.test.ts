@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -50,7 +51,7 @@ function isWellFormed(err: unknown): boolean {
 t.test('a minimal config gets every default', async (t) => {
   const cfg = parseConfig(minimal(), opts);
   t.strictSame(cfg, {
-    gateway: { fqdn: 'ucgw.example.test', altNames: [] },
+    gateway: { fqdn: 'ucgw.example.test', altNames: [], instances: [] },
     clusters: [
       {
         name: 'cucm',
@@ -86,10 +87,13 @@ t.test('a minimal config gets every default', async (t) => {
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 120_000,
         upstreamMaxHeaderBytes: 65_536,
+        bufferBodyBytes: 65_536,
+        bodyTimeoutMs: 10_000,
+        minBodyBytesPerSecond: 1_024,
       },
       loginAttempts: { windowMs: 60_000, perClient: 30, perUser: 10 },
     },
-    routes: builtInRoutes('cucm').map((r) => ({ ...r, maxQueued: 1000, queueTimeoutMs: 10_000 })),
+    routes: builtInRoutes('cucm').map((r) => ({ affinityMode: 'prefer', ...r, maxQueued: 1000, queueTimeoutMs: 10_000 })),
     routesBuiltIn: true,
     configFile: '',
   });
@@ -116,6 +120,10 @@ t.test('built-in routes are the UC allow-list on the first cluster', async (t) =
       ['/ccmpd/', 'cucm', 'GET HEAD POST', 'never', '-'],
       ['/emapp/EMAppServlet', 'cucm', 'GET HEAD POST', 'never', 5],
       ['/changecredential/', 'cucm', 'GET HEAD POST', 'never', '-'],
+      // Writes Jabber itself sends, and its OAuth sign-in.
+      ['/cucm-uds/user/*/device/*/devicetoken', 'cucm', 'PUT DELETE', 'never', '-'],
+      ['/cucm-uds/user/*/remoteDestination/', 'cucm', 'POST PUT DELETE', 'never', '-'],
+      ['/ssosp/oauth/', 'cucm', 'GET HEAD POST', 'never', '-'],
     ],
   );
   const empty = parseConfigText(
@@ -125,7 +133,7 @@ t.test('built-in routes are the UC allow-list on the first cluster', async (t) =
   t.equal(empty.routesBuiltIn, true, 'an empty routes: key means the built-in list');
   const own = parseConfig(withChange((c) => (c.routes = [{ pathPrefix: '/x/', cluster: 'cucm' }])), opts);
   t.equal(own.routesBuiltIn, false);
-  t.strictSame(own.routes, [{ pathPrefix: '/x/', cluster: 'cucm', replay: 'before-send', maxQueued: 1000, queueTimeoutMs: 10_000 }], 'a configured route replays only what no node received');
+  t.strictSame(own.routes, [{ pathPrefix: '/x/', cluster: 'cucm', replay: 'before-send', affinityMode: 'prefer', maxQueued: 1000, queueTimeoutMs: 10_000 }], 'a configured route replays only what no node received');
 });
 
 t.test('replay: hedge only on routes whose methods are all safe', async (t) => {
@@ -159,7 +167,7 @@ t.test('a single object is accepted wherever a list is', async (t) => {
   t.equal(cfg.clusters[0]?.nodes[0]?.name, 'pub');
   t.strictSame(cfg.clusters[0]?.nodes[0]?.aliases, ['cucm-pub']);
   t.strictSame(cfg.gateway.altNames, ['10.0.0.1']);
-  t.strictSame(cfg.routes, [{ pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET'], replay: 'before-send', maxQueued: 1000, queueTimeoutMs: 10_000 }]);
+  t.strictSame(cfg.routes, [{ pathPrefix: '/cucm-uds/', cluster: 'cucm', methods: ['GET'], replay: 'before-send', affinityMode: 'prefer', maxQueued: 1000, queueTimeoutMs: 10_000 }]);
 });
 
 t.test('an srv cluster gets nodes: [] and srv defaults', async (t) => {
@@ -176,7 +184,7 @@ t.test('relative paths resolve against the config folder', async (t) => {
     'ca.pem': 'x',
     'acme-ca.pem': 'x',
     'eab.key': 'x',
-    'admin.token': 'secret',
+    'admin.token': randomBytes(32).toString('hex'),
     'ucgate.yaml': [
       'gateway: { fqdn: ucgw.example.test }',
       'listen: { admin: { port: 0, tokenFile: admin.token } }',
@@ -337,7 +345,7 @@ t.test('the result is deeply frozen and the input untouched', async (t) => {
 
 t.test('the example config loads and documents every key', async (t) => {
   const text = readFileSync(EXAMPLE, 'utf8');
-  const dir = t.testdir({ 'ucgate.yaml': text, 'admin.token': 'secret' });
+  const dir = t.testdir({ 'ucgate.yaml': text, 'admin.token': randomBytes(32).toString('hex') });
   chmodSync(path.join(dir, 'admin.token'), 0o600);
   mkdirSync(path.join(dir, 'certs'));
   writeFileSync(path.join(dir, 'certs', 'cucm-ca.pem'), 'x');

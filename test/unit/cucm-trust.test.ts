@@ -176,7 +176,7 @@ t.test('a publisher that refuses: the new leaf is not activated, the store keeps
 
   f.servers.b!.failWith({ status: 503, body: 'Certificate Management service is starting' });
   const second = await leaf(f);
-  await t.rejects(activateCertificate(f.storage, second, { gate: f.publisher }), /not served: publishing it to CUCM failed: cluster b \(cucm-b-pub\.example\.test:\d+\): .* HTTP 503: .*service is starting/);
+  await t.rejects(activateCertificate(f.storage, second, { gate: f.publisher }), /not served: publishing it to CUCM failed: cluster b node pub \(cucm-b-pub\.example\.test:\d+\): .* HTTP 503: .*service is starting/);
   t.equal((await loadActiveCertificate(f.storage, 'rsa-2048'))?.info.fingerprintSha256, first.info.fingerprintSha256, 'the old leaf stays active');
   t.same(versions(), before, 'no version folder written for the refused leaf');
   const stray = (await loadLedger(f.storage)).find((l) => l.fingerprint === second.info.fingerprintSha256)!;

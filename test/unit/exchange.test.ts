@@ -274,3 +274,14 @@ t.test('a hedge loser that fails while the winner is pending is reported; the ex
   r.respond(1);
   t.match(r.log.at(-1), /^answer sub1/);
 });
+
+t.test('a hedge that answers later than the first try is not called slow: the request was slow everywhere', async (t) => {
+  const r = run('hedge', { nodes: ['pub', 'sub1'] });
+  r.exchange.start();
+  r.connect(0);
+  r.clock.advance(400);
+  r.connect(1);
+  r.clock.advance(1100);
+  r.respond(0);
+  t.same(r.log, ['try pub', 'try sub1', 'abort sub1', 'answer pub 200 from pub hedged'], 'no slow verdict on sub1');
+});

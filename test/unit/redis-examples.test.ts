@@ -22,7 +22,9 @@ function rehome(text: string, root: string): string {
     const file = match[0];
     if (file.endsWith('/certs')) continue;
     mkdirSync(file.slice(0, file.lastIndexOf('/')), { recursive: true });
-    writeFileSync(file, file.endsWith('store.key') ? randomBytes(32).toString('base64') : file.endsWith('.pem') ? '' : 'x');
+    // Secrets as an operator makes them: the store key and the admin token are random (check refuses weak tokens).
+    const content = file.endsWith('store.key') ? randomBytes(32).toString('base64') : file.endsWith('.token') ? randomBytes(32).toString('hex') : file.endsWith('.pem') ? '' : 'x';
+    writeFileSync(file, content);
     chmodSync(file, 0o600);
   }
   return moved;

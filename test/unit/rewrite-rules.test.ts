@@ -39,7 +39,9 @@ t.test('UDS answers from the simulated CUCM name no node after rewriting', async
     `<server>${GW}</server>`.repeat(3),
     'servers/server text: FQDN, short name and IP all become the bare gateway name',
   );
-  t.match(https8443.rewriteText(bodies.user), `<serviceProfile uri="https://${GW}:8443/SPDefault.cnf.xml"/>`, 'serviceProfile uri: default port policy');
+  // CUCM 12.5+: the profile links are `<uri>` child elements on the TFTP server's name (CUCM-PUB), ports 6970 and 6972.
+  t.match(https8443.rewriteText(bodies.user), `<serviceProfile><uri>https://${GW}:8443/SPDefault.cnf.xml</uri></serviceProfile>`, 'serviceProfile uri: default port policy');
+  t.match(https8443.rewriteText(bodies.user), new RegExp(`<jabberProfile><uri>https://${GW.replace(/\./g, '\\.')}:8443/JAB_[0-9a-f-]{36}\\.cnf\\.xml</uri></jabberProfile>`), 'jabberProfile uri: default port policy');
 });
 
 t.test('IP Phone XML objects: URL elements and ExecuteItem URL=', async (t) => {

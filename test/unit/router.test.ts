@@ -378,3 +378,20 @@ t.test('property: the fast path and the segment-by-segment path agree', async (t
   );
   t.pass('20000 plain targets');
 });
+
+t.test('`*` segments: one segment each; a path the pattern misses falls through to a shorter prefix', async (t) => {
+  const router = createRouter<RoutePattern>([
+    { pathPrefix: '/cucm-uds/', cluster: 'reads', methods: ['GET'] },
+    { pathPrefix: '/cucm-uds/user/*/device/*/devicetoken', cluster: 'push', methods: ['PUT', 'DELETE'] },
+  ]);
+  t.equal(proxied(router.route('PUT', '/cucm-uds/user/jdoe/device/1234/devicetoken')).cluster, 'push');
+  t.equal(proxied(router.route('DELETE', '/CUCM-UDS/User/jdoe/Device/1234/DeviceToken')).cluster, 'push', 'case as for any prefix');
+  t.equal(proxied(router.route('GET', '/cucm-uds/user/jdoe/devices')).cluster, 'reads', 'not the pattern: the shorter prefix decides');
+  t.equal(proxied(router.route('GET', '/cucm-uds/user/jdoe')).cluster, 'reads');
+  t.same(router.route('GET', '/cucm-uds/user/jdoe/device/1234/devicetoken'), { kind: 'method-not-allowed', status: 405, allow: ['PUT', 'DELETE'] }, 'the pattern covers it: its methods decide');
+  t.same(router.route('PUT', '/cucm-uds/user/jdoe'), { kind: 'method-not-allowed', status: 405, allow: ['GET', 'HEAD'] }, 'a write the pattern does not cover');
+  t.same(router.route('PUT', '/cucm-uds/user/jdoe/x/device/1/devicetoken'), { kind: 'method-not-allowed', status: 405, allow: ['GET', 'HEAD'] }, '`*` is one segment, not several');
+  t.same(router.route('PUT', '/cucm-uds/user//device/1/devicetoken').kind, 'method-not-allowed', 'nor an empty one');
+  t.equal(proxied(router.route('PUT', '/cucm-uds/user/jdoe/device/1234/devicetoken/')).cluster, 'push', 'below the pattern');
+  t.equal(proxied(router.route('PUT', '/cucm-uds/user/j%2eo/device/1;x=1/devicetoken')).cluster, 'push', 'encoded and parameterised segments still count once');
+});
