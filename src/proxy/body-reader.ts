@@ -23,6 +23,12 @@ export interface BodyLimits {
 
 export type WholeBody = { readonly kind: 'whole'; readonly body: Buffer } | { readonly kind: 'stream' } | { readonly kind: 'too-large' } | { readonly kind: 'too-slow' } | { readonly kind: 'gone' };
 
+/** Whether the client waits for `100 Continue` before it sends the body. */
+export function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.toLowerCase() === '100-continue';
+}
+
 /** Whether the body is small enough (declared, or chunked under a route ceiling within the buffer) to be read whole. */
 export function readsWhole(req: IncomingMessage, limits: BodyLimits): boolean {
   const length = req.headers['content-length'];

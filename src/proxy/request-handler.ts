@@ -38,15 +38,14 @@ import { writeProxiedResponse } from './response-writer.js';
 import { rewriteFor } from './cluster-rewrite.js';
 import { hasRequestBody, requestBody } from './request-body.js';
 import { respondStatus, accessLog, type ListenerInfo } from './local-answer.js';
-import { requestSessionId, responseSessionId } from '../upstream/sticky-sessions.js';
 import { retryAfterMs } from './retry-after.js';
 import type { Attempt, CredentialGuard } from './credential-guard.js';
 import { BODY_TOO_LARGE, BODY_TOO_SLOW, type LimitVerdict } from './request-limits.js';
 import { createAdmission } from './admission.js';
 import { Exchange, type ExchangeEvents, type ExchangeTry, type NodePicker, type TryHooks } from './exchange.js';
 import { ConcurrencyGate, type GateTicket } from './concurrency-gate.js';
-import { isForm, paramInLocation, paramKey, paramValue } from './param-affinity.js';
-import { rateGuard, readWhole, readsWhole, type BodyLimits } from './body-reader.js';
+import { affinityCookieOf, issuedSessions, requestSession } from './session-affinity.js';
+import { expectsContinue, rateGuard, readWhole, readsWhole, type BodyLimits } from './body-reader.js';
 
 export type { ListenerInfo } from './local-answer.js';
 
@@ -97,26 +96,6 @@ interface RequestContext {
   bodyTooLarge: boolean;
   bytes: number;
   ticket: GateTicket | undefined;
-}
-
-/** `routes[].affinityParam`: the session named by a query or form parameter, when no cookie named one. */
-function paramSession(ctx: RequestContext, query: string): void {
-  const param = ctx.route.affinityParam;
-  if (param === undefined || ctx.sessionId !== undefined) return;
-  let value = paramValue(query.slice(1), param);
-  if (value === undefined && ctx.bufferedBody !== undefined && isForm(ctx.req)) value = paramValue(ctx.bufferedBody.toString('latin1'), param);
-  if (value !== undefined) ctx.sessionId = paramKey(param, value);
-}
-
-function expectsContinue(req: IncomingMessage): boolean {
-  const expect = req.headers.expect;
-  return expect !== undefined && expect.toLowerCase() === '100-continue';
-}
-
-/** The session cookie of a route: its own, the cluster's sticky cookie, else Tomcat's. `none` turns it off. */
-function affinityCookieOf(route: RouteConfig, cluster: ClusterRuntime): string | undefined {
-  const cookie = route.affinity ?? cluster.config.sticky?.cookie ?? 'JSESSIONID';
-  return cookie === 'none' ? undefined : cookie;
 }
 
 export function createRequestHandler(options: RequestHandlerOptions): GatewayRequestHandler {
@@ -189,18 +168,9 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
     ctx.winnerRes = proxyRes;
     if (hedged) metrics.hedgedRequests.inc({ cluster: cluster.name, winner: failover ? 'hedge' : 'first' });
     if (failover) metrics.failovers.inc({ cluster: cluster.name });
-    const bind = (session: string) => {
+    for (const session of issuedSessions(proxyRes, ctx.route, ctx.affinityCookie, ctx.sessionId)) {
       ctx.cluster.sticky.set(cluster.name, session, node.name, Date.now());
       observer?.session(cluster.name, session, node.name);
-    };
-    if (ctx.affinityCookie !== undefined) {
-      const issued = responseSessionId(proxyRes.headers['set-cookie'], ctx.affinityCookie);
-      if (issued && issued !== ctx.sessionId) bind(issued);
-    }
-    const param = ctx.route.affinityParam;
-    if (param !== undefined && proxyRes.statusCode !== undefined && proxyRes.statusCode >= 300 && proxyRes.statusCode < 400) {
-      const handedOut = paramInLocation(proxyRes.headers.location, param);
-      if (handedOut !== undefined) bind(paramKey(param, handedOut));
     }
     const res = ctx.res;
     // A node that dies mid-body: nothing can be fixed any more; cut the client short rather than crash.
@@ -363,7 +333,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       method: req.method ?? 'GET',
       hasBody: hasRequestBody(req),
       affinityCookie,
-      sessionId: affinityCookie === undefined ? undefined : requestSessionId(req.headers.cookie, decision.forwardPath, affinityCookie),
+      sessionId: undefined,
       credentials: undefined,
       headers: upstreamHeaders(req, listener.protocol),
       maxBodyBytes,
@@ -400,7 +370,7 @@ export function createRequestHandler(options: RequestHandlerOptions): GatewayReq
       const checked = admission.checkCredentials(req, res, state, decision, ctx.bufferedBody);
       if (!checked) return;
       if (checked.attempt) ctx.credentials = { guard: state.guard, attempt: checked.attempt };
-      paramSession(ctx, decision.query);
+      ctx.sessionId = requestSession(req, decision.route, affinityCookie, decision, ctx.bufferedBody);
       if (gate) queueThenProxy(ctx, gate);
       else proxy(ctx);
     };
