@@ -20,8 +20,11 @@ USER ucgate
 # Keys, certificates, the local CA and the audit log live here: keep them across container restarts.
 VOLUME ["/app/certs"]
 EXPOSE 8443 9443 8080 9000
-# /healthz on the admin listener (listen.admin, plain HTTP on loopback inside the container).
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.UCGATE_ADMIN_PORT||9000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# `ucgate healthcheck` reads the same config as `start` (config/ucgate.yaml under /app, or $UCGATE_CONFIG)
+# and asks the admin listener's /healthz as it really speaks: HTTPS verified against the gateway's own
+# certificate from /app/certs (the default), or plain HTTP when listen.admin.tls is false. It gives up
+# after 3 s (exit 1, one line in `docker inspect`), inside Docker's own 5 s. Needs listen.admin.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "dist/main.js", "healthcheck", "--timeout", "3000"]
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["start", "--config", "/app/config/ucgate.yaml"]

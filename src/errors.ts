@@ -31,6 +31,8 @@ export const ErrorCodes = {
   CERT_USAGE: 'UCGATE_ERR_CERT_USAGE',
   CERT_NO_PREVIOUS: 'UCGATE_ERR_CERT_NO_PREVIOUS',
   ISSUER_UNSUPPORTED: 'UCGATE_ERR_ISSUER_UNSUPPORTED',
+  /** A renewal would replace an imported certificate with another issuer's, and the operator did not ask for exactly that. */
+  CERT_IMPORTED_KEPT: 'UCGATE_ERR_CERT_IMPORTED_KEPT',
   /** The ACME CA answered 429 or `rateLimited`: retry after its Retry-After. */
   ACME_RATE_LIMITED: 'UCGATE_ERR_ACME_RATE_LIMITED',
   /** The ACME CA refused the request (account, EAB, identifiers, CSR): retrying as is will not help. */
@@ -73,11 +75,18 @@ export class UcgateError extends Error {
 /** A config that failed validation: one `path.to.key: message` line per problem. */
 export class ConfigError extends UcgateError {
   readonly problems: readonly string[];
+  /**
+   * The same problems as `ucgate check` and `start` print them: each prefixed
+   * with where its key is in the file (`ucgate.yaml:12:7 clusters[0].nodes[1].url: ...`)
+   * when the config came from a file, else the problems themselves.
+   */
+  readonly located: readonly string[];
 
-  constructor(problems: readonly string[]) {
+  constructor(problems: readonly string[], located?: readonly string[]) {
     super(ErrorCodes.CONFIG_INVALID, problems.join('\n'), { exitCode: 2 });
     this.name = 'ConfigError';
     this.problems = problems;
+    this.located = located !== undefined && located.length === problems.length ? located : problems;
   }
 }
 

@@ -31,6 +31,8 @@ export interface OrderFlowOptions {
   /** The last error response the client saw, to tell a refused `replaces` from other failures. */
   readonly lastProblem: () => ProblemResponse | undefined;
   readonly log: Logger;
+  /** Each step as it happens (order, challenge published, CA validating, finalizing), for the CLI. */
+  readonly progress?: (line: string) => void;
   /** How long the CA may take to validate, and to issue after finalize. */
   readonly timeoutMs?: number;
 }
@@ -84,6 +86,8 @@ export async function runOrder(options: OrderFlowOptions): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 90_000;
   const order = await createOrder(options);
   log.info({ event: 'acme_order_created', identifiers: options.identifiers, replaces: options.replaces, order: order.url }, 'ACME order created');
+  const progress = options.progress ?? (() => undefined);
+  progress(`order: created for ${options.identifiers.join(', ')}${options.replaces ? ' (replacing the current certificate, ARI)' : ''}`);
   const authorizations = await client.getAuthorizations(order);
   const withdraws: (() => Promise<void>)[] = [];
   try {
@@ -98,15 +102,20 @@ export async function runOrder(options: OrderFlowOptions): Promise<string> {
       }
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
       withdraws.push(await options.solver.present(authz, challenge, keyAuthorization));
+      progress(`challenge published: ${options.challengeType} for ${authz.identifier.value}`);
       pending.push({ authz, challenge });
     }
     // Every response is in place everywhere before the CA is told to look at any of them.
     for (const { challenge } of pending) await client.completeChallenge(challenge);
+    if (pending.length > 0) progress(`CA validating: ${pending.map(({ authz }) => authz.identifier.value).join(', ')}`);
+    else progress('CA validating: every authorization already valid');
     await Promise.all(pending.map(({ authz }) => waitForAuthorization(options, authz, timeoutMs)));
+    progress('CA validated the challenges');
     log.info({ event: 'acme_authorizations_valid', identifiers: options.identifiers, challenge: options.challengeType }, 'ACME challenges validated');
   } finally {
     for (const withdraw of withdraws.reverse()) await withdraw().catch(() => undefined);
   }
+  progress('finalizing: CSR sent, waiting for the certificate');
   const finalized = await client.finalizeOrder(order, options.csrPem);
   const issued = await poll('issuance after finalize', timeoutMs, async () => {
     const current = finalized.status === 'valid' ? finalized : await client.getOrder(finalized);

@@ -39,6 +39,12 @@ export interface ReloadOutcome {
   readonly problems?: readonly string[];
 }
 
+/** `POST /api/v1/certificates/renew`'s body. */
+export interface RenewRequest {
+  /** Replace an imported certificate with this issuer's (it must be the configured issuer). */
+  readonly replaceSource?: string;
+}
+
 /** `POST /api/v1/cucm-trust/confirm`: an administrator uploaded the pending leaf by hand (`ucgate cert confirm-trust`). */
 export interface ConfirmTrustRequest {
   readonly serial?: string;
@@ -61,8 +67,13 @@ export interface AdminBackend {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The `GET /api/v1/status` document; also what the dashboard draws. */
   status(): Promise<GatewayStatus>;
-  /** Renews now with the configured issuer; resolves with the outcome (shown to the caller as JSON). */
-  renew?(): Promise<unknown>;
+  /**
+   * Renews now with the configured issuer; resolves with the outcome (shown to the caller as JSON).
+   * An imported certificate is kept unless `replaceSource` names the configured issuer exactly.
+   */
+  renew?(request?: RenewRequest): Promise<unknown>;
+  /** Serves at once what the store holds now (a CLI import or rollback beside the gateway); resolves with what changed. */
+  reloadCertificates?(): Promise<unknown>;
   /** Re-reads and validates the config, then applies it; a bad config keeps the old one. */
   reload?(): Promise<ReloadOutcome>;
   /** The last `limit` audit-log entries, oldest first. */
@@ -73,4 +84,42 @@ export interface AdminBackend {
   cucmTrust?(): Promise<object>;
   /** Records an administrator's upload by hand; an activation waiting for it goes on. */
   confirmTrust?(request: ConfirmTrustRequest): Promise<ConfirmTrustOutcome>;
+  /** Node maintenance (src/admin/node-routes.ts): drains or undrains a node; undefined when the gateway has no such node. */
+  drainNode?(request: NodeDrainRequest): Promise<NodeDrainOutcome | undefined>;
+  /** Serves the previous certificate again (`ucgate cert rollback` through the gateway), audited under `actor`. */
+  rollback?(request: RollbackRequest): Promise<RollbackOutcome>;
+}
+
+/** Who asked for an action: `dashboard` (a signed-in session), `cli` (`ucgate ...` with the token) or `api`. */
+export type AdminActor = 'dashboard' | 'cli' | 'api';
+
+/** `POST /api/v1/nodes/{cluster}/{node}/drain` and `/undrain`. */
+export interface NodeDrainRequest {
+  readonly cluster: string;
+  readonly node: string;
+  readonly draining: boolean;
+  readonly actor: AdminActor;
+  readonly reason?: string;
+}
+
+export interface NodeDrainOutcome {
+  readonly cluster: string;
+  readonly node: string;
+  readonly draining: boolean;
+  /** false: the node already was in that state. */
+  readonly changed: boolean;
+}
+
+/** `POST /api/v1/certificates/rollback`. */
+export interface RollbackRequest {
+  readonly keyType?: string;
+  readonly actor: AdminActor;
+}
+
+/** `ok: false` (409): nothing to roll back to; `message` says why. */
+export interface RollbackOutcome {
+  readonly ok: boolean;
+  readonly message?: string;
+  readonly keyType?: string;
+  readonly serial?: string;
 }

@@ -29,6 +29,7 @@ import { requireAuth, refuse } from './require-auth.js';
 import { healthRoutes } from './health-routes.js';
 import { apiRoutes } from './api-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { nodeRoutes } from './node-routes.js';
 import { loginRoutes } from './login-routes.js';
 import { AdminHostCheck, type GatewayNamesView } from './host-check.js';
 import { tokenWeakness } from './token-strength.js';
@@ -131,6 +132,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<AdminS
   await app.register(async (scope) => {
     scope.addHook('onRequest', requireAuth(auth, log));
     await scope.register(apiRoutes, { backend, log });
+    await scope.register(nodeRoutes, { backend, log });
     await scope.register(dashboardRoutes, { backend });
   });
 
@@ -147,7 +149,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<AdminS
         auth.setToken(readToken(config));
       } catch (err) {
         const problem = err instanceof ConfigError ? err.problems.join('; ') : `listen.admin.tokenFile: ${(err as Error).message}`;
-        log.error({ event: 'admin_token_refused', problem }, 'admin token not reloaded: the running token stays');
+        log.error({ event: 'admin_token_refused', problem }, `admin token not reloaded, the running token stays: ${problem}`);
       }
     },
     close: () => app.close(),

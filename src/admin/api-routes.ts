@@ -36,23 +36,44 @@ const confirmTrustBody = {
   },
 } as const;
 
+const renewBody = {
+  body: {
+    type: ['object', 'null'],
+    properties: { replaceSource: { type: 'string', enum: ['self-signed', 'acme'] } },
+    additionalProperties: false,
+  },
+} as const;
+
+type RenewRequestBody = FastifyRequest<{ Body: { replaceSource?: string } | null | undefined }>;
+
 type ConfirmTrustRequestBody = FastifyRequest<{ Body: { serial?: string; all?: boolean; cluster?: string; node?: string } }>;
 
 function notImplemented(reply: FastifyReply, what: string): FastifyReply {
   return reply.code(501).send({ error: 'not_implemented', message: `this gateway does not support ${what} yet` });
 }
 
-/** `/api/v1/status`, `/api/v1/reload`, `/api/v1/certificates/renew`, `/api/v1/certificates/renewals`, `/api/v1/cucm-trust`, `/api/v1/cucm-trust/confirm`, `/api/v1/audit`. */
+/** `/api/v1/status`, `/api/v1/reload`, `/api/v1/certificates/renew`, `/api/v1/certificates/reload`, `/api/v1/certificates/renewals`, `/api/v1/cucm-trust`, `/api/v1/cucm-trust/confirm`, `/api/v1/audit`. */
 export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, { backend, log }) => {
   const action = (request: FastifyRequest, name: string) =>
     log.info({ event: 'admin_action', action: name, client: request.ip, via: request.adminAuth?.kind }, `admin API: ${name}`);
 
   app.get('/api/v1/status', async () => backend.status());
 
-  app.post('/api/v1/certificates/renew', async (request, reply) => {
+  // `{ "replaceSource": "<issuer>" }`: replace an imported certificate with the configured issuer's, on purpose.
+  app.post('/api/v1/certificates/renew', { schema: renewBody }, async (request: RenewRequestBody, reply) => {
     if (!backend.renew) return notImplemented(reply, 'renewal from the API');
-    action(request, 'renew');
-    return reply.send(await backend.renew());
+    const replaceSource = request.body?.replaceSource;
+    action(request, replaceSource ? `renew (replace source: ${replaceSource})` : 'renew');
+    const outcome = (await backend.renew(replaceSource ? { replaceSource } : {})) as { ok?: boolean; status?: number };
+    // 409: the source named is not the configured issuer; nothing was changed.
+    return reply.code(outcome.status ?? 200).send(outcome);
+  });
+
+  // After `ucgate cert import` / `cert rollback` beside a running gateway: serve what the store holds now.
+  app.post('/api/v1/certificates/reload', async (request, reply) => {
+    if (!backend.reloadCertificates) return notImplemented(reply, 'reloading certificates from the API (send SIGHUP to the process)');
+    action(request, 'reload-certificates');
+    return reply.send(await backend.reloadCertificates());
   });
 
   app.post('/api/v1/reload', async (request, reply) => {

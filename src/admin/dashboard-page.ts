@@ -54,8 +54,18 @@ export function dashboardPage(options: DashboardPageOptions): string {
   ${options.csrfToken ? html`<form method="post" action="/logout"><button type="submit">Sign out</button></form>` : ''}
 </div></header>
 <main>
+<p id="action-result" class="action-result" role="status" aria-live="polite" hidden></p>
 ${options.sections}
 </main>
+<dialog id="confirm" aria-labelledby="confirm-title">
+  <form method="dialog">
+    <h2 id="confirm-title">Please confirm</h2>
+    <p id="confirm-text"></p>
+    <label id="confirm-reason-label" for="confirm-reason" hidden>Reason (kept in the audit log, optional)</label>
+    <input id="confirm-reason" maxlength="200" autocomplete="off" hidden>
+    <div class="buttons"><button value="cancel" id="confirm-cancel">Cancel</button> <button value="ok" id="confirm-ok" class="primary">Confirm</button></div>
+  </form>
+</dialog>
 <footer>Refreshes every 2 s. Times are UTC on the gateway's clock. JSON: <code>/api/v1/status</code> · metrics: <code>/metrics</code></footer>
 <script nonce="${nonce}">${script}</script>
 </body>`,

@@ -5,10 +5,12 @@
  * swaps in whichever section changed. Every value goes through `html`, so
  * a hostile node name or certificate subject stays text.
  */
-import type { GatewayStatus, ClusterStatusView, CheckStatusView, NodeStatusView, CertificateStatusView, RenewalStatusView } from '../control/status.js';
+import type { GatewayStatus, CertificateStatusView, RenewalStatusView } from '../control/status.js';
 import type { AuditRecord, RenewalRecord } from './admin-backend.js';
 import { html, type SafeHtml } from './html.js';
 import { formatAgo, formatDate, formatDuration, formatUtc, shortHex } from './dashboard-format.js';
+import { actionButton, badge, timeCell } from './dashboard-widgets.js';
+import { nodesSection, transitionsSection } from './dashboard-nodes.js';
 
 /** The timeline's full width in days: a 90-day certificate fills it when new. */
 export const TIMELINE_DAYS = 90;
@@ -20,24 +22,6 @@ export interface DashboardData {
   readonly status: GatewayStatus;
   readonly renewals: HistorySource<RenewalRecord>;
   readonly audit: HistorySource<AuditRecord>;
-}
-
-type NodeState = 'up' | 'down' | 'busy';
-
-function nodeState(node: CheckStatusView): NodeState {
-  if (!node.up) return 'down';
-  return node.healthy ? 'up' : 'busy';
-}
-
-const STATE_TEXT: Readonly<Record<NodeState, string>> = { up: 'Up', down: 'Down', busy: 'Busy' };
-
-function badge(state: string, text: string): SafeHtml {
-  return html`<span class="badge" data-state="${state}"><span class="dot" aria-hidden="true"></span>${text}</span>`;
-}
-
-function timeCell(iso: string | null | undefined, now: number): SafeHtml {
-  if (!iso) return html`<span class="muted">never</span>`;
-  return html`<time datetime="${iso}" title="${formatUtc(iso)}">${formatAgo(iso, now)}</time>`;
 }
 
 /** The headline strip: readiness, version, uptime, node and certificate counts. */
@@ -56,77 +40,10 @@ function summary(status: GatewayStatus): SafeHtml {
   </section>`;
 }
 
-/** The service checks' verdicts (clusters[].serviceChecks), under the main one: each decides only for its routes. */
-function serviceBadges(node: NodeStatusView): SafeHtml | string {
-  if (!node.services?.length) return '';
-  return html`<ul class="services">${node.services.map((service) => {
-    const state = nodeState(service);
-    const error = service.lastError;
-    const title = `${service.name} check: ${service.path}${error ? ` · last error: ${error.layer} ${error.reason}` : ''}`;
-    return html`<li data-service="${service.name}" data-state="${state}" title="${title}">${badge(state, `${service.name}: ${STATE_TEXT[state]}`)}</li>`;
-  })}</ul>`;
-}
-
-function nodeRow(cluster: string, node: NodeStatusView, now: number): SafeHtml {
-  const state = nodeState(node);
-  const error = node.lastError;
-  const check = node.lastCheck;
-  return html`<tr data-node="${cluster}/${node.name}" data-state="${state}">
-    <td data-label="Node" class="node-cell"><div class="v"><strong>${node.name}</strong><div class="mono small muted">${node.url}</div></div></td>
-    <td data-label="Priority / weight" class="num"><div class="v">${node.priority} / ${node.weight}</div></td>
-    <td data-label="State"><div class="v">${badge(state, STATE_TEXT[state])}${
-      state === 'busy' ? html`<div class="small muted">back ${timeCell(node.coolingUntil, now)}</div>` : ''
-    }${serviceBadges(node)}</div></td>
-    <td data-label="Last check"><div class="v">${timeCell(check?.at, now)}${check?.ok === false ? html` <span class="chip bad">failed</span>` : ''}</div></td>
-    <td data-label="Last error"><div class="v">${
-      error
-        ? html`<span class="chip" title="the layer that failed">${error.layer}</span> <span class="reason">${error.reason || 'no detail'}</span>
-            <div class="small muted">${timeCell(error.at, now)} · from ${error.source === 'request' ? 'a proxied request' : 'a health check'}</div>`
-        : html`<span class="muted">none</span>`
-    }</div></td>
-  </tr>`;
-}
-
-/** Newest learned group files shown per cluster; the status API lists them all. */
-const SHOWN_TFTP_FILES = 50;
-
-/** With `tftp` on: the group configuration files learned from device files (status `learnedTftpFiles`), newest first. */
-function learnedTftpFiles(cluster: ClusterStatusView): SafeHtml | string {
-  const files = cluster.learnedTftpFiles;
-  if (files === undefined) return '';
-  const newest = [...files].reverse().slice(0, SHOWN_TFTP_FILES);
-  const more = files.length - newest.length;
-  return html`<p class="small" data-tftp-files="${cluster.name}"><span class="muted">Jabber group configuration files learned from device files (${files.length} of at most ${cluster.learnedTftpFilesLimit ?? files.length}):</span> ${
-    files.length === 0 ? html`<span class="muted">none yet</span>` : html`<span class="mono">${newest.join(', ')}</span>${more > 0 ? html` <span class="muted">and ${more} more</span>` : ''}`
-  }</p>`;
-}
-
-function clusterBlock(cluster: ClusterStatusView, now: number): SafeHtml {
-  const healthy = cluster.nodes.filter((node) => node.healthy).length;
-  return html`<div class="cluster" data-cluster="${cluster.name}">
-    <h3>${cluster.name} <span class="muted small">${cluster.source} · ${healthy} of ${cluster.nodes.length} healthy</span></h3>
-    ${
-      cluster.nodes.length === 0
-        ? html`<p class="empty">No nodes known yet.</p>`
-        : html`<table class="stack">
-      <thead><tr><th>Node</th><th>Priority / weight</th><th>State</th><th>Last check</th><th>Last error</th></tr></thead>
-      <tbody>${cluster.nodes.map((node) => nodeRow(cluster.name, node, now))}</tbody>
-    </table>`
-    }
-    ${learnedTftpFiles(cluster)}
-  </div>`;
-}
-
-function nodesSection(status: GatewayStatus, now: number): SafeHtml {
-  return html`<section class="card" data-section="nodes" aria-labelledby="h-nodes">
-    <h2 id="h-nodes">Upstream nodes</h2>
-    ${status.clusters.length ? status.clusters.map((cluster) => clusterBlock(cluster, now)) : html`<p class="empty">No clusters configured.</p>`}
-  </section>`;
-}
-
 /** Days left as a bar on a 0–90 day scale, with a mark where renewal starts. SVG: CSP forbids style attributes. */
-function timeline(days: number, renewBeforeDays: number, source: string): SafeHtml {
-  const level = days < 0 ? 'expired' : days <= 7 ? 'crit' : days <= renewBeforeDays ? 'warn' : 'ok';
+function timeline(days: number, renewBeforeDays: number, source: string, unmanaged = false): SafeHtml {
+  // Nothing renews an unmanaged (imported) certificate: inside the renewal window it is red, not amber.
+  const level = days < 0 ? 'expired' : days <= 7 ? 'crit' : days <= renewBeforeDays ? (unmanaged ? 'crit' : 'warn') : 'ok';
   const width = Math.max(0, Math.min(days, TIMELINE_DAYS)) / TIMELINE_DAYS * 100;
   const mark = (Math.min(renewBeforeDays, TIMELINE_DAYS) / TIMELINE_DAYS) * 100;
   const label = days < 0 ? `expired ${-days} days ago` : `${days} days left`;
@@ -160,15 +77,25 @@ function renewalNote(renewal: RenewalStatusView | undefined, now: number): SafeH
   return html`<div class="small muted">renews ${formatDate(renewal.dueAt)}${renewal.dueBy ? ` (${renewal.dueBy})` : ''}</div>`;
 }
 
+/** Under an imported certificate's bar: nothing renews it; red once inside the renewal window. */
+function unmanagedNote(cert: CertificateStatusView, renewBeforeDays: number): SafeHtml | string {
+  if (!cert.unmanaged) return '';
+  const near = cert.daysLeft <= renewBeforeDays;
+  return html`<div class="small ${near ? 'bad' : 'muted'}" data-unmanaged="${near ? 'expiring' : 'yes'}">not renewed by ucgate: import a new certificate before ${formatDate(cert.notAfter)}</div>`;
+}
+
 function certificateRow(cert: CertificateStatusView, renewBeforeDays: number, renewal: RenewalStatusView | undefined, now: number): SafeHtml {
+  const alarm = cert.unmanaged === true && cert.daysLeft <= renewBeforeDays;
   return html`<tr data-cert="${cert.name}">
-    <td data-label="Certificate"><div class="v"><strong>${cert.name}</strong> <span class="chip">${cert.source}</span></div></td>
+    <td data-label="Certificate"><div class="v"><strong>${cert.name}</strong> <span class="chip${alarm ? ' bad' : ''}">${cert.source}</span>${
+      cert.unmanaged ? html` <span class="chip${alarm ? ' bad' : ''}">unmanaged</span>` : ''
+    }</div></td>
     <td data-label="Subject"><div class="v"><span class="subject">${cert.subject}</span><div class="small muted">${sans(cert.subjectAltNames)}</div></div></td>
     <td data-label="Issuer" class="small"><div class="v">${cert.issuer}</div></td>
     <td data-label="Key" class="nowrap"><div class="v">${cert.keyType}</div></td>
     <td data-label="Expires"><div class="v"><span title="${formatUtc(cert.notAfter)}">${formatDate(cert.notAfter)}</span>
       <div class="small muted mono nowrap" title="serial ${cert.serialNumber}">${shortHex(cert.serialNumber)}</div></div></td>
-    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, renewBeforeDays, cert.source)}${renewalNote(renewal, now)}</div></td>
+    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, renewBeforeDays, cert.source, cert.unmanaged === true)}${unmanagedNote(cert, renewBeforeDays)}${renewalNote(renewal, now)}</div></td>
   </tr>`;
 }
 
@@ -177,7 +104,18 @@ function certificatesSection(status: GatewayStatus, now: number): SafeHtml {
   const renewalOf = (cert: CertificateStatusView) =>
     cert.source === 'upstream' ? undefined : status.renewal?.find((entry) => `gateway-${entry.keyType}` === cert.name);
   return html`<section class="card" data-section="certificates" aria-labelledby="h-certs">
-    <h2 id="h-certs">Certificates</h2>
+    <h2 id="h-certs">Certificates <span class="actions">${actionButton({
+      action: 'renew',
+      label: 'Renew now',
+      url: '/api/v1/certificates/renew',
+      confirm: 'Renew every gateway certificate now with the configured issuer? The new one is served as soon as every worker has it; an imported certificate is kept.',
+    })} ${actionButton({
+      action: 'rollback',
+      label: 'Roll back',
+      url: '/api/v1/certificates/rollback',
+      danger: true,
+      confirm: 'Serve the previous certificate again? Clients get it on their next connection; a second rollback undoes this one.',
+    })}</span></h2>
     <p class="legend small muted">Bars show days left on a ${TIMELINE_DAYS}-day scale; the tick marks where renewal starts (${status.renewBeforeDays} days).</p>
     ${
       certs.length
@@ -225,16 +163,17 @@ const text = (value: unknown): string => (value === undefined || value === null 
 function auditSection(audit: HistorySource<AuditRecord>, now: number): SafeHtml {
   const rows = Array.isArray(audit) ? ([...audit] as Record<string, unknown>[]).reverse() : [];
   return html`<section class="card" data-section="audit" aria-labelledby="h-audit">
-    <h2 id="h-audit">Audit log <span class="muted small">newest first</span></h2>
+    <h2 id="h-audit">Audit log <span class="muted small">newest first</span>
+      <input type="search" id="audit-filter" class="filter" placeholder="Filter: action, who, node, serial…" aria-label="Filter the audit log" autocomplete="off" spellcheck="false"></h2>
     ${
       unavailable(audit, 'audit log') ??
-      html`<table class="stack">
+      html`<table class="stack audit">
       <thead><tr><th>When</th><th>Action</th><th>By</th><th>Key</th><th>Subject</th><th>Serial</th><th>Detail</th></tr></thead>
       <tbody>${rows.map(
-        (entry) => html`<tr>
+        (entry) => html`<tr data-action="${text(entry.action)}">
         <td data-label="When" class="nowrap"><div class="v">${formatUtc(text(entry.time))}<div class="small muted">${formatAgo(text(entry.time), now)}</div></div></td>
-        <td data-label="Action"><div class="v"><span class="chip">${text(entry.action)}</span></div></td>
-        <td data-label="By"><div class="v">${text(entry.actor)}</div></td>
+        <td data-label="Action" class="nowrap"><div class="v"><span class="chip">${text(entry.action)}</span></div></td>
+        <td data-label="By" class="nowrap"><div class="v">${text(entry.actor)}</div></td>
         <td data-label="Key" class="nowrap"><div class="v">${text(entry.keyType)}</div></td>
         <td data-label="Subject" class="subject"><div class="v">${text(entry.subject)}</div></td>
         <td data-label="Serial" class="mono small" title="${text(entry.serial)}"><div class="v">${shortHex(entry.serial === undefined ? undefined : String(entry.serial))}</div></td>
@@ -255,6 +194,7 @@ export function renderSections(data: DashboardData): SafeHtml {
   return html`<div id="live" data-generated="${data.status.generatedAt}">
     ${summary(data.status)}
     ${nodesSection(data.status, now)}
+    ${transitionsSection(data.status.transitions, now)}
     ${certificatesSection(data.status, now)}
     ${renewalsSection(data.renewals, now)}
     ${auditSection(data.audit, now)}

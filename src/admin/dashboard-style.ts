@@ -80,6 +80,31 @@ td.node-cell { min-width: 20rem; }
 .timeline[data-level="expired"] .days, .timeline[data-level="crit"] .days { color: var(--down); }
 .timeline .mark { stroke: var(--text); stroke-width: 1.2; vector-effect: non-scaling-stroke; opacity: .55; }
 .subject { overflow-wrap: anywhere; }
+/* Actions (drain, renew, roll back) and the confirmation dialog. [hidden] wins over the stacked-card display rules. */
+[hidden] { display: none !important; }
+button.action { font: inherit; font-size: 13px; font-weight: 600; padding: 3px 12px; border-radius: 6px; border: 1px solid var(--accent); background: transparent; color: var(--accent); cursor: pointer; white-space: nowrap; }
+button.action.danger { border-color: var(--down); color: var(--down); }
+button.action:hover { background: var(--chip); }
+button.action:disabled { opacity: .5; cursor: progress; }
+h2 .actions { float: right; display: inline-flex; gap: 6px; }
+.badge[data-state="draining"] { color: var(--busy); background: var(--busy-bg); border: 1px dashed var(--busy); }
+tr[data-draining="true"] td { background: var(--busy-bg); }
+.traffic { display: flex; flex-direction: column; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.action-result { margin: 0 0 14px; padding: 8px 12px; border-radius: 8px; background: var(--up-bg); color: var(--up); }
+.action-result[data-ok="false"] { background: var(--down-bg); color: var(--down); }
+dialog { border: 1px solid var(--line); border-radius: 12px; background: var(--card); color: var(--text); max-width: min(480px, calc(100vw - 32px)); padding: 20px; }
+dialog::backdrop { background: rgba(10, 17, 28, .55); }
+dialog h2 { margin-top: 0; }
+dialog input { width: 100%; padding: 8px 10px; border: 1px solid var(--line); border-radius: 8px; font: inherit; background: var(--bg); color: var(--text); margin-top: 4px; }
+dialog label { display: block; font-size: 13px; font-weight: 600; margin-top: 8px; }
+dialog .buttons { display: flex; justify-content: flex-end; gap: 8px; margin-top: 16px; }
+dialog button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--line); background: transparent; color: var(--text); cursor: pointer; }
+dialog button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
+/* The audit log: short columns never wrap, the free text takes what is left (no letter-by-letter columns). */
+input.filter { float: right; font: inherit; font-size: 13px; font-weight: 400; padding: 4px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--text); width: min(18rem, 100%); }
+table.audit td { overflow-wrap: normal; word-break: normal; }
+table.audit td.subject, table.audit td:last-child { overflow-wrap: anywhere; min-width: 10rem; }
+table.audit td.mono { white-space: nowrap; }
 footer { max-width: 1240px; margin: 0 auto; padding: 0 20px 24px; font-size: 12px; color: var(--muted); }
 .login { min-height: 100vh; display: grid; place-items: center; padding: 20px; }
 .login form { width: min(380px, 100%); background: var(--card); border: 1px solid var(--line); border-radius: 14px; padding: 26px; box-shadow: 0 8px 30px rgba(15, 30, 50, .12); }
@@ -106,5 +131,8 @@ footer { max-width: 1240px; margin: 0 auto; padding: 0 20px 24px; font-size: 12p
   table.stack .nowrap, table.stack td.num { white-space: normal; }
   tbody tr:last-child td { border-bottom: 1px solid var(--line); }
   tbody tr:last-child td:last-child { border-bottom: 0; }
+  h2 .actions, input.filter { float: none; display: flex; margin-top: 8px; }
+  table.audit td.subject, table.audit td:last-child { min-width: 0; }
+  .traffic { flex-direction: row; flex-wrap: wrap; gap: 8px; }
 }
 `;

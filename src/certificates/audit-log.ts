@@ -14,19 +14,22 @@ import { UcgateError, ErrorCodes } from '../errors.js';
 export const AUDIT_KEY = 'audit/audit.log';
 
 /** `published`/`unpublished`: a leaf added to, or removed from, CUCM trust stores (certificates.cucmTrust). */
-export type AuditAction = 'issued' | 'imported' | 'renewed' | 'rolled-back' | 'published' | 'unpublished' | 'csr-created';
+/** `node-drained`/`node-undrained`: node maintenance (src/control/node-drains.ts); `subject` names the node `cluster/node`. */
+export type AuditAction = 'issued' | 'imported' | 'renewed' | 'rolled-back' | 'published' | 'unpublished' | 'csr-created' | 'node-drained' | 'node-undrained';
 
 /** Who caused the change: a person at the CLI or the admin API, or an issuer acting on its own. */
 /** `gateway`: the running gateway on its own account (a replaced leaf removed from CUCM after its grace period). */
-export type AuditActor = 'cli' | 'api' | 'acme' | 'self-signed' | 'gateway';
+/** `dashboard`: a person signed in to the admin dashboard. */
+export type AuditActor = 'cli' | 'api' | 'acme' | 'self-signed' | 'gateway' | 'dashboard';
 
 export interface AuditEntry {
   /** ISO 8601. */
   readonly time: string;
   readonly action: AuditAction;
   readonly actor: AuditActor;
-  readonly keyType: KeyType;
-  /** Subject DN of the certificate (or of the CSR). */
+  /** Absent on entries about a node (node-drained, node-undrained). */
+  readonly keyType?: KeyType;
+  /** Subject DN of the certificate (or of the CSR); `cluster/node` for a node. */
   readonly subject: string;
   /** Lowercase hex; absent for a CSR, which has none yet. */
   readonly serial?: string;

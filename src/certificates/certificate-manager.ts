@@ -120,6 +120,22 @@ export class CertificateManager extends EventEmitter {
     const stored = await loadActiveCertificate(storage, keyType);
     const reason = stored ? this.unusableReason(stored) : 'none stored';
     if (stored && !reason) return stored;
+    // An imported certificate is the operator's: served while it has not expired, whatever the issuer (certificate-source.ts).
+    if (stored?.source === 'manual' && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
+      log.warn(
+        { event: 'certificate_unsuitable', keyType, reason, source: 'manual', issuer: issuer.type },
+        issuer.type === 'manual'
+          ? 'serving the imported certificate anyway'
+          : `serving the imported certificate anyway: the ${issuer.type} issuer replaces it only when asked (ucgate cert renew --force --issuer ${issuer.type})`,
+      );
+      return stored;
+    }
+    if (stored?.source === 'manual' && issuer.type !== 'manual') {
+      log.error(
+        { event: 'certificate_import_expired', keyType, serial: stored.info.serialNumber, notAfter: stored.info.notAfter, issuer: issuer.type },
+        `the imported ${keyType} certificate expired on ${stored.info.notAfter}: the ${issuer.type} issuer replaces it`,
+      );
+    }
     // ACME challenges need the listeners: serve what is stored (or a placeholder) now; the renewal loop orders.
     if (needsDataPlane(issuer)) return this.#serveWhileObtaining(keyType, stored, reason);
     if (issuer.type === 'manual') {

@@ -16,16 +16,12 @@
  * written to the store, where any waiting process (a gateway, a `cert
  * import`) finds it within seconds.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { readFile, writeFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
-import type { UcgateConfig } from '../config/types.js';
+import { writeFile } from 'node:fs/promises';
 import type { Storage } from '../store/storage.js';
 import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';
+import { callAdmin } from './admin-client.js';
 import { openStorage } from '../store/create-storage.js';
-import { loadVersion } from '../certificates/certificate-store.js';
 import { systemClock } from '../clock.js';
 import { createLogger } from '../log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
@@ -41,79 +37,6 @@ export interface CertConfirmTrustOptions {
   readonly list?: boolean;
   readonly out?: string;
   readonly json?: boolean;
-}
-
-interface AdminAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-/** Fingerprints of every certificate version in the store: what the admin listener may present. */
-async function knownFingerprints(config: UcgateConfig, storage: Storage): Promise<Set<string>> {
-  const prints = new Set<string>();
-  for (const keyType of config.certificates.keyTypes) {
-    for (const version of await storage.list(`certificates/${keyType}/versions`)) {
-      const cert = await loadVersion(storage, keyType, version.split('/').pop()!).catch(() => undefined);
-      if (cert) prints.add(new X509Certificate(cert.certPem).fingerprint256);
-    }
-  }
-  return prints;
-}
-
-/** One call to a running gateway's admin API; undefined when none answers there, or its certificate is not one of ours. */
-async function adminCall(config: UcgateConfig, storage: Storage, path: string, body: object): Promise<AdminAnswer | undefined> {
-  const admin = config.listen.admin;
-  // Port 0 (a test's "any port") cannot be found from the config.
-  if (!admin?.tokenFile || admin.port === 0) return undefined;
-  const token = (await readFile(admin.tokenFile, 'utf8')).trim();
-  const host = admin.host === '0.0.0.0' ? '127.0.0.1' : admin.host === '::' ? '::1' : admin.host;
-  let socket: TLSSocket | undefined;
-  if (admin.tls) {
-    const prints = await knownFingerprints(config, storage);
-    // Verified by pinning before a byte of the request (and its token) is written.
-    socket = await new Promise<TLSSocket | undefined>((resolve) => {
-      const s = tlsConnect({ host, port: admin.port, rejectUnauthorized: false, servername: config.gateway.fqdn }, () => {
-        const peer = s.getPeerCertificate();
-        if (peer && prints.has(peer.fingerprint256)) resolve(s);
-        else {
-          s.destroy();
-          resolve(undefined);
-        }
-      });
-      s.once('error', () => resolve(undefined));
-    });
-    if (!socket) return undefined;
-  }
-  const text = JSON.stringify(body);
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      {
-        host,
-        port: admin.port,
-        method: 'POST',
-        path,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
-        ...(socket && { createConnection: () => socket }),
-        timeout: 60_000,
-      },
-      (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            parsed = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(undefined));
-    req.end(text);
-  });
 }
 
 function describePending(leaf: PendingLeaf): string {
@@ -166,7 +89,7 @@ export async function certConfirmTrustCommand(options: CertConfirmTrustOptions):
         ...(options.cluster !== undefined && { cluster: options.cluster }),
         ...(options.node !== undefined && { node: options.node }),
       };
-      const answer = await adminCall(config, storage, '/api/v1/cucm-trust/confirm', request);
+      const answer = await callAdmin(config, storage, { method: 'POST', path: '/api/v1/cucm-trust/confirm', body: request, timeoutMs: 60_000 });
       let confirmed: readonly ConfirmedLeaf[];
       let via: string;
       if (answer && answer.status === 200) {

@@ -2,7 +2,11 @@
  * `ucgate cert import --cert FILE [--chain FILE] [--key FILE]` or
  * `--pfx FILE [--passphrase-file FILE]`: validate, then activate atomically.
  * Any problem: exit 2 and one `ucgate: <reason>` line, the store untouched.
- * Warnings go to stderr; a one-line summary to stdout.
+ * Warnings go to stderr; a one-line summary to stdout, then what serves it
+ * (a running gateway that answers on listen.admin, at once; else the next
+ * start) and what renews it: nothing — an imported certificate is never
+ * renewed or replaced by ucgate (src/certificates/certificate-source.ts), so
+ * the line names the date to import again by.
  */
 import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';
@@ -11,6 +15,7 @@ import { importCertificate, type ImportInput } from '../certificates/import-cert
 import { daysLeft } from '../pki/certificate-info.js';
 import { cliTrustGate } from './trust-gate.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
+import { reloadRunningGateway } from './gateway-reload.js';
 
 export interface CertImportOptions {
   readonly config?: string;
@@ -51,17 +56,23 @@ export async function certImportCommand(options: CertImportOptions): Promise<num
       process.stdout.write(`${keyType} certificate serial ${info.serialNumber} is already active; nothing changed\n`);
       return 0;
     }
-    if (config.certificates.issuer.type !== 'manual') {
-      process.stderr.write(
-        `ucgate: warning: certificates.issuer.type is ${config.certificates.issuer.type}; set it to manual so the gateway never replaces an imported certificate\n`,
-      );
-    }
+    const issuerType = config.certificates.issuer.type;
+    // Import again before the renewal window opens: renewBeforeDays ahead of expiry.
+    const importBy = new Date(Date.parse(info.notAfter) - config.certificates.renewBeforeDays * 86_400_000);
+    const importByText = (importBy.getTime() > Date.now() ? importBy : new Date(info.notAfter)).toISOString().slice(0, 10);
+    const renewal =
+      `renewed by: nothing — ucgate never renews or replaces an imported certificate; import a new one before ${importByText}` +
+      (issuerType === 'manual'
+        ? ''
+        : ` (the configured ${issuerType} issuer leaves it alone; to hand it over on purpose: ucgate cert renew --force --issuer ${issuerType})`);
     process.stdout.write(
       `imported ${keyType} certificate ${info.subject} serial ${info.serialNumber} from ${info.issuer}, ` +
         `valid until ${info.notAfter} (${daysLeft(info, Date.now())} days), sha256 ${info.fingerprintSha256}` +
         (result.replaced ? `; previous serial ${result.replaced.info.serialNumber} kept for \`ucgate cert rollback\`` : '') +
-        '\nrunning gateways pick it up on SIGHUP (systemctl reload ucgate)\n',
+        `\n${renewal}\n`,
     );
+    const reload = await reloadRunningGateway(config, storage);
+    process.stdout.write(`${reload.message}\n`);
     return 0;
   } catch (err) {
     return printProblems(err);

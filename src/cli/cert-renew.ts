@@ -12,18 +12,26 @@
  * challenge listeners if they are free, else the running gateway answers the
  * challenges from the store, and picks the new certificate up at its next
  * check (certificates.issuer.acme.checkIntervalMs) or at once on SIGHUP.
+ *
+ * Each step is printed on stderr as it happens, with the time since the
+ * command started (account, order, challenge published, CA validating,
+ * finalizing, issued, published to CUCM trust per node, the switch delay,
+ * activated); `--json` prints only the final JSON on stdout. Through a
+ * running gateway the steps happen in the gateway (its log shows them): the
+ * CLI prints that it asked, and the outcome.
+ *
+ * An imported certificate is never replaced by another issuer's unless the
+ * operator asks exactly: `--force --issuer <the configured issuer>`
+ * (src/certificates/certificate-source.ts). Otherwise the outcome is `kept`.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
 import type { UcgateConfig, KeyType } from '../config/types.js';
 import type { Storage, Locker } from '../store/storage.js';
 import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';
+import { callAdmin } from './admin-client.js';
 import { openStorage } from '../store/create-storage.js';
 import { createIssuer } from '../issuers/create-issuer.js';
-import { loadActiveCertificate, loadVersion } from '../certificates/certificate-store.js';
+import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import { requiredNames } from '../certificates/certificate-manager.js';
 import { systemClock } from '../clock.js';
 import { UcgateError, ErrorCodes, isUcgateError } from '../errors.js';
@@ -34,6 +42,7 @@ import { startStandaloneResponders } from '../acme/standalone-responder.js';
 import { hasRenewalInfo } from '../acme/renewal-info.js';
 import { renewCertificate } from '../lifecycle/renew.js';
 import { cliTrustGate } from './trust-gate.js';
+import { keepReason, isReplaceSource } from '../certificates/certificate-source.js';
 import { lifetimeRenewalTime } from '../lifecycle/renewal-timing.js';
 import type { AttemptOutcome } from '../lifecycle/maintenance.js';
 import type { Issuer } from '../issuers/issuer.js';
@@ -42,70 +51,20 @@ export interface CertRenewOptions {
   readonly config?: string;
   readonly force?: boolean;
   readonly json?: boolean;
+  /** With --force: replace an imported certificate with this issuer's (must be the configured one). */
+  readonly issuer?: string;
 }
 
-/** Fingerprints of every certificate version in the store: what the admin listener may present. */
-async function knownFingerprints(config: UcgateConfig, storage: Storage): Promise<Set<string>> {
-  const prints = new Set<string>();
-  for (const keyType of config.certificates.keyTypes) {
-    for (const version of await storage.list(`certificates/${keyType}/versions`)) {
-      const cert = await loadVersion(storage, keyType, version.split('/').pop()!).catch(() => undefined);
-      if (cert) prints.add(new X509Certificate(cert.certPem).fingerprint256);
-    }
-  }
-  return prints;
+/** `ucgate: [+1.2s] <line>` on stderr: one step of the work, as it happens. */
+export function progressPrinter(started = Date.now()): (line: string) => void {
+  return (line) => process.stderr.write(`ucgate: [+${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
 }
 
-/** One admin API call; undefined when no gateway answers or its certificate is not one of ours. */
+/** What a running gateway answers with 200 (admin-client.ts); undefined when none answers, or it answers otherwise. */
 async function adminCall(config: UcgateConfig, storage: Storage, method: 'GET' | 'POST', path: string): Promise<unknown> {
-  const admin = config.listen.admin;
-  // Port 0 (a test's "any port") cannot be found from the config.
-  if (!admin?.tokenFile || admin.port === 0) return undefined;
-  const token = (await readFile(admin.tokenFile, 'utf8')).trim();
-  const host = admin.host === '0.0.0.0' ? '127.0.0.1' : admin.host === '::' ? '::1' : admin.host;
-  let socket: TLSSocket | undefined;
-  if (admin.tls) {
-    const prints = await knownFingerprints(config, storage);
-    // Verified by pinning before a byte of the request (and its token) is written.
-    socket = await new Promise<TLSSocket | undefined>((resolve) => {
-      const s = tlsConnect({ host, port: admin.port, rejectUnauthorized: false, servername: config.gateway.fqdn }, () => {
-        const peer = s.getPeerCertificate();
-        if (peer && prints.has(peer.fingerprint256)) resolve(s);
-        else {
-          s.destroy();
-          resolve(undefined);
-        }
-      });
-      s.once('error', () => resolve(undefined));
-    });
-    if (!socket) return undefined;
-  }
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      {
-        host,
-        port: admin.port,
-        method,
-        path,
-        headers: { authorization: `Bearer ${token}`, ...(method === 'POST' && { 'content-type': 'application/json' }) },
-        ...(socket && { createConnection: () => socket }),
-        timeout: 600_000,
-      },
-      (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          try {
-            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
-          } catch {
-            resolve(undefined);
-          }
-        });
-      },
-    );
-    req.on('error', () => resolve(undefined));
-    req.end(method === 'POST' ? '{}' : undefined);
-  });
+  // No idle timeout: the gateway answers a renewal once every worker serves the new certificate.
+  const answer = await callAdmin(config, storage, { method, path });
+  return answer?.status === 200 ? answer.body : undefined;
 }
 
 /** Whether the stored certificate of `keyType` should be renewed now (without --force). */
@@ -124,8 +83,15 @@ async function dueNow(config: UcgateConfig, storage: Storage, issuer: Issuer, ke
 }
 
 /** Renews in this process, against the store. */
-async function renewHere(config: UcgateConfig, storage: Storage & Locker, force: boolean, say: (line: string) => void): Promise<AttemptOutcome[]> {
-  const gate = cliTrustGate(config, storage);
+async function renewHere(
+  config: UcgateConfig,
+  storage: Storage & Locker,
+  force: boolean,
+  progress: (line: string) => void,
+  replaceSource: string | undefined,
+): Promise<AttemptOutcome[]> {
+  const say = progress;
+  const gate = cliTrustGate(config, storage, progress);
   const table = new ChallengeTable();
   const issuer = await createIssuer(config, storage, {
     challenges: {
@@ -145,6 +111,11 @@ async function renewHere(config: UcgateConfig, storage: Storage & Locker, force:
   try {
     for (const keyType of config.certificates.keyTypes) {
       const started = Date.now();
+      const kept = keepReason(await loadActiveCertificate(storage, keyType), issuer.type, replaceSource);
+      if (kept) {
+        outcomes.push({ keyType, trigger: 'cli', ok: true, outcome: 'kept', durationMs: 0, detail: kept });
+        continue;
+      }
       if (!force) {
         const due = await dueNow(config, storage, issuer, keyType);
         if (!due.due) {
@@ -153,8 +124,21 @@ async function renewHere(config: UcgateConfig, storage: Storage & Locker, force:
         }
       }
       const current = await loadActiveCertificate(storage, keyType);
+      progress(`${keyType}: ${current ? `renewing serial ${current.info.serialNumber} (${current.source})` : 'issuing the first certificate'} with the ${issuer.type} issuer`);
       try {
-        const result = await renewCertificate({ config, storage, issuer, clock: systemClock, keyType, current, trigger: 'cli', force, ...(gate && { gate }) });
+        const result = await renewCertificate({
+          config,
+          storage,
+          issuer,
+          clock: systemClock,
+          keyType,
+          current,
+          trigger: 'cli',
+          force,
+          progress,
+          ...(replaceSource !== undefined && { replaceSource }),
+          ...(gate && { gate }),
+        });
         const { info } = result.certificate;
         outcomes.push({ keyType, trigger: 'cli', ok: true, outcome: result.outcome, serial: info.serialNumber, notAfter: info.notAfter, durationMs: Date.now() - started });
       } catch (err) {
@@ -188,14 +172,26 @@ function describe(outcome: AttemptOutcome): string {
       return `${outcome.keyType}: not due${outcome.dueAt ? ` until ${outcome.dueAt}` : ''} (--force renews now)`;
     case 'failed':
       return `${outcome.keyType}: FAILED (${outcome.reason}) ${outcome.code}: ${outcome.error}`;
+    case 'kept':
+      return `${outcome.keyType}: ${outcome.detail ?? 'kept the imported certificate'}`;
   }
 }
 
 export async function certRenewCommand(options: CertRenewOptions): Promise<number> {
   try {
+    const progress = progressPrinter();
     const config = await loadCliConfig(options.config);
-    if (config.certificates.issuer.type === 'manual') {
+    const issuerType = config.certificates.issuer.type;
+    if (issuerType === 'manual') {
       throw new UcgateError(ErrorCodes.USAGE, 'certificates.issuer.type is manual: bring a new certificate with `ucgate cert import`', { exitCode: 2 });
+    }
+    const replaceSource = options.issuer;
+    if (replaceSource !== undefined) {
+      if (!isReplaceSource(replaceSource)) throw new UcgateError(ErrorCodes.USAGE, `--issuer ${replaceSource}: expected self-signed or acme`, { exitCode: 2 });
+      if (options.force !== true) throw new UcgateError(ErrorCodes.USAGE, '--issuer replaces an imported certificate: it needs --force', { exitCode: 2 });
+      if (replaceSource !== issuerType) {
+        throw new UcgateError(ErrorCodes.USAGE, `--issuer ${replaceSource} is not the configured issuer (certificates.issuer.type: ${issuerType}): configure it first`, { exitCode: 2 });
+      }
     }
     const storage = await openStorage(config);
     const force = options.force === true;
@@ -208,14 +204,19 @@ export async function certRenewCommand(options: CertRenewOptions): Promise<numbe
     if (status) {
       const anyDue = (status.renewal ?? []).some((key) => key.dueBy !== 'never' && key.dueAt !== undefined && Date.parse(key.dueAt) <= Date.now());
       if (force || anyDue || !status.renewal) {
-        const answer = (await adminCall(config, storage, 'POST', '/api/v1/certificates/renew')) as { results?: AttemptOutcome[] } | undefined;
-        outcomes = answer?.results;
+        // The gateway orders with its own listeners; its log shows each step. The API answers with the outcome.
+        progress(`asking the running gateway (listen.admin port ${config.listen.admin!.port}) to renew; its log shows each step`);
+        const answer = await callAdmin(config, storage, { method: 'POST', path: '/api/v1/certificates/renew', body: replaceSource ? { replaceSource } : {} });
+        const body = answer?.body as { results?: AttemptOutcome[]; message?: string } | undefined;
+        if (answer && answer.status !== 200) throw new UcgateError(ErrorCodes.USAGE, `the running gateway refused: ${body?.message ?? `HTTP ${answer.status}`}`, { exitCode: 2 });
+        outcomes = body?.results;
+        for (const outcome of outcomes ?? []) progress(`${outcome.keyType}: ${outcome.outcome} by the running gateway${outcome.servedInMs !== undefined ? `, served by ${outcome.workers} worker(s)` : ''}`);
       } else {
         outcomes = (status.renewal ?? []).map((key) => ({ ...(key as { keyType: KeyType }), trigger: 'cli' as const, ok: true, outcome: 'not-due' as const, durationMs: 0 }));
       }
       if (outcomes) via = 'gateway';
     }
-    outcomes ??= await renewHere(config, storage, force, say);
+    outcomes ??= await renewHere(config, storage, force, progress, replaceSource);
     if (options.json) process.stdout.write(JSON.stringify({ via, results: outcomes }, null, 2) + '\n');
     else {
       for (const outcome of outcomes) say(describe(outcome));

@@ -8,6 +8,7 @@ import { printProblems } from './output.js';
 import { openStorage } from '../store/create-storage.js';
 import { rollbackCertificate } from '../certificates/rollback.js';
 import { cliTrustGate } from './trust-gate.js';
+import { reloadRunningGateway } from './gateway-reload.js';
 
 export async function certRollbackCommand(options: { config?: string; keyType?: string }): Promise<number> {
   try {
@@ -24,8 +25,10 @@ export async function certRollbackCommand(options: { config?: string; keyType?: 
     process.stdout.write(
       `rolled back ${result.keyType}: now serving serial ${restored.info.serialNumber} (${restored.info.subject}, until ${restored.info.notAfter})` +
         (replaced ? `; serial ${replaced.info.serialNumber} kept as previous` : '') +
-        '\nrunning gateways pick it up on SIGHUP (systemctl reload ucgate)\n',
+        '\n',
     );
+    // Served at once by a running gateway that answers on listen.admin; else at its next start (or SIGHUP).
+    process.stdout.write(`${(await reloadRunningGateway(config, storage)).message}\n`);
     return 0;
   } catch (err) {
     return printProblems(err);

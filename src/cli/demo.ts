@@ -1,35 +1,57 @@
 /**
  * `ucgate demo`: the gateway in front of a simulated two-node CUCM cluster,
  * all on loopback, with a locally issued certificate — and lines to paste
- * to see it work, including how to take the publisher down.
+ * to see it work, including how to take the publisher down. The admin
+ * listener runs too (loopback, TLS like the other listeners), with a fresh
+ * 256-bit token for the session, so the dashboard shows node health change
+ * as the nodes are stopped and started from the demo's prompt (`help`).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { resolve, relative } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startCucmCluster, type CucmCluster } from '../sim/cucm-cluster.js';
 import { parseConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { startGateway, type RunningGateway } from './start.js';
 import { printProblems } from './output.js';
+import { bindFailure } from './listen-errors.js';
+import { acceptDemoCommands, demoHelpText } from './demo-commands.js';
 
 const FQDN = 'ucgw.example.test';
+/** The admin listener's port when `--port` is a fixed one (listen.admin.port's default); with `--port 0`, 0 too. */
+const ADMIN_PORT = 9000;
+/** The token file in the demo directory: 32 random bytes as hex (256 bits; the admin token rule asks for 128). */
+const TOKEN_FILE = 'admin-token';
 
-export async function demoCommand(options: { port?: string; dir?: string }): Promise<RunningGateway | number> {
-  const port = options.port === undefined ? 8443 : Number(options.port);
+function portOption(value: string | undefined, fallback: number, flag: string): number | undefined {
+  const port = value === undefined ? fallback : Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`--port: must be an integer from 0 to 65535\n`);
-    return 2;
+    process.stderr.write(`${flag}: must be an integer from 0 to 65535\n`);
+    return undefined;
   }
+  return port;
+}
+
+export async function demoCommand(options: { port?: string; dir?: string; adminPort?: string }): Promise<RunningGateway | number> {
+  const port = portOption(options.port, 8443, '--port');
+  if (port === undefined) return 2;
+  const adminPort = portOption(options.adminPort, port === 0 ? 0 : ADMIN_PORT, '--admin-port');
+  if (adminPort === undefined) return 2;
   const dir = resolve(options.dir ?? 'certs/demo');
   let cucm: CucmCluster | undefined;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     cucm = await startCucmCluster();
     await writeFile(resolve(dir, 'cucm-ca.pem'), cucm.caPem);
+    // A fresh token each run: a demo directory left behind never holds a login that still works.
+    const token = randomBytes(32).toString('hex');
+    const tokenFile = resolve(dir, TOKEN_FILE);
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    await chmod(tokenFile, 0o600);
     const config = parseConfig(
       {
         gateway: { fqdn: FQDN, altNames: ['localhost', '127.0.0.1'] },
-        listen: { https: [{ host: '127.0.0.1', port }] },
+        listen: { https: [{ host: '127.0.0.1', port }], admin: { host: '127.0.0.1', port: adminPort, tokenFile, tls: true } },
         certificates: { dir },
         clusters: [
           {
@@ -48,18 +70,38 @@ export async function demoCommand(options: { port?: string; dir?: string }): Pro
     if (anchor) await writeFile(trust, anchor);
     const gatewayPort = running.primary.listeners[0]?.port ?? port;
     const shown = relative(process.cwd(), trust);
-    printGuide(cucm, gatewayPort, shown && !shown.startsWith('..') ? shown : trust);
-    acceptNodeCommands(cucm);
+    const trustShown = shown && !shown.startsWith('..') ? shown : trust;
+    const dashboard = dashboardLines(running.primary.adminPort ?? adminPort, token, trustShown);
+    printGuide(cucm, gatewayPort, trustShown, dashboard);
+    acceptDemoCommands({ cucm, dashboardLines: () => dashboard });
     const stopNodes = cucm;
     process.once('exit', () => void stopNodes.close());
     return running;
   } catch (err) {
     await cucm?.close();
+    if (bindFailure(err)?.code === 'EADDRINUSE') {
+      process.stderr.write(
+        `ucgate demo: ${(err as Error).message}: a port the demo listens on is in use (another demo or gateway running?)\n` +
+          `  choose others: ucgate demo --port N --admin-port N, or --port 0 for any free ports\n`,
+      );
+      return 1;
+    }
     return printProblems(err);
   }
 }
 
-function printGuide(cucm: CucmCluster, port: number, trust: string): void {
+/** The dashboard's address and the session's login token, as printed at start and by `dashboard`. */
+function dashboardLines(adminPort: number, token: string, trust: string): string[] {
+  const url = `https://localhost:${adminPort}/`;
+  return [
+    `Dashboard: ${url}`,
+    `  login token: ${token}`,
+    `  (new each run; the browser warns about the demo CA unless it trusts ${trust})`,
+    `  health: curl --cacert ${trust} ${url}healthz`,
+  ];
+}
+
+function printGuide(cucm: CucmCluster, port: number, trust: string, dashboard: readonly string[]): void {
   const curl = `curl --cacert ${trust} --resolve ${FQDN}:${port}:127.0.0.1`;
   const base = `https://${FQDN}:${port}`;
   const lines = [
@@ -75,34 +117,15 @@ function printGuide(cucm: CucmCluster, port: number, trust: string): void {
     `  ${curl} ${base}/ccmcip/xmldirectory.jsp`,
     `  ${curl} -i ${base}/ccmadmin/          # 403: administration paths never pass`,
     '',
-    'Fail a node and watch the answers move (the x-cucm-node header says who answered):',
+    ...dashboard,
+    '',
+    'Fail a node and watch the answers move (the x-cucm-node header says who answered) and the dashboard turn red:',
     `  type "stop pub" here, then: ${curl} -si ${base}/cucm-uds/version | grep x-cucm-node`,
     '  "start pub" brings it back; "hang pub" freezes it (accepts, never answers); "normal pub" thaws it.',
     '',
-    'Ctrl-C stops everything.',
+    demoHelpText(cucm.nodes.map((n) => n.name)).replace(/\n$/, ''),
+    'Ctrl-C (or "quit") stops everything.',
     '',
   ];
   process.stderr.write(lines.join('\n'));
-}
-
-function acceptNodeCommands(cucm: CucmCluster): void {
-  if (!process.stdin.readable) return;
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    const [verb, name] = line.trim().split(/\s+/);
-    if (!verb) return;
-    const node = cucm.nodes.find((candidate) => candidate.name === name);
-    if (!node) {
-      process.stderr.write(`no node "${name ?? ''}"; nodes: ${cucm.nodes.map((n) => n.name).join(', ')}\n`);
-      return;
-    }
-    const done = (what: string) => process.stderr.write(`${node.name}: ${what}\n`);
-    if (verb === 'stop') void node.stop().then(() => done('stopped (connections refused)'));
-    else if (verb === 'start') void node.restart().then(() => done(`listening again on ${node.url}`));
-    else if (verb === 'hang') (node.setBehaviour('hang'), done('hung: accepts connections, never answers'));
-    else if (verb === 'normal') (node.setBehaviour('normal'), done('answering normally'));
-    else process.stderr.write('commands: stop|start|hang|normal <node>\n');
-  });
-  // Without a terminal (CI, docker run without -t) stdin ends at once; that must not stop the demo.
-  rl.on('close', () => undefined);
 }

@@ -3,7 +3,7 @@ import { isUcgateError, ConfigError } from '../errors.js';
 
 export function printProblems(err: unknown): number {
   if (err instanceof ConfigError) {
-    for (const line of err.problems) process.stderr.write(`${line}\n`);
+    for (const line of err.located) process.stderr.write(`${line}\n`);
     return 2;
   }
   if (isUcgateError(err)) {

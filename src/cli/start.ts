@@ -8,13 +8,14 @@ import type { UcgateConfig } from '../config/types.js';
 import { Primary } from '../control/primary.js';
 import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';
+import { describeBindFailure } from './listen-errors.js';
 
 export interface RunningGateway {
   readonly primary: Primary;
   readonly log: Logger;
 }
 
-export async function startGateway(config: UcgateConfig, log: Logger = createLogger({ level: config.log.level, base: { role: 'primary' } })): Promise<RunningGateway> {
+export async function startGateway(config: UcgateConfig, log: Logger = createLogger({ level: config.log.level, format: config.log.format, base: { role: 'primary' } })): Promise<RunningGateway> {
   const primary = new Primary({ config, log });
   try {
     await primary.start();
@@ -36,6 +37,12 @@ export async function startCommand(options: { config?: string }): Promise<Runnin
   try {
     return await startGateway(config);
   } catch (err) {
+    // A port in use (or not allowed): which listener, who holds it, what to change.
+    const bind = describeBindFailure(err, config);
+    if (bind) {
+      process.stderr.write(`${bind.join('\n')}\n`);
+      return 1;
+    }
     return printProblems(err);
   }
 }

@@ -11,7 +11,8 @@ import { systemClock } from '../clock.js';
 import { createLogger } from '../log.js';
 import { createTrustPublisher, type TrustPublisher } from '../cucm-trust/trust-publisher.js';
 
-export function cliTrustGate(config: UcgateConfig, storage: Storage & Locker): TrustPublisher | undefined {
+/** `progress`: where each step goes (default: `ucgate: <line>` on stderr). */
+export function cliTrustGate(config: UcgateConfig, storage: Storage & Locker, progress?: (line: string) => void): TrustPublisher | undefined {
   return createTrustPublisher({
     config,
     storage,
@@ -19,6 +20,6 @@ export function cliTrustGate(config: UcgateConfig, storage: Storage & Locker): T
     // The CLI speaks through `progress` and its own result line; JSON logs would only repeat them.
     log: createLogger({ level: 'silent' }),
     actor: 'cli',
-    progress: (line) => process.stderr.write(`ucgate: ${line}\n`),
+    progress: progress ?? ((line) => process.stderr.write(`ucgate: ${line}\n`)),
   });
 }

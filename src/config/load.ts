@@ -7,11 +7,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { builtInRoutes } from './builtin-routes.js';
 import { checkSchema, keyPath } from './schema-check.js';
 import { crossChecks } from './cross-checks.js';
+import { locateProblems } from './locate.js';
 import { isObj, objects, firstLine, showText, describeIoError, type Add, type Obj } from './plain-data.js';
 import type { UcgateConfig } from './types.js';
 
@@ -51,10 +52,16 @@ export async function loadConfigFile(file: string): Promise<UcgateConfig> {
 export function parseConfigText(text: string, options: ParseOptions): UcgateConfig {
   // logLevel 'error': YAML warnings (e.g. stringified collection keys) would go
   // to process warnings; the schema reports the odd key that results instead.
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error', lineCounter });
+  const file = displayPath(options.configFile);
   // Later YAML errors are mostly echoes of the first; one clear line helps more.
   const first = doc.errors[0];
-  if (first !== undefined) throw new ConfigError([yamlProblem(first)]);
+  if (first !== undefined) {
+    const pos = first.linePos?.[0];
+    const problem = yamlProblem(first);
+    throw new ConfigError([problem], file === '' ? undefined : [pos === undefined ? `${file} ${problem}` : `${file}:${pos.line}:${pos.col} ${problem}`]);
+  }
   let data: unknown;
   try {
     // Bounds alias expansion ("billion laughs").
@@ -62,7 +69,20 @@ export function parseConfigText(text: string, options: ParseOptions): UcgateConf
   } catch (err) {
     throw new ConfigError([`${ROOT}: YAML error: ${firstLine(err)}`]);
   }
-  return parseConfig(data, options);
+  try {
+    return parseConfig(data, options);
+  } catch (err) {
+    // `nginx -t`: each problem with the file, line and column of its key.
+    if (err instanceof ConfigError && file !== '') throw new ConfigError(err.problems, locateProblems(err.problems, doc, lineCounter, file));
+    throw err;
+  }
+}
+
+/** The config file as problems name it: relative to the working directory when under it, else absolute. */
+function displayPath(configFile: string): string {
+  if (configFile === '') return '';
+  const rel = path.relative(process.cwd(), configFile);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : configFile;
 }
 
 /**

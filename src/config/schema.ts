@@ -190,6 +190,8 @@ export const configSchema: SchemaObject = obj(
           default: 'info',
         },
         access: { type: 'boolean', default: true },
+        // No default: unset means pretty on a terminal, json elsewhere (log.ts).
+        format: { type: 'string', enum: ['json', 'pretty'] },
       },
       [],
       { default: {} },

@@ -266,6 +266,12 @@ export interface LogConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** One access line per proxied request. */
   readonly access: boolean;
+  /**
+   * `json`: one JSON object per line (pino), for log shippers. `pretty`: one
+   * readable line per event, level colours on a terminal (none with NO_COLOR).
+   * Not set: pretty when stdout is a terminal, json otherwise.
+   */
+  readonly format?: 'json' | 'pretty';
 }
 
 export interface ShutdownConfig {

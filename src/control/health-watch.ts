@@ -20,6 +20,8 @@ export function watchHealth(health: HealthManager, metrics: ControlPlaneMetrics,
     const seen = new Map<string, { cluster: string; node: string; service: string }>();
     for (const update of updates) {
       metrics.nodeUp.set({ cluster: update.cluster, node: update.node }, update.healthy ? 1 : 0);
+      metrics.primeNode(update.cluster, update.node);
+      metrics.nodeDraining.set({ cluster: update.cluster, node: update.node }, update.draining ? 1 : 0);
       for (const [service, healthy] of Object.entries(update.services ?? {})) {
         const labels = { cluster: update.cluster, node: update.node, service };
         metrics.serviceUp.set(labels, healthy ? 1 : 0);

@@ -18,6 +18,8 @@ export interface NodeHealthUpdate {
   readonly healthy: boolean;
   /** Each service check's verdict (clusters[].serviceChecks), by service; absent when the cluster has none. */
   readonly services?: Readonly<Record<string, boolean>>;
+  /** Drained by an operator (node maintenance): no new requests or sessions, sticky sessions still reach it. */
+  readonly draining?: boolean;
 }
 
 export interface ListenerAddress {

@@ -27,14 +27,16 @@ import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { gatewaySelf } from '../upstream/self-target.js';
 import { readClusterCa } from '../upstream/upstream-node.js';
 import { LearnedFiles } from '../tftp/learned-files.js';
-import type { FailureLayer } from '../upstream/node-health.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import type { AdminServer, AdminBackend, Readiness } from '../admin/admin-server.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import { problemPath } from '../config/locate.js';
 import { planReload } from './reload.js';
 import { createAdminBackend } from './admin-backend.js';
 import { watchHealth } from './health-watch.js';
+import { onWorkerReport, applyInProcess, type ReportTargets } from './plane-messages.js';
+import { NodeDrains } from './node-drains.js';
 import { warnAtStart } from './startup-warnings.js';
 import { ChallengeDistributor } from '../acme/challenge-distributor.js';
 import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
@@ -78,6 +80,8 @@ export class Primary {
   #trustMaintenance: TrustMaintenance | undefined;
   /** certificates.cucmTrust: the activation gate, per-node status and `confirm-trust` (admin API). */
   trustPublisher: TrustPublisher | undefined;
+  /** Node maintenance (src/control/node-drains.ts): drained nodes, kept in the store. */
+  drains: NodeDrains | undefined;
   #pool: WorkerPool | undefined;
   #inProcess: DataPlane | undefined;
   #admin: AdminServer | undefined;
@@ -89,6 +93,8 @@ export class Primary {
   #storeSync: Promise<unknown> | undefined;
   // ACME challenges and certificate swaps wait for every worker's ack (src/lifecycle/worker-acks.ts).
   readonly #acks = new WorkerAcks({ timeoutMs: 5_000 });
+  /** What a worker's report may change (src/control/plane-messages.ts). */
+  readonly #reportTargets: ReportTargets;
   #challenges: ChallengeDistributor | undefined;
   #renewals: RenewalMaintenance | undefined;
   #certificatesApplied: Promise<AckReport> = Promise.resolve({ expected: 0, acked: 0, timedOut: false, ms: 0 });
@@ -99,6 +105,8 @@ export class Primary {
     this.clock = options.clock ?? systemClock;
     for (const cluster of options.config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
     this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => this.#clusterCas.get(cluster.name) });
+    const relay = (message: PrimaryMessage, except?: Worker) => this.#pool?.broadcast(message, except);
+    this.#reportTargets = { config: () => this.config, health: this.health, tftpFiles: this.tftpFiles, acks: this.#acks, log: this.log, relay };
     this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
   }
 
@@ -114,6 +122,8 @@ export class Primary {
     const config = this.config;
     const storage = await openStorage(config, { mode: 'gateway', log: this.log });
     this.#storage = storage;
+    this.drains = new NodeDrains({ health: this.health, storage, clock: this.clock, log: this.log });
+    await this.drains.load();
     this.#challenges = new ChallengeDistributor({ storage, log: this.log, broadcast: (make) => this.#broadcastAcked(make) });
     const issuer = await createIssuer(config, storage, { challenges: this.#challenges, log: this.log, clock: this.clock });
     const publisher = createTrustPublisher({ config, storage, clock: this.clock, log: this.log, actor: 'gateway', registry: this.metrics.registry });
@@ -157,6 +167,7 @@ export class Primary {
         count: config.workers,
         log: this.log,
         logLevel: config.log.level,
+        ...(config.log.format && { logFormat: config.log.format }),
         initMessage: () => ({ t: 'init', config: this.config, certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys.toString('base64') }),
         catchUp: () => this.#catchUp(),
       });
@@ -226,37 +237,7 @@ export class Primary {
   }
 
   #onReport(message: WorkerMessage, from?: Worker): void {
-    switch (message.t) {
-      case 'upstream-failure':
-        this.health.observe(message.cluster, message.node, {
-          ok: false,
-          source: 'request',
-          layer: message.class === 'protocol' ? 'connect' : (message.class as FailureLayer),
-          reason: `${message.code}: ${message.message}`,
-        });
-        break;
-      case 'upstream-status':
-        if (message.retryAfterMs !== undefined) this.health.coolDown(message.cluster, message.node, message.retryAfterMs);
-        else if (message.status === 502 || message.status === 503 || message.status === 504) {
-          this.health.observe(message.cluster, message.node, { ok: false, source: 'request', layer: 'status', reason: `status ${message.status}` });
-        }
-        break;
-      case 'sticky':
-        this.#pool?.broadcast(message, from);
-        break;
-      case 'tftp-files': {
-        if (!this.config.clusters.some((cluster) => cluster.name === message.cluster)) break;
-        // learn() refuses anything but a plain .xml file name: a worker's word is checked again here.
-        const fresh = message.names.filter((name) => this.tftpFiles.learn(message.cluster, name));
-        if (fresh.length === 0) break;
-        this.log.info({ event: 'tftp_file_learned', cluster: message.cluster, names: fresh }, `cluster ${message.cluster}: Jabber group configuration file ${fresh.join(', ')} allowed on the TFTP listeners`);
-        this.#pool?.broadcast({ t: 'tftp-files', cluster: message.cluster, names: fresh }, from);
-        break;
-      }
-      case 'ack':
-        this.#acks.ack(message.id, from?.id ?? 0);
-        break;
-    }
+    onWorkerReport(this.#reportTargets, message, from);
   }
 
   /** Sends to every worker (or applies in process) and resolves when all acknowledged it. */
@@ -267,30 +248,8 @@ export class Primary {
   }
 
   #send(message: PrimaryMessage): void {
-    const plane = this.#inProcess;
-    if (!plane) {
-      this.#pool?.broadcast(message);
-      return;
-    }
-    switch (message.t) {
-      case 'certificates':
-        plane.setCertificates(message.certificates);
-        break;
-      case 'ticket-keys':
-        plane.setTicketKeys(Buffer.from(message.ticketKeys, 'base64'));
-        break;
-      case 'health':
-        plane.setHealth(message.updates);
-        break;
-      case 'nodes':
-        plane.setNodes(message.cluster, message.nodes, message.health);
-        break;
-      case 'acme-challenge':
-        plane.applyChallenge(message.op, message.challenge);
-        break;
-      default:
-        break;
-    }
+    if (this.#inProcess) applyInProcess(this.#inProcess, message);
+    else this.#pool?.broadcast(message);
   }
 
   readiness(): Readiness {
@@ -342,6 +301,7 @@ export class Primary {
     storage.on('up', up);
     storage.on('down', up);
     up();
+    this.metrics.primeStoreReloads();
     this.#storeEvents = storage.watch({
       keyTypes: this.config.certificates.keyTypes,
       servedSerial: (keyType) => this.#certificates.served.find((cert) => cert.keyType === keyType)?.info.serialNumber,
@@ -381,7 +341,10 @@ export class Primary {
       next = await loadConfigFile(running.configFile);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [`config: ${(err as Error).message}`];
-      this.log.warn({ event: 'reload_rejected', problems }, 'reload refused: the running config stays');
+      // The reasons in the message itself (issue 18): a person reading the line sees which keys and why.
+      const keys = [...new Set(problems.map((problem) => problemPath(problem)))];
+      const located = err instanceof ConfigError ? err.located : problems;
+      this.log.warn({ event: 'reload_rejected', keys, problems, located }, `reload refused, the running config stays: ${problems.join('; ')}`);
       return { ok: false, problems };
     }
     const plan = planReload(running, next);

@@ -13,6 +13,9 @@ import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { CheckStatus } from '../upstream/health-manager.js';
 import { MAX_LEARNED_PER_CLUSTER } from '../tftp/learned-files.js';
+import type { DrainRecord } from './node-drains.js';
+import type { NodeActivityView, NodeTransition } from './node-activity.js';
+import { isUnmanaged, renewedBy } from '../certificates/certificate-source.js';
 
 /** One health check's verdict; times are ISO 8601. */
 export interface CheckStatusView {
@@ -24,6 +27,8 @@ export interface CheckStatusView {
   readonly lastCheck: { readonly at: string; readonly ok?: boolean } | null;
   /** The most recent failure, with the layer that failed (connect, tls, timeout, status, body, reset). */
   readonly lastError: { readonly layer: string; readonly reason: string; readonly at: string; readonly source: string } | null;
+  /** When the rise/fall verdict last moved (down since, or up since); null while it never has. */
+  readonly changedAt?: string | null;
 }
 
 /** A service check of a node (clusters[].serviceChecks): it alone decides for the routes naming `name`. */
@@ -38,6 +43,15 @@ export interface NodeStatusView extends CheckStatusView {
   readonly url: string;
   readonly priority: number;
   readonly weight: number;
+  /** Drained for maintenance: no new requests or sessions; requests of its sticky sessions still go there. */
+  readonly draining?: boolean;
+  /** While draining: since when, who asked (cli, api, dashboard) and why. */
+  readonly drain?: DrainRecord;
+  /** Requests on their way to or from the node now, every worker together (absent when not known). */
+  readonly inFlight?: number;
+  /** Answers per second over the last few seconds, and failures (5xx answers and failed tries) per second. */
+  readonly requestsPerSecond?: number;
+  readonly errorsPerSecond?: number;
   /** Present when the cluster has service checks. */
   readonly services?: readonly ServiceStatusView[];
 }
@@ -62,6 +76,10 @@ export interface CertificateStatusView extends CertificateInfo {
   readonly source: string;
   /** Whole days until expiry; negative once expired. */
   readonly daysLeft: number;
+  /** Own certificates: true when nothing renews it (imported): import again before it expires. */
+  readonly unmanaged?: boolean;
+  /** Own certificates: what renews it, in words. */
+  readonly renewedBy?: string;
   /** For upstream certificates: whose it is. */
   readonly cluster?: string;
   readonly node?: string;
@@ -96,6 +114,8 @@ export interface GatewayStatus {
   readonly certificates: readonly CertificateStatusView[];
   /** Per own key type, when renewal is due and how it is going; absent when no renewal loop runs. */
   readonly renewal?: readonly RenewalStatusView[];
+  /** The last changes of node state (up, down, busy, drained, undrained), newest first. */
+  readonly transitions?: readonly NodeTransition[];
 }
 
 /** An upstream node's certificate as the health checks last saw it. */
@@ -108,6 +128,9 @@ export interface UpstreamCertificate {
 /** Optional data the primary can pass in; absent means "not known", not "none". */
 export interface StatusExtras {
   readonly upstreamCertificates?: readonly UpstreamCertificate[];
+  /** Traffic per node (src/control/node-activity.ts), by `cluster/node`. */
+  readonly activity?: ReadonlyMap<string, NodeActivityView>;
+  readonly transitions?: readonly NodeTransition[];
 }
 
 /**
@@ -143,6 +166,7 @@ function checkView(check: CheckStatus): CheckStatusView {
     coolingUntil: check.coolingUntil === undefined ? null : new Date(check.coolingUntil).toISOString(),
     lastCheck: check.lastCheckAt === undefined ? null : { at: new Date(check.lastCheckAt).toISOString(), ok: check.lastCheckOk },
     lastError: check.lastError ? { ...check.lastError, at: new Date(check.lastError.at).toISOString() } : null,
+    changedAt: check.lastChangeAt === undefined ? null : new Date(check.lastChangeAt).toISOString(),
   };
 }
 
@@ -169,6 +193,9 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
           url: node.url,
           priority: node.priority,
           weight: node.weight,
+          draining: node.draining,
+          ...(node.draining && primary.drains?.record(cluster.name, node.name) && { drain: primary.drains.record(cluster.name, node.name)! }),
+          ...extras.activity?.get(`${cluster.name}/${node.name}`),
           ...checkView(node),
           ...(node.services ? { services: node.services.map((service) => ({ name: service.service, path: service.path, ...checkView(service) })) } : {}),
         })),
@@ -179,6 +206,8 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
         name: `gateway-${cert.keyType}`,
         source: cert.source,
         daysLeft: daysLeft(cert.info, now),
+        unmanaged: isUnmanaged(cert, primary.config.certificates.issuer.type),
+        renewedBy: renewedBy(cert, primary.config.certificates.issuer.type),
         ...cert.info,
       })),
       ...(extras.upstreamCertificates ?? []).map((cert) => ({
@@ -190,5 +219,6 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
         ...cert.info,
       })),
     ],
+    ...(extras.transitions && { transitions: extras.transitions }),
   };
 }

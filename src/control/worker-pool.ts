@@ -17,6 +17,8 @@ export interface WorkerPoolOptions {
   readonly count: number;
   readonly log: Logger;
   readonly logLevel: string;
+  /** log.format when configured; unset, each worker decides as the primary did (pretty on a terminal: they share its stdout). */
+  readonly logFormat?: string;
   /** The message that brings a new worker up to date (config, certificates, keys). */
   readonly initMessage: () => PrimaryMessage;
   /** Messages a (re)started worker needs after init: current health, node sets. */
@@ -49,7 +51,7 @@ export class WorkerPool extends EventEmitter {
   }
 
   #fork(): Promise<ListenerAddress[]> {
-    const worker = cluster.fork({ UCGATE_WORKER: '1', UCGATE_LOG_LEVEL: this.#options.logLevel });
+    const worker = cluster.fork({ UCGATE_WORKER: '1', UCGATE_LOG_LEVEL: this.#options.logLevel, UCGATE_LOG_FORMAT: this.#options.logFormat ?? '' });
     this.#workers.add(worker);
     return new Promise<ListenerAddress[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('worker did not start listening in time')), WORKER_START_TIMEOUT_MS);

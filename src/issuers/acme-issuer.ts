@@ -143,6 +143,7 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
       const [client, keyPem, replaces] = [session.value, key.value, replacing];
       orderedKey = keyPem;
       log.debug({ event: 'acme_order_prepared', keyType: request.keyType, accountMs: session.ms, keyMs: key.ms }, 'account and key ready');
+      request.progress?.(`account: ready at ${config.directoryUrl} (${session.ms} ms), ${request.keyType} key ready (${key.ms} ms)`);
       const [, csr] = await acme.crypto.createCsr({ commonName: request.commonName, altNames: [...request.subjectAltNames] }, keyPem);
       const chain = await runOrder({
         client,
@@ -153,6 +154,7 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
         ...(replaces && { replaces }),
         lastProblem: () => this.#lastProblem,
         log,
+        ...(request.progress && { progress: request.progress }),
       });
       const [leaf, ...intermediates] = acme.crypto.splitPemChain(chain);
       if (!leaf) throw new AcmeError('rejected', 'the CA returned no certificate');

@@ -11,6 +11,8 @@ export interface CertificateRequest {
   /** DNS names and IP addresses, the common name first. */
   readonly subjectAltNames: readonly string[];
   readonly keyType: KeyType;
+  /** Each step as it happens (account, order, challenge published, CA validating, finalizing), for the CLI. */
+  readonly progress?: (line: string) => void;
 }
 
 export interface IssuedCertificate {

@@ -41,7 +41,9 @@ export interface AttemptOutcome {
   readonly keyType: KeyType;
   readonly trigger: RenewalTrigger;
   readonly ok: boolean;
-  readonly outcome: 'renewed' | 'adopted' | 'not-due' | 'failed';
+  /** `kept`: an imported certificate the configured issuer must not replace (src/certificates/certificate-source.ts); `detail` says why. */
+  readonly outcome: 'renewed' | 'adopted' | 'not-due' | 'failed' | 'kept';
+  readonly detail?: string;
   readonly serial?: string;
   readonly notAfter?: string;
   readonly durationMs: number;
@@ -69,12 +71,14 @@ export interface MaintenanceOptions {
   readonly replaceNow: (keyType: KeyType, cert: StoredCertificate | undefined) => string | undefined;
   /** Whether the loop renews this certificate by itself (an imported one it does not). */
   readonly renewable: (cert: StoredCertificate) => boolean;
+  /** Why a renewal asked for must leave the served certificate as it is (an imported one), given the source the operator named. */
+  readonly keep?: (keyType: KeyType, cert: StoredCertificate | undefined, replaceSource: string | undefined) => string | undefined;
   /** ARI for a certificate, when the CA offers it. */
   readonly renewalInfo?: (cert: StoredCertificate) => Promise<RenewalInfo | undefined>;
   /** Orders, stores and serves; throws (an AcmeError, ideally) on failure. */
-  readonly renew: (keyType: KeyType, trigger: RenewalTrigger, force: boolean) => Promise<RenewReport>;
-  /** Reloads what another process renewed into the store (each pass, first). */
-  readonly sync?: () => Promise<void>;
+  readonly renew: (keyType: KeyType, trigger: RenewalTrigger, force: boolean, replaceSource?: string) => Promise<RenewReport>;
+  /** Reloads what another process renewed or imported into the store (each pass, first); resolves with what it swapped in. */
+  readonly sync?: () => Promise<unknown>;
   readonly onAttempt?: (outcome: AttemptOutcome) => void;
   /** After every pass and attempt: persisted state, gauges. */
   readonly onStatus?: (status: readonly KeyRenewalStatus[]) => void;
@@ -137,11 +141,17 @@ export class RenewalMaintenance {
    * Renews every key type now (`force`), or those that are due. An attempt
    * already running is joined. Resolves with each outcome; never throws.
    */
-  async renewNow(options: { force: boolean; trigger?: RenewalTrigger }): Promise<AttemptOutcome[]> {
+  async renewNow(options: { force: boolean; trigger?: RenewalTrigger; replaceSource?: string }): Promise<AttemptOutcome[]> {
     const trigger = options.trigger ?? 'manual';
     const outcomes: AttemptOutcome[] = [];
     for (const keyType of this.#options.keyTypes) {
       const state = this.#states.get(keyType)!;
+      const kept = this.#options.keep?.(keyType, this.#options.served(keyType), options.replaceSource);
+      if (kept) {
+        this.#options.log.warn({ event: 'cert_renewal_kept_import', keyType, trigger }, kept);
+        outcomes.push({ keyType, trigger, ok: true, outcome: 'kept', durationMs: 0, detail: kept });
+        continue;
+      }
       if (!options.force) {
         state.due = await this.#dueTime(keyType, state);
         if (state.due.by === 'never' || this.#options.clock.now() < state.due.at) {
@@ -149,7 +159,7 @@ export class RenewalMaintenance {
           continue;
         }
       }
-      outcomes.push(await this.#attempt(keyType, trigger, options.force));
+      outcomes.push(await this.#attempt(keyType, trigger, options.force, options.replaceSource));
     }
     this.#schedule();
     return outcomes;
@@ -251,22 +261,29 @@ export class RenewalMaintenance {
     }
   }
 
-  #attempt(keyType: KeyType, trigger: RenewalTrigger, force: boolean): Promise<AttemptOutcome> {
+  /** Reloads now what the store holds (a CLI import or rollback), without renewing; resolves with what `sync` swapped in. */
+  async syncNow(): Promise<unknown> {
+    const swapped = await this.#options.sync?.();
+    this.#options.onStatus?.(this.status());
+    return swapped;
+  }
+
+  #attempt(keyType: KeyType, trigger: RenewalTrigger, force: boolean, replaceSource?: string): Promise<AttemptOutcome> {
     const state = this.#states.get(keyType)!;
-    state.running ??= this.#run(keyType, state, trigger, force).finally(() => {
+    state.running ??= this.#run(keyType, state, trigger, force, replaceSource).finally(() => {
       state.running = undefined;
     });
     return state.running;
   }
 
-  async #run(keyType: KeyType, state: KeyState, trigger: RenewalTrigger, force: boolean): Promise<AttemptOutcome> {
+  async #run(keyType: KeyType, state: KeyState, trigger: RenewalTrigger, force: boolean, replaceSource?: string): Promise<AttemptOutcome> {
     const { clock, log } = this.#options;
     const startedAt = clock.now();
     const previous = this.#options.served(keyType)?.info.serialNumber;
     log.info({ event: 'cert_renewing', keyType, trigger, force, previousSerial: previous, due: state.due?.by }, 'renewing certificate');
     let outcome: AttemptOutcome;
     try {
-      const report = await this.#options.renew(keyType, trigger, force);
+      const report = await this.#options.renew(keyType, trigger, force, replaceSource);
       const { info } = report.certificate;
       state.failures = 0;
       state.retryAt = undefined;

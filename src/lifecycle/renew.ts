@@ -15,7 +15,8 @@ import { loadActiveCertificate, activateCertificate, type StoredCertificate, typ
 import { requiredNames } from '../certificates/certificate-manager.js';
 import { appendAudit, auditTime, type AuditActor } from '../certificates/audit-log.js';
 import { AcmeError, classifyAcmeError } from '../acme/acme-errors.js';
-import { isUcgateError } from '../errors.js';
+import { isUcgateError, UcgateError, ErrorCodes } from '../errors.js';
+import { keepReason } from '../certificates/certificate-source.js';
 import { appendRenewalRecord, type RenewalTrigger } from './renewal-history.js';
 import { lifetimeRenewalTime } from './renewal-timing.js';
 
@@ -32,6 +33,14 @@ export interface RenewOptions {
   readonly force?: boolean;
   /** CUCM trust publishing: the new leaf reaches CUCM before it is activated. */
   readonly gate?: ActivationGate;
+  /**
+   * The operator asked for exactly this issuer to replace an imported
+   * certificate (`cert renew --force --issuer`, the API's `replaceSource`).
+   * Without it an imported certificate still valid is never replaced.
+   */
+  readonly replaceSource?: string;
+  /** Each step as it happens (issued, activated; the issuer's own steps), for the CLI. */
+  readonly progress?: (line: string) => void;
 }
 
 export interface RenewResult {
@@ -62,6 +71,9 @@ export async function renewCertificate(options: RenewOptions): Promise<RenewResu
   let replacing: StoredCertificate | undefined;
   try {
     previous = await loadActiveCertificate(storage, keyType);
+    // Last line of defence (the loop and the CLI check first): an imported certificate served stays unless asked for.
+    const keep = keepReason(options.current, issuer.type, options.replaceSource);
+    if (keep) throw new UcgateError(ErrorCodes.CERT_IMPORTED_KEPT, keep, { exitCode: 2 });
     if (!options.force && previous && freshEnough(options, previous)) {
       return { outcome: 'adopted', certificate: previous, previous: options.current, durationMs: clock.now() - startedAt };
     }
@@ -72,9 +84,12 @@ export async function renewCertificate(options: RenewOptions): Promise<RenewResu
       subjectAltNames: requiredNames(config),
       keyType,
       ...(replacing && { replacing: { certPem: replacing.certPem } }),
+      ...(options.progress && { progress: options.progress }),
     };
     const issued = await issuer.issue(request);
+    options.progress?.(`issued: ${keyType} certificate from the ${issuer.type} issuer`);
     const certificate = await activateCertificate(storage, issued, { ...(options.gate && { gate: options.gate }) });
+    options.progress?.(`activated: ${keyType} serial ${certificate.info.serialNumber}, valid until ${certificate.info.notAfter}`);
     const durationMs = clock.now() - startedAt;
     await appendAudit(storage, {
       time: auditTime(clock.now()),

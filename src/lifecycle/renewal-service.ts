@@ -9,6 +9,13 @@
  *   ucgate_certificate_renewal_failures_total{reason}
  *   ucgate_certificate_renewal_consecutive_failures{key_type}
  *   ucgate_certificate_renewal_due_timestamp_seconds{key_type}
+ *   ucgate_certificate_unmanaged{name,key_type}: 1 while nothing renews the
+ *     served certificate (an imported one), else 0
+ *
+ * Served certificates are compared with the configured issuer at start and
+ * at every change (SIGHUP, a CLI import, a renewal): an imported certificate
+ * nothing renews is logged (certificate_unmanaged), and its expiry warnings
+ * at 30, 14, 7 and 1 days left are logged once per mark.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { UcgateConfig, KeyType } from '../config/types.js';
@@ -24,6 +31,7 @@ import { RenewalMaintenance } from './maintenance.js';
 import { renewCertificate } from './renew.js';
 import { isPlaceholder } from './placeholder.js';
 import { saveRenewalState } from './renewal-history.js';
+import { isUnmanaged, keepReason, sourceMismatch } from '../certificates/certificate-source.js';
 
 export interface RenewalServiceOptions {
   readonly config: UcgateConfig;
@@ -68,13 +76,44 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
     labelNames: ['key_type'] as const,
     registers: [options.registry],
   });
+  // 0 from the start for each configured key type (the loop's status then sets the real count).
+  for (const keyType of config.certificates.keyTypes) consecutive.set({ key_type: keyType }, 0);
   const dueGauge = new Gauge({
     name: 'ucgate_certificate_renewal_due_timestamp_seconds',
     help: 'When the served certificate is due for renewal (Unix time), per key type',
     labelNames: ['key_type'] as const,
     registers: [options.registry],
   });
+  const unmanaged = new Gauge({
+    name: 'ucgate_certificate_unmanaged',
+    help: 'Whether nothing renews the served certificate (1: imported, import again before it expires), per key type',
+    labelNames: ['name', 'key_type'] as const,
+    registers: [options.registry],
+  });
   const served = (keyType: KeyType) => manager.served.find((cert) => cert.keyType === keyType);
+  const warned = new Map<KeyType, string>();
+  const compare = (certs: readonly StoredCertificate[]) => {
+    for (const cert of certs) {
+      const placeholder = isPlaceholder(cert);
+      unmanaged.set({ name: `gateway-${cert.keyType}`, key_type: cert.keyType }, !placeholder && isUnmanaged(cert, issuer.type) ? 1 : 0);
+      const mismatch = placeholder ? undefined : sourceMismatch(cert, issuer.type);
+      if (mismatch) log.warn({ event: 'certificate_unmanaged', keyType: cert.keyType, source: cert.source, issuer: issuer.type, serial: cert.info.serialNumber, notAfter: cert.info.notAfter }, mismatch);
+    }
+    warnExpiry();
+  };
+  // Each mark (30, 14, 7, 1 days, expired) once per certificate, at the level it deserves.
+  const warnExpiry = () => {
+    for (const warning of manager.expiryWarnings()) {
+      const key = `${warning.serial}:${warning.threshold}`;
+      if (warned.get(warning.keyType) === key) continue;
+      warned.set(warning.keyType, key);
+      const fields = { event: 'certificate_expiring', keyType: warning.keyType, serial: warning.serial, source: warning.source, notAfter: warning.notAfter, daysLeft: warning.daysLeft, unmanaged: isUnmanaged(warning, issuer.type) };
+      if (warning.threshold <= 7) log.error(fields, warning.message);
+      else log.warn(fields, warning.message);
+    }
+  };
+  compare(manager.served);
+  manager.on('change', compare);
 
   return new RenewalMaintenance({
     keyTypes: config.certificates.keyTypes,
@@ -94,10 +133,11 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
     },
     // ucgate renews what it issued itself; imports stay until a person imports again (or runs `cert renew --force`).
     renewable: (cert) => issuer.type !== 'manual' && cert.source === issuer.type,
+    keep: (_keyType, cert, replaceSource) => (cert && !isPlaceholder(cert) ? keepReason(cert, issuer.type, replaceSource) : undefined),
     ...(hasRenewalInfo(issuer) && {
       renewalInfo: (cert: StoredCertificate) => (cert.source === 'acme' ? issuer.renewalInfo(cert.certPem) : Promise.resolve(undefined)),
     }),
-    renew: async (keyType, trigger, force) => {
+    renew: async (keyType, trigger, force, replaceSource) => {
       const current = served(keyType);
       const result = await renewCertificate({
         config,
@@ -108,6 +148,7 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
         current: current && !isPlaceholder(current) ? current : undefined,
         trigger,
         force,
+        ...(replaceSource !== undefined && { replaceSource }),
         ...(options.gate && { gate: options.gate }),
       });
       const report = await options.serve(result.certificate);
@@ -115,13 +156,16 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
       return { outcome: result.outcome, certificate: result.certificate, servedInMs: report.ms, workers: report.acked };
     },
     sync: async () => {
+      const swapped: { keyType: KeyType; serial: string; source: string; servedInMs: number; workers: number }[] = [];
       for (const keyType of config.certificates.keyTypes) {
         const stored = await loadActiveCertificate(storage, keyType);
         const current = served(keyType);
         if (!stored || stored.info.serialNumber === current?.info.serialNumber || unfit(config, stored, clock.now())) continue;
         log.info({ event: 'certificate_reloaded', keyType, serial: stored.info.serialNumber, previousSerial: current?.info.serialNumber }, 'serving the certificate now active in the store');
-        await options.serve(stored);
+        const report = await options.serve(stored);
+        swapped.push({ keyType, serial: stored.info.serialNumber, source: stored.source, servedInMs: report.ms, workers: report.acked });
       }
+      return swapped;
     },
     onAttempt: (outcome) => {
       if (outcome.outcome === 'renewed') options.renewals.inc({ result: 'success' });
@@ -131,6 +175,7 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
       }
     },
     onStatus: (status) => {
+      warnExpiry();
       for (const key of status) {
         consecutive.set({ key_type: key.keyType }, key.consecutiveFailures);
         if (key.dueAt) dueGauge.set({ key_type: key.keyType }, Math.floor(Date.parse(key.dueAt) / 1000));

@@ -4,13 +4,26 @@
  * worker's counters (prom-client's aggregation: counters and histograms summed).
  */
 import type { StoredCertificate } from '../certificates/certificate-store.js';
+import type { FailureLayer } from '../upstream/node-health.js';
+import type { StoreChange } from '../store/store-events.js';
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** Every FailureLayer (upstream/node-health.ts) a failed check is counted by. */
+export const CHECK_FAILURE_LAYERS = ['connect', 'tls', 'timeout', 'status', 'body', 'reset', 'protocol'] as const satisfies readonly FailureLayer[];
+/** How an instance notices another's activation (StoreChange['via'], store/store-events.ts). */
+export const STORE_RELOAD_VIAS = ['message', 'check', 'reconnect'] as const satisfies readonly StoreChange['via'][];
 
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly nodeUp = new Gauge({
     name: 'ucgate_upstream_node_up',
     help: "Whether the node takes traffic (1) or not (0), by the cluster's main health check",
+    labelNames: ['cluster', 'node'] as const,
+    registers: [this.registry],
+  });
+  readonly nodeDraining = new Gauge({
+    name: 'ucgate_upstream_node_draining',
+    help: 'Whether an operator drained the node for maintenance (1: no new requests or sessions, sticky sessions finish) or not (0)',
     labelNames: ['cluster', 'node'] as const,
     registers: [this.registry],
   });
@@ -57,6 +70,16 @@ export class ControlPlaneMetrics {
     // Both series exist from the start, so a dashboard shows 0 rather than nothing.
     this.renewals.inc({ result: 'success' }, 0);
     this.renewals.inc({ result: 'failure' }, 0);
+  }
+
+  /** `ucgate_upstream_check_failures_total` at 0 for each layer of a node the health checks know (idempotent). */
+  primeNode(cluster: string, node: string): void {
+    for (const layer of CHECK_FAILURE_LAYERS) this.checkFailures.inc({ cluster, node, layer }, 0);
+  }
+
+  /** `ucgate_store_reloads_total` at 0 for each way a change is noticed (a shared store only). */
+  primeStoreReloads(): void {
+    for (const via of STORE_RELOAD_VIAS) this.storeReloads.inc({ via }, 0);
   }
 
   /** `ucgate_certificate_expiry_seconds` for the certificates the gateway serves. */

@@ -3,7 +3,23 @@
  * gathers them over IPC and sums them (prom-client's aggregation) with its
  * own, so a scrape sees one gateway.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A node as the in-flight gauge reads it: its name and its pool's count of queued and running requests. */
+export interface InFlightNode {
+  readonly cluster: string;
+  readonly name: string;
+  readonly pool: { readonly stats: { readonly size: number } };
+}
+
+/**
+ * Status codes every node's `ucgate_upstream_requests_total` shows from the start: success and the
+ * server errors an alert's ratio looks at. Other codes appear when they first happen.
+ */
+export const PRIMED_UPSTREAM_CODES = [200, 500, 502, 503, 504] as const;
+/** `ucgate_upstream_failures_total{layer}`: every class classifyFailure gives, `timeout` included (proxy/upstream-failure.ts). */
+export const UPSTREAM_FAILURE_LAYERS = ['connect', 'tls', 'timeout', 'reset', 'protocol'] as const;
+export const HEDGE_WINNERS = ['first', 'hedge'] as const;
 
 export class DataPlaneMetrics {
   readonly registry = new Registry();
@@ -67,12 +83,52 @@ export class DataPlaneMetrics {
     registers: [this.registry],
   });
 
+  /** Read at scrape time from the nodes' pools (see `countInFlight`): what a drained node still has to finish. */
+  #inFlightNodes: () => Iterable<InFlightNode> = () => [];
+  readonly upstreamInFlight = new Gauge({
+    name: 'ucgate_upstream_in_flight',
+    help: 'Requests sent to the node and not yet answered in full (queued for a connection included)',
+    labelNames: ['cluster', 'node'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.upstreamInFlight.reset();
+      for (const node of this.#inFlightNodes()) this.upstreamInFlight.set({ cluster: node.cluster, node: node.name }, node.pool.stats.size);
+    },
+  });
+
+  /** Where the in-flight gauge finds the nodes: the current proxy state's. */
+  countInFlight(nodes: () => Iterable<InFlightNode>): void {
+    this.#inFlightNodes = nodes;
+  }
+
   readonly #requestsByLabels = new Map<string, Map<number, { inc(): void }>>();
   readonly #upstreamByNode = new WeakMap<object, Map<number, { inc(): void }>>();
   readonly #durationByCluster = new Map<string, { observe(value: number): void }>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ucgate_worker_' });
+  }
+
+  /**
+   * Series at 0 for every cluster and node the config (or an SRV lookup) names, so a fresh
+   * gateway exposes them before anything moves them and an alert's `rate()`/`increase()` sees the
+   * first event: failovers and request durations per cluster, hedges per cluster and winner,
+   * upstream requests per node for PRIMED_UPSTREAM_CODES, upstream failures per node and layer.
+   * Every worker primes the same series; the primary's sum of them is 0 as well. Idempotent.
+   */
+  prime(clusters: readonly { readonly name: string; readonly nodes: readonly { readonly name: string }[] }[]): void {
+    for (const cluster of clusters) {
+      this.failovers.inc({ cluster: cluster.name }, 0);
+      this.requestDuration.zero({ cluster: cluster.name });
+      for (const winner of HEDGE_WINNERS) this.hedgedRequests.inc({ cluster: cluster.name, winner }, 0);
+      for (const node of cluster.nodes) this.primeNode(cluster.name, node.name);
+    }
+  }
+
+  /** A node's per-node series at 0 (one an SRV lookup found); see prime. */
+  primeNode(cluster: string, node: string): void {
+    for (const code of PRIMED_UPSTREAM_CODES) this.upstreamRequests.inc({ cluster, node, code }, 0);
+    for (const layer of UPSTREAM_FAILURE_LAYERS) this.upstreamFailures.inc({ cluster, node, layer }, 0);
   }
 
   /**

@@ -61,7 +61,7 @@ export function buildProxyState(config: UcgateConfig, previous?: ProxyState): Pr
     const nodes = cluster.nodes.map((node) => new UpstreamNode(cluster, node, ca, config.limits.http.upstreamMaxHeaderBytes));
     for (const node of nodes) {
       const known = before?.nodesByName.get(node.name);
-      if (known) node.setHealthy(known.healthy, known.serviceHealth);
+      if (known) node.setHealthy(known.healthy, known.serviceHealth, known.draining);
     }
     const rewrite = { rules: compileRewriteRules(rulesInputForCluster(config, cluster.name)) };
     clusters.set(cluster.name, clusterRuntime(cluster, nodes, before?.sticky ?? new StickyTable(), ca, cluster.publicName ?? config.gateway.fqdn, rewrite));

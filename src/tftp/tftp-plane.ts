@@ -209,7 +209,7 @@ export class TftpPlane {
   }
 
   setHealth(updates: readonly NodeHealthUpdate[]): void {
-    for (const update of updates) this.#state?.clusters.get(update.cluster)?.nodesByName.get(update.node)?.setHealthy(update.healthy);
+    for (const update of updates) this.#state?.clusters.get(update.cluster)?.nodesByName.get(update.node)?.setHealthy(update.healthy, undefined, update.draining);
   }
 
   /** A cluster's nodes changed (SRV): its TFTP servers follow unless they are listed in the config. Returns nodes to destroy later. */

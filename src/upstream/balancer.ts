@@ -6,6 +6,11 @@
  * With `service` (a route's service), "healthy" is that service's check's
  * verdict (clusters[].serviceChecks), so panic is per service too: a node whose
  * EM Tomcat is down still serves UDS, and EM in panic tries every node.
+ *
+ * A drained node (node maintenance, UpstreamNode.draining) gets no new request while
+ * another node of the cluster is available; a request whose sticky session it holds
+ * (`preferred`) still goes there. Only when no undrained node is available does a
+ * drained one that is take new requests, before the panic choice of a node called down.
  */
 import type { UpstreamNode } from './upstream-node.js';
 
@@ -40,21 +45,24 @@ export class Balancer {
     const now = Date.now();
     // Sticky: the node that issued the client's session, while it is available.
     if (preferred && !exclude?.has(preferred) && preferred.available(now, service)) return preferred;
-    return this.#pick(exclude, true, now, service) ?? this.#pick(exclude, false, now, service);
+    return this.#pick(exclude, 'healthy', now, service) ?? this.#pick(exclude, 'drained', now, service) ?? this.#pick(exclude, 'panic', now, service);
   }
 
   /** The next available node not in `exclude`, never a panic choice: a hedge is only worth sending to a node believed healthy. */
   pickAvailable(exclude: ReadonlySet<UpstreamNode>, service?: string): UpstreamNode | undefined {
-    return this.#pick(exclude, true, Date.now(), service);
+    return this.#pick(exclude, 'healthy', Date.now(), service);
   }
 
-  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, healthyOnly: boolean, now: number, service: string | undefined): UpstreamNode | undefined {
+  /** `healthy`: available, undrained, weight > 0; `drained`: available drained nodes; `panic`: any node. */
+  #pick(exclude: ReadonlySet<UpstreamNode> | undefined, pass: 'healthy' | 'drained' | 'panic', now: number, service: string | undefined): UpstreamNode | undefined {
     for (const tier of this.#tiers) {
       let total = 0;
       let best = -1;
       for (let i = 0; i < tier.nodes.length; i++) {
         const node = tier.nodes[i]!;
-        if (exclude?.has(node) || (healthyOnly && (!node.available(now, service) || node.weight <= 0))) continue;
+        if (exclude?.has(node)) continue;
+        if (pass === 'healthy' && (!node.available(now, service) || node.weight <= 0 || node.draining)) continue;
+        if (pass === 'drained' && (!node.draining || !node.available(now, service))) continue;
         // In panic a weight-0 (drained) node still counts: anything beats refusing the request.
         const weight = Math.max(node.weight, 1);
         tier.current[i]! += weight;

@@ -47,6 +47,8 @@ export interface NodeStatus extends CheckStatus {
   readonly url: string;
   readonly priority: number;
   readonly weight: number;
+  /** Drained by an operator (node maintenance): no new requests, sticky sessions still reach it. */
+  readonly draining: boolean;
   /** One per service check, when the cluster has any. The rest of this status is the main check's. */
   readonly services?: readonly ServiceStatus[];
 }
@@ -94,6 +96,8 @@ const key = (cluster: string, node: string) => `${cluster}\u0000${node}`;
 export class HealthManager extends EventEmitter {
   readonly #options: HealthManagerOptions;
   readonly #entries = new Map<string, Entry>();
+  /** Drained nodes by key(cluster, node): kept across reloads and SRV changes, whether or not the node is known now. */
+  readonly #draining = new Set<string>();
   #running = false;
 
   constructor(options: HealthManagerOptions) {
@@ -181,10 +185,25 @@ export class HealthManager extends EventEmitter {
     if (entry) this.#coolDown(entry, entry.cooling, undefined, ms);
   }
 
+  /** Drains (or undrains) a node; emits `change` when that changed anything. Returns whether it did. */
+  setDraining(cluster: string, node: string, draining: boolean): boolean {
+    const id = key(cluster, node);
+    if (this.#draining.has(id) === draining) return false;
+    if (draining) this.#draining.add(id);
+    else this.#draining.delete(id);
+    this.emit('change', this.effective());
+    return true;
+  }
+
+  isDraining(cluster: string, node: string): boolean {
+    return this.#draining.has(key(cluster, node));
+  }
+
   /** The main check's verdict per node, and each service check's in `services` where the cluster has any. */
   effective(): NodeHealthUpdate[] {
     return [...this.#entries.values()].map((entry) => {
-      const update = { cluster: entry.cluster.name, node: entry.node.name, healthy: this.#healthy(this.#main(entry)) };
+      const drained = this.#draining.has(key(entry.cluster.name, entry.node.name));
+      const update = { cluster: entry.cluster.name, node: entry.node.name, healthy: this.#healthy(this.#main(entry)), ...(drained && { draining: true }) };
       const services = this.#services(entry);
       return services.length === 0 ? update : { ...update, services: Object.fromEntries(services.map((s) => [s.service, this.#healthy(s)])) };
     });
@@ -199,6 +218,7 @@ export class HealthManager extends EventEmitter {
         url: entry.node.url,
         priority: entry.node.priority,
         weight: entry.node.weight,
+        draining: this.#draining.has(key(entry.cluster.name, entry.node.name)),
         ...this.#checkStatus(this.#main(entry)),
         ...(services.length === 0
           ? {}

@@ -82,10 +82,20 @@ export function upstreamTlsOptions(keyType: UpstreamKeyType | undefined, fallbac
   };
 }
 
-/** Whether a handshake failed because the node has no certificate for the offer (alert handshake_failure). */
+/**
+ * Whether a handshake failed because the node has no certificate for the offer (alert
+ * handshake_failure). OpenSSL 3.0 (Node 20) names the alert "sslv3 alert ...", the OpenSSL 3.5 of
+ * Node 22.20+ and 24 "ssl/tls alert ...": Node's error codes follow the name.
+ */
+const OFFER_REFUSED = new Set([
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_SSLV3_ALERT_INSUFFICIENT_SECURITY',
+  'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_SSL/TLS_ALERT_INSUFFICIENT_SECURITY',
+]);
 export function offerRefused(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' || code === 'ERR_SSL_SSLV3_ALERT_INSUFFICIENT_SECURITY';
+  return typeof code === 'string' && OFFER_REFUSED.has(code);
 }
 
 // Per node (address, port, name, key type): until when the fallback offer goes first.
@@ -174,6 +184,11 @@ export class UpstreamNode {
   readonly pool: Pool;
   /** Set from the primary's health state (the cluster's main check); every node starts healthy. */
   healthy = true;
+  /**
+   * Drained by an operator (node maintenance, from the primary): the balancer gives it no new
+   * request, but a request whose sticky session lives here still goes here while it is available.
+   */
+  draining = false;
   /** The service checks' verdicts (clusters[].serviceChecks); a service not here follows `healthy`. */
   #services: ReadonlyMap<string, boolean> = NO_SERVICES;
   /**
@@ -272,8 +287,9 @@ export class UpstreamNode {
   }
 
   /** The primary's verdict replaces this worker's own guess; `services` replaces every service verdict. */
-  setHealthy(healthy: boolean, services?: Readonly<Record<string, boolean>>): void {
+  setHealthy(healthy: boolean, services?: Readonly<Record<string, boolean>>, draining = false): void {
     this.healthy = healthy;
+    this.draining = draining;
     this.#services = services === undefined ? NO_SERVICES : new Map(Object.entries(services));
     this.#avoidUntil = 0;
   }

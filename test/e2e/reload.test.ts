@@ -53,6 +53,10 @@ t.test('reload', async (t) => {
   t.equal(refused.status, 422, 'a bad config is refused');
   const body = (await refused.json()) as { problems: string[] };
   t.match(body.problems.join('\n'), /clusters\[0\]\.nodes\[0\]\.url/, 'and the answer names the key');
+  // Issue 18: the log line carries its reasons too, in the message a person reads and as fields.
+  const rejected = await gw.waitForLog((line) => line.event === 'reload_rejected');
+  t.match(rejected, { keys: ['clusters[0].nodes[0].url'], msg: /^reload refused, the running config stays: clusters\[0\]\.nodes\[0\]\.url: must be an https:\/\/ URL/ }, 'reload_rejected names the key and the problem');
+  t.match((rejected.located as string[])[0], /ucgate\.yaml:\d+:\d+ clusters\[0\]\.nodes\[0\]\.url: /, 'and where it is in the file');
   t.equal(await routed(), true, 'the running config stays (the added route still works)');
   t.equal((await get('/cucm-uds/version')).headers['x-cucm-node'], 'sub1', 'and so do its nodes');
 });

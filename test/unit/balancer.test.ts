@@ -263,3 +263,22 @@ t.test('service checks: a node down for one service still serves the others; pan
   t.equal(pick('tomcat'), 'pub', 'a verdict without services: every service follows the main one again');
   t.equal(pub.serviceHealth, undefined);
 });
+
+t.test('a drained node: no new picks while another node is available; its sticky sessions still reach it', async (t) => {
+  const [a, b, c] = nodes(t, [{ name: 'a' }, { name: 'b' }, { name: 'c', priority: 2 }]) as [UpstreamNode, UpstreamNode, UpstreamNode];
+  const balancer = new Balancer([a, b, c]);
+  a.setHealthy(true, undefined, true);
+  t.same(picks(balancer, 4), ['b', 'b', 'b', 'b'], 'new requests skip the drained node of the tier');
+  t.same(picks(balancer, 2, undefined, a), ['a', 'a'], 'a request of its sticky session still goes there');
+  t.equal(balancer.pickAvailable(new Set([b])), c, 'a hedge never goes to a drained node');
+  b.setHealthy(false);
+  t.same(picks(balancer, 2), ['c', 'c'], 'the next tier before a drained node');
+  c.setHealthy(false);
+  t.same(picks(balancer, 2), ['a', 'a'], 'no undrained node is up: the drained one that is up, rather than refusing');
+  a.setHealthy(false, undefined, true);
+  t.same(picks(balancer, 1, undefined, a), ['a'], 'panic: any node');
+  a.setHealthy(true);
+  b.setHealthy(true);
+  t.same(picks(balancer, 4).sort(), ['a', 'a', 'b', 'b'], 'undrained: shared again');
+  t.equal(a.draining, false, 'setHealthy without the flag undrains (the primary sends it with every verdict)');
+});

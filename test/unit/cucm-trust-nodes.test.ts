@@ -162,7 +162,13 @@ t.test('three nodes: the leaf is published to and listed on each before it is ac
   const audit = await auditLines(f);
   t.same(audit.map((l) => l.detail?.replace(/ cucm-.*/, '')), NODES.map((node) => `cucm cucm node ${node}`), 'one audit line per node');
   const published = await metric(f, 'ucgate_cucm_trust_publications_total');
-  t.same(published.map((v) => [v.labels.node, v.labels.result, v.value]).sort(), NODES.map((node) => [node, 'listed', 1]));
+  // Every result exists at 0 from the start (issue 18: alerts see the first failure); only `listed` moved.
+  t.same(published.filter((v) => v.value > 0).map((v) => [v.labels.node, v.labels.result, v.value]).sort(), NODES.map((node) => [node, 'listed', 1]));
+  t.same(
+    published.filter((v) => v.value === 0).map((v) => `${v.labels.node}/${v.labels.result}`).sort(),
+    NODES.flatMap((node) => ['confirmed', 'failed', 'no_api'].map((result) => `${node}/${result}`)).sort(),
+    'the other results at 0 for every node',
+  );
   const status = await f.publisher.status();
   t.same(status.leaves[0]!.nodes.map((n) => [n.node, n.state]), NODES.map((node) => [node, 'listed']));
   t.equal(status.leaves[0]!.state, 'current');

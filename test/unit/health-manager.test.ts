@@ -240,3 +240,21 @@ t.test('stop() then start() while a check is in flight keeps one check per node'
   t.equal(h.clock.pending, 1, 'one timer for one node', {
   });
 });
+
+t.test('a drained node: in every change and status, kept across setNodes, announced once per change', async (t) => {
+  const h = harness(t);
+  h.manager.setNodes(CLUSTER, [nodeConfig(pub), nodeConfig(sub1)]);
+  const before = h.changes.length;
+  t.equal(h.manager.setDraining('cucm', 'pub', true), true, 'drained');
+  t.equal(h.manager.setDraining('cucm', 'pub', true), false, 'again: no change');
+  t.equal(h.changes.length, before + 1, 'one change announced');
+  t.strictSame(h.changes.at(-1), [
+    { cluster: 'cucm', node: 'pub', healthy: true, draining: true },
+    { cluster: 'cucm', node: 'sub1', healthy: true },
+  ]);
+  h.manager.setNodes(CLUSTER, [nodeConfig(pub, { weight: 2 }), nodeConfig(sub1)]);
+  t.equal(h.manager.status().find((node) => node.name === 'pub')!.draining, true, 'kept when the node set is applied again (reload, SRV)');
+  t.equal(h.manager.isDraining('cucm', 'pub'), true);
+  t.equal(h.manager.setDraining('cucm', 'pub', false), true, 'undrained');
+  t.strictSame(h.manager.effective()[0], { cluster: 'cucm', node: 'pub', healthy: true });
+});

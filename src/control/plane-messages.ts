@@ -1,0 +1,91 @@
+/**
+ * What passes between the control plane and its data plane, message by
+ * message. A worker's reports: an upstream failure or a failing status feeds
+ * node health (a Retry-After cools the node down), a sticky session and a
+ * learned Jabber group configuration file are passed on to the other workers
+ * (a file name only once the primary has checked it again), and an ack
+ * settles a broadcast waiting for every worker. With `workers: 0` the data
+ * plane runs in the primary's own process: the primary's messages are applied
+ * to it directly instead of being sent. The primary (primary.ts) owns the
+ * state; this module only says where each message goes.
+ */
+import type { Worker } from 'node:cluster';
+import type { Logger } from '../log.js';
+import type { UcgateConfig } from '../config/types.js';
+import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import type { HealthManager } from '../upstream/health-manager.js';
+import type { FailureLayer } from '../upstream/node-health.js';
+import type { LearnedFiles } from '../tftp/learned-files.js';
+import type { WorkerAcks } from '../lifecycle/worker-acks.js';
+import type { DataPlane } from '../worker/data-plane.js';
+
+/** What a worker's report may change: the primary's state, read at the time of each report. */
+export interface ReportTargets {
+  /** The running config (a reload replaces it). */
+  readonly config: () => UcgateConfig;
+  readonly health: HealthManager;
+  readonly tftpFiles: LearnedFiles;
+  readonly acks: WorkerAcks;
+  readonly log: Logger;
+  /** Passes a message on to every worker but `except` (nothing to do when the data plane runs in process). */
+  readonly relay: (message: PrimaryMessage, except?: Worker) => void;
+}
+
+/** A report from a worker (`from`), or from the in-process data plane (no worker). */
+export function onWorkerReport(targets: ReportTargets, message: WorkerMessage, from?: Worker): void {
+  const { health } = targets;
+  switch (message.t) {
+    case 'upstream-failure':
+      health.observe(message.cluster, message.node, {
+        ok: false,
+        source: 'request',
+        layer: message.class === 'protocol' ? 'connect' : (message.class as FailureLayer),
+        reason: `${message.code}: ${message.message}`,
+      });
+      break;
+    case 'upstream-status':
+      if (message.retryAfterMs !== undefined) health.coolDown(message.cluster, message.node, message.retryAfterMs);
+      else if (message.status === 502 || message.status === 503 || message.status === 504) {
+        health.observe(message.cluster, message.node, { ok: false, source: 'request', layer: 'status', reason: `status ${message.status}` });
+      }
+      break;
+    case 'sticky':
+      targets.relay(message, from);
+      break;
+    case 'tftp-files': {
+      if (!targets.config().clusters.some((cluster) => cluster.name === message.cluster)) break;
+      // learn() refuses anything but a plain .xml file name: a worker's word is checked again here.
+      const fresh = message.names.filter((name) => targets.tftpFiles.learn(message.cluster, name));
+      if (fresh.length === 0) break;
+      targets.log.info({ event: 'tftp_file_learned', cluster: message.cluster, names: fresh }, `cluster ${message.cluster}: Jabber group configuration file ${fresh.join(', ')} allowed on the TFTP listeners`);
+      targets.relay({ t: 'tftp-files', cluster: message.cluster, names: fresh }, from);
+      break;
+    }
+    case 'ack':
+      targets.acks.ack(message.id, from?.id ?? 0);
+      break;
+  }
+}
+
+/** A primary's message, applied to the data plane running in this process (`workers: 0`). */
+export function applyInProcess(plane: DataPlane, message: PrimaryMessage): void {
+  switch (message.t) {
+    case 'certificates':
+      plane.setCertificates(message.certificates);
+      break;
+    case 'ticket-keys':
+      plane.setTicketKeys(Buffer.from(message.ticketKeys, 'base64'));
+      break;
+    case 'health':
+      plane.setHealth(message.updates);
+      break;
+    case 'nodes':
+      plane.setNodes(message.cluster, message.nodes, message.health);
+      break;
+    case 'acme-challenge':
+      plane.applyChallenge(message.op, message.challenge);
+      break;
+    default:
+      break;
+  }
+}
