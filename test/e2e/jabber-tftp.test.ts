@@ -10,28 +10,12 @@
  * that names an unsafe file teaches nothing.
  */
 import t from 'tap';
-import http from 'node:http';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
-import { httpsRequest, waitFor, type HttpsResponse } from '../helpers/net.js';
+import { httpsRequest, plainHttpGet, waitFor, type HttpsResponse, type PlainAnswer } from '../helpers/net.js';
 import { adminPortOf, FQDN, startClusterGateway, TEST_ADMIN_TOKEN } from '../helpers/gateway.js';
 
 const BASIC = `Basic ${Buffer.from('jdoe:secret').toString('base64')}`;
 const GROUP_FILE = 'SalesGroup.xml';
-
-/** A plain-HTTP GET with the target sent exactly as given, on a fresh connection (so the workers take turns). */
-function httpGet(port: number, path: string, host: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 t.test('Jabber fetches its service profile, JAB_ file, CSF file and the group file the CSF file names, all through the gateway', async (t) => {
   const cucm = await startCucmCluster({
@@ -60,11 +44,11 @@ t.test('Jabber fetches its service profile, JAB_ file, CSF file and the group fi
   const nodeNames = cucm.nodes.flatMap((node) => [node.hostname, node.hostname.split('.')[0]!]);
   const leaks = (text: string) => nodeNames.filter((name) => new RegExp(`(?<![\\w.-])${name.replace(/\./g, '\\.')}(?![\\w-])`, 'i').test(text));
 
-  const get = async (url: string, auth = false): Promise<HttpsResponse | Awaited<ReturnType<typeof httpGet>>> => {
+  const get = async (url: string, auth = false): Promise<HttpsResponse | PlainAnswer> => {
     const target = new URL(url);
     t.equal(target.hostname, FQDN, `${url} names the gateway`);
     t.ok([gw.port, tftpHttp, tftpHttps].includes(Number(target.port)), `${url}: a gateway port`);
-    if (target.protocol === 'http:') return httpGet(Number(target.port), target.pathname, target.host);
+    if (target.protocol === 'http:') return plainHttpGet(Number(target.port), target.pathname, target.host);
     return httpsRequest({ host: '127.0.0.1', port: Number(target.port), path: target.pathname + target.search, ca, servername: FQDN, headers: { host: target.host, ...(auth ? { authorization: BASIC } : {}) } });
   };
   const status = async () => {

@@ -10,12 +10,11 @@
  * directly.
  */
 import t from 'tap';
-import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import { SIM_JABBER_CLIENT } from '../../src/sim/oauth-store.js';
-import { httpsRequest } from '../helpers/net.js';
-import { startClusterGateway, FQDN, type GatewayProcess } from '../helpers/gateway.js';
+import { httpsRequest, plainHttpGet } from '../helpers/net.js';
+import { startClusterGateway, listenerPort, FQDN } from '../helpers/gateway.js';
 import { startDnsmasq } from '../helpers/dnsmasq.js';
 
 const DOMAIN = 'example.test';
@@ -23,26 +22,6 @@ const BASIC = `Basic ${Buffer.from('jdoe:secret').toString('base64')}`;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 /** SIP call control and CTI: Jabber registers with these nodes itself, so the device file keeps them. */
 const DIRECT = /<(callManager|processNodeName|ctiTftp|CtiServer\d?|cti)[^>]*>[\s\S]*?<\/\1>/gi;
-
-function listenerPort(gw: GatewayProcess, prefix: string): number {
-  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { listeners: { name: string; port: number }[] };
-  const found = ready.listeners.find((listener) => listener.name.startsWith(prefix));
-  if (!found) throw new Error(`no ${prefix} listener in ${JSON.stringify(ready.listeners)}`);
-  return found.port;
-}
-
-function httpGet(port: number, path: string, host: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 t.test('the whole Jabber walk completes through the gateway and never shows a node', async (t) => {
   const cucm = await startCucmCluster({ tftp: true, actionDelayMs: 20, version: '14.0.1.13900-155' });
@@ -126,7 +105,7 @@ t.test('the whole Jabber walk completes through the gateway and never shows a no
   t.equal(cucm.nodes.flatMap((n) => n.udsWrites.filter((w) => w.kind === 'device-token' && w.status === 200)).length, 1, 'the push token was written once');
 
   // The configuration files, from the TFTP listeners the UDS answers pointed at.
-  const sp = await httpGet(tftpHttp, new URL(serviceProfile!).pathname, `${FQDN}:${tftpHttp}`);
+  const sp = await plainHttpGet(tftpHttp, new URL(serviceProfile!).pathname, `${FQDN}:${tftpHttp}`);
   t.equal(sp.status, 200, 'service profile');
   clean('service profile', sp.headers, sp.text);
   const tftps = (path: string) => httpsRequest({ host: '127.0.0.1', port: tftpHttps, path, ca, servername: FQDN, timeoutMs: 20_000 });

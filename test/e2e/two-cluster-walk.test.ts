@@ -8,40 +8,18 @@
  * everything but allowed file names before any node sees it.
  */
 import t, { type Test } from 'tap';
-import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCucmCluster, type CucmCluster } from '../../src/sim/cucm-cluster.js';
 import type { CucmNode } from '../../src/sim/cucm-node.js';
-import { httpsRequest, waitFor } from '../helpers/net.js';
-import { startGatewayProcess, FQDN, type GatewayProcess } from '../helpers/gateway.js';
+import { httpsRequest, plainHttpGet, waitFor, type PlainAnswer } from '../helpers/net.js';
+import { startGatewayProcess, listenerPort, FQDN } from '../helpers/gateway.js';
 
 const A = 'a.ucgw.example.test';
 const B = 'b.ucgw.example.test';
 const FAST_HEALTH = { path: '/cucm-uds/version', intervalMs: 250, timeoutMs: 600, fall: 2, rise: 2, expectStatus: 200, expectBody: '<versionInformation' };
 const BASIC = `Basic ${Buffer.from('jdoe:secret').toString('base64')}`;
 const READ = ['GET', 'HEAD'];
-
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly text: string;
-}
-
-/** A plain-HTTP GET with the target sent exactly as given (Jabber fetches the service profile this way, from port 6970). */
-function httpGet(port: number, path: string, host: string, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 function nodeEntry(node: CucmNode, i: number) {
   return { name: node.name, url: `https://${node.hostname}:${node.port}`, address: '127.0.0.1', priority: i + 1 };
@@ -58,13 +36,6 @@ function clusterEntry(name: string, publicName: string, cucm: CucmCluster, caFil
     healthCheck: FAST_HEALTH,
     timeouts: { connectMs: 1000, firstByteMs: 3000 },
   };
-}
-
-function listenerPort(gw: GatewayProcess, prefix: string): number {
-  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { listeners: { name: string; port: number }[] };
-  const found = ready.listeners.find((listener) => listener.name.startsWith(prefix));
-  if (!found) throw new Error(`no ${prefix} listener in ${JSON.stringify(ready.listeners)}`);
-  return found.port;
 }
 
 /** Everything that would betray a node to the client: FQDNs, short names, and the nodes' own ports. */
@@ -138,9 +109,9 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
     const path = target.pathname + target.search;
     t.ok([gw.port, tftpHttp, tftpHttps].includes(port), `${url}: a gateway port`);
     t.ok([A, B].includes(target.hostname), `${url}: a public name`);
-    const res: Answer =
+    const res: PlainAnswer =
       target.protocol === 'http:'
-        ? await httpGet(port, path, target.host)
+        ? await plainHttpGet(port, path, target.host)
         : await httpsRequest({
             host: '127.0.0.1',
             port,
@@ -210,7 +181,7 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
   });
 
   await t.test('the TFTP listener picks the cluster by the name the client used', async (t) => {
-    const res = await httpGet(tftpHttp, '/jabber-config.xml', `${A}:${tftpHttp}`);
+    const res = await plainHttpGet(tftpHttp, '/jabber-config.xml', `${A}:${tftpHttp}`);
     t.equal(res.status, 200);
     t.match(res.headers['x-cucm-node'], /^a-/, "A's public name: A's TFTP server");
     t.match(res.text, `https://${A}:${gw.port}/ccmcip/`, "and its URLs name A's public name");
@@ -241,16 +212,16 @@ t.test('a user homed on cluster B signs in through cluster A\'s public name and 
       `http://${B}/jabber-config.xml`,
     ];
     for (const path of targets) {
-      const plain = await httpGet(tftpHttp, path, B);
+      const plain = await plainHttpGet(tftpHttp, path, B);
       t.equal(plain.status, 404, `http ${path}: 404`);
       const secure = await httpsRequest({ host: '127.0.0.1', port: tftpHttps, path, ca, servername: B, headers: { host: B } });
       t.equal(secure.status, 404, `https ${path}: 404`);
     }
-    const post = await httpGet(tftpHttp, '/jabber-config.xml', B, 'POST');
+    const post = await plainHttpGet(tftpHttp, '/jabber-config.xml', B, 'POST');
     t.equal(post.status, 405, 'POST: 405');
     t.equal(post.headers.allow, 'GET, HEAD');
     t.same(tftpRecords().slice(seen), [], 'not one of them reached a node');
-    const ok = await httpGet(tftpHttp, '/jabber-config.xml', B);
+    const ok = await plainHttpGet(tftpHttp, '/jabber-config.xml', B);
     t.equal(ok.status, 200, 'while an allowed name still goes through');
     await waitFor(() => tftpRecords().length > seen, { timeoutMs: 2000, message: 'the allowed request recorded' });
   });

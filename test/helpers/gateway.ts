@@ -221,3 +221,11 @@ export async function startClusterGateway(
   return { gw, ca: await gw.trustPem(), dir };
 }
 
+
+/** The port a listener bound, by the start of its name (`tftp-http#`, `tftp-https#`), from the `gateway_ready` line. */
+export function listenerPort(gw: GatewayProcess, prefix: string): number {
+  const ready = gw.logs.find((line) => line.event === 'gateway_ready') as { listeners: { name: string; port: number }[] };
+  const found = ready.listeners.find((listener) => listener.name.startsWith(prefix));
+  if (!found) throw new Error(`no ${prefix} listener in ${JSON.stringify(ready.listeners)}`);
+  return found.port;
+}

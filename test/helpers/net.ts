@@ -3,6 +3,7 @@
  * everything a test may want to assert about it, and bounded waiting
  * (`waitFor`, `once`) so no test ever sleeps for a guessed duration.
  */
+import http from 'node:http';
 import https from 'node:https';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
@@ -214,5 +215,31 @@ export function once<T extends unknown[] = unknown[]>(emitter: EventEmitter, eve
     }, timeoutMs);
     emitter.on(event, onEvent);
     if (event !== 'error') emitter.on('error', onError);
+  });
+}
+
+/** A plain-HTTP answer, body as text. */
+export interface PlainAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+}
+
+/**
+ * A plain-HTTP request to 127.0.0.1 with the target sent exactly as given and
+ * `Host` as given, on a fresh connection (so a gateway's workers take turns):
+ * Jabber fetches its service profile this way, from port 6970.
+ */
+export function plainHttpGet(port: number, path: string, host: string, method = 'GET'): Promise<PlainAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
   });
 }
