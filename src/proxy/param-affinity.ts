@@ -11,6 +11,7 @@
  * Values are credentials: kept only as sticky-table keys, never logged.
  */
 import type { IncomingMessage } from 'node:http';
+import { formBodyKind } from './tomcat-params.js';
 
 /** The sticky-table key of a parameter value: apart from cookie session ids. */
 export function paramKey(param: string, value: string): string {
@@ -45,8 +46,7 @@ export function paramInLocation(location: string | undefined, param: string): st
   return paramValue(location.slice(q + 1).replace(/#/g, '&'), param);
 }
 
-/** Whether the request's body is a form whose parameters may name the session. */
+/** Whether the request's body is a form whose parameters may name the session (read as Tomcat reads them). */
 export function isForm(req: IncomingMessage): boolean {
-  const type = req.headers['content-type'];
-  return type !== undefined && /^application\/x-www-form-urlencoded\b/i.test(type);
+  return formBodyKind(req) === 'form';
 }

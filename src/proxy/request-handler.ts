@@ -81,7 +81,7 @@ interface RequestContext {
   /** The cookie that carries the client's upstream session, unless affinity is off. */
   readonly affinityCookie: string | undefined;
   sessionId: string | undefined;
-  /** A small form body read whole before a node was chosen (it names the session: see param-affinity.ts). */
+  /** The body, read whole before a node was chosen (body-reader.ts): it can be sent again, and its form may name the session. */
   bufferedBody: Buffer | undefined;
   /** A passive failure was reported to the primary for this request (at most one is). */
   reported: boolean;
