@@ -13,8 +13,9 @@ import { loadActiveCertificate, type StoredCertificate, type ActivationGate } fr
 import { UcgateError, ErrorCodes } from '../errors.js';
 import { needsDataPlane, createPlaceholder } from '../lifecycle/placeholder.js';
 import { obtainCertificate } from '../lifecycle/obtain.js';
+import { isStoreUnavailable } from '../store/shared-store-check.js';
 import { requiredNames } from './required-names.js';
-import { EXPIRY_WARNING_DAYS, expiryMark, isDue, unfitReason } from './renewal-policy.js';
+import { EXPIRY_WARNING_DAYS, expiryMark, hasExpired, isDue, unfitReason } from './renewal-policy.js';
 
 export { requiredNames, EXPIRY_WARNING_DAYS };
 
@@ -117,7 +118,7 @@ export class CertificateManager extends EventEmitter {
     const reason = stored ? this.unusableReason(stored) : 'none stored';
     if (stored && !reason) return stored;
     // An imported certificate is the operator's: served while it has not expired, whatever the issuer (certificate-source.ts).
-    if (stored?.source === 'manual' && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
+    if (stored?.source === 'manual' && !hasExpired(stored, this.#options.clock.now())) {
       log.warn(
         { event: 'certificate_unsuitable', keyType, reason, source: 'manual', issuer: issuer.type },
         issuer.type === 'manual'
@@ -135,7 +136,7 @@ export class CertificateManager extends EventEmitter {
     // ACME challenges need the listeners: serve what is stored (or a placeholder) now; the renewal loop orders.
     if (needsDataPlane(issuer)) return this.#serveWhileObtaining(keyType, stored, reason);
     if (issuer.type === 'manual') {
-      if (stored && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
+      if (stored && !hasExpired(stored, this.#options.clock.now())) {
         log.warn({ event: 'certificate_unsuitable', keyType, reason }, 'serving the imported certificate anyway');
         return stored;
       }
@@ -144,7 +145,7 @@ export class CertificateManager extends EventEmitter {
     }
     const now = this.#options.clock.now();
     // The one obtain flow (lifecycle/obtain.ts). An expired import is the documented exception to "never replaced".
-    const expiredImport = stored?.source === 'manual' && Date.parse(stored.info.notAfter) <= now;
+    const expiredImport = stored?.source === 'manual' && hasExpired(stored, now);
     try {
       const result = await obtainCertificate({
         config,
@@ -161,9 +162,11 @@ export class CertificateManager extends EventEmitter {
       });
       return result.certificate;
     } catch (err) {
+      // No lock without the store: the caller decides (the primary serves its local copy, certificates_from_local_copy).
+      if (isStoreUnavailable(err)) throw err;
       // A failing issuer never replaces a certificate that is still valid.
       const again = await loadActiveCertificate(storage, keyType).catch(() => undefined);
-      if (again && Date.parse(again.info.notAfter) > this.#options.clock.now()) return again;
+      if (again && !hasExpired(again, this.#options.clock.now())) return again;
       throw new UcgateError(ErrorCodes.CERT_MISSING, `no usable ${keyType} certificate: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -184,8 +187,7 @@ export class CertificateManager extends EventEmitter {
   async #serveWhileObtaining(keyType: KeyType, stored: StoredCertificate | undefined, reason: string | undefined): Promise<StoredCertificate> {
     const { config, clock, log } = this.#options;
     const names = requiredNames(config);
-    const covers = (cert: StoredCertificate) => names.every((name) => cert.info.subjectAltNames.some((san) => san.toLowerCase() === name));
-    if (stored && Date.parse(stored.info.notAfter) > clock.now() && covers(stored)) {
+    if (stored && !unfitReason(stored, names, clock.now())) {
       log.info({ event: 'certificate_renewal_pending', keyType, reason, serial: stored.info.serialNumber }, 'serving the stored certificate until the renewal loop replaces it');
       return stored;
     }

@@ -81,8 +81,17 @@ export function unfitReason(cert: CertificateFacts, names: readonly string[], no
   const sans = new Set(cert.info.subjectAltNames.map((name) => name.toLowerCase()));
   const missing = names.filter((name) => !sans.has(name.toLowerCase()));
   if (missing.length > 0) return `does not cover ${missing.join(', ')}`;
-  if (Date.parse(cert.info.notAfter) <= now) return 'expired';
+  if (hasExpired(cert, now)) return 'expired';
   return undefined;
+}
+
+/**
+ * True once `cert` has expired: the one thing that ends serving an imported
+ * certificate (names do not: it stays the operator's) and the last resort when
+ * an issuer fails (a still-valid certificate is served rather than none).
+ */
+export function hasExpired(cert: Pick<CertificateFacts, 'info'>, now: number): boolean {
+  return Date.parse(cert.info.notAfter) <= now;
 }
 
 /** True while `now` is before the certificate's notBefore (clock skew): served, but worth showing. */
