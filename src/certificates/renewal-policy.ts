@@ -8,7 +8,7 @@
  * The rules, as README and config/ucgate.example.yaml document them:
  * - Fit to serve: it covers every configured name and has not expired. A
  *   certificate not yet valid is still served (only clock skew produces one,
- *   and ordering again would not help) but shows as `notYetValid`.
+ *   and ordering again would not help); `notYetValid` tells it apart.
  * - Due, for what ucgate renews itself: inside the CA's ARI window when it
  *   offers one (a uniformly random time in it, RFC 9773 §4.2), else when a
  *   third of the lifetime remains or `renewBeforeDays` before the end
