@@ -12,6 +12,12 @@
  * UCGATE_ACME_VALUE and UCGATE_ACME_IDENTIFIER. The record name has no
  * trailing dot. Exit status 0 means success; the gateway then waits until
  * the record is served (dns-propagation.ts) before asking the CA.
+ *
+ * UCGATE_ACME_TARGET is where the record must really go: the end of the
+ * CNAME chain when `_acme-challenge.<name>` is delegated to a validation zone
+ * (the acme-dns pattern, dns-cname.ts), else the record name itself. The
+ * positional record name stays `_acme-challenge.<name>` either way, so a hook
+ * written before delegation behaves as it did.
  */
 import { execFile } from 'node:child_process';
 import { AcmeError } from './acme-errors.js';
@@ -34,7 +40,7 @@ export function dnsRecordName(identifier: string): string {
 }
 
 /** Runs the hook; rejects with a challenge-failed AcmeError naming the exit status and the end of stderr. */
-export function runDnsHook(options: DnsHookOptions, action: DnsHookAction, identifier: string, value: string): Promise<void> {
+export function runDnsHook(options: DnsHookOptions, action: DnsHookAction, identifier: string, value: string, target?: string): Promise<void> {
   const record = dnsRecordName(identifier);
   return new Promise((resolve, reject) => {
     execFile(
@@ -43,7 +49,7 @@ export function runDnsHook(options: DnsHookOptions, action: DnsHookAction, ident
       {
         cwd: options.cwd,
         timeout: options.timeoutMs ?? DNS_HOOK_TIMEOUT_MS,
-        env: { ...process.env, UCGATE_ACME_ACTION: action, UCGATE_ACME_RECORD: record, UCGATE_ACME_VALUE: value, UCGATE_ACME_IDENTIFIER: identifier },
+        env: { ...process.env, UCGATE_ACME_ACTION: action, UCGATE_ACME_RECORD: record, UCGATE_ACME_VALUE: value, UCGATE_ACME_IDENTIFIER: identifier, UCGATE_ACME_TARGET: target ?? record },
         maxBuffer: 1024 * 1024,
       },
       (err, _stdout, stderr) => {

@@ -19,12 +19,17 @@
  * challenge; the wait then ends at the timeout with a warning and the CA
  * decides. A server that answered without the value until the timeout does:
  * asking the CA then would only waste an authorization.
+ *
+ * When `_acme-challenge.<name>` is a CNAME (delegated to a validation zone,
+ * dns-cname.ts), the chain is followed first and the record is looked for at
+ * its end, from the authoritative servers of the zone that holds it.
  */
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { DnsPropagationConfig } from '../config/types.js';
 import { AcmeError } from './acme-errors.js';
+import { followCname } from './dns-cname.js';
 
 export interface PropagationOptions extends DnsPropagationConfig {
   readonly log: Logger;
@@ -32,6 +37,8 @@ export interface PropagationOptions extends DnsPropagationConfig {
   readonly bootstrap?: readonly string[];
   /** The authoritative servers' port; 53 but in tests. */
   readonly authoritativePort?: number;
+  /** Where the CNAME chain from the record name ends, when the caller has followed it already (followCname). */
+  readonly target?: string;
 }
 
 /** One server to poll: its address for the resolver, and a name for messages. */
@@ -97,6 +104,11 @@ export async function waitForTxt(name: string, value: string, options: Propagati
   const { timeoutMs, intervalMs, log } = options;
   if (timeoutMs === 0) return;
   const started = Date.now();
+  const record = name;
+  // The name the CA reads in the end: the record itself, or where its CNAME chain ends.
+  const target = options.target ?? (await followCname(name, options.nameservers.length > 0 ? options.nameservers : options.bootstrap)).target;
+  const delegated = target !== name.replace(/\.$/, '').toLowerCase() ? { cname: target } : {};
+  name = target;
   let sources: Source[];
   if (options.nameservers.length > 0) {
     sources = options.nameservers.map((server) => ({ server, label: server }));
@@ -105,7 +117,7 @@ export async function waitForTxt(name: string, value: string, options: Propagati
       sources = await authoritativeServers(name, options.bootstrap, options.authoritativePort);
     } catch (err) {
       log.warn(
-        { event: 'acme_dns_propagation_unchecked', record: name, err: (err as Error).message },
+        { event: 'acme_dns_propagation_unchecked', record, ...delegated, err: (err as Error).message },
         `cannot find the authoritative DNS servers of ${name}: asking the CA without checking (set certificates.issuer.acme.dnsPropagation.nameservers)`,
       );
       return;
@@ -120,7 +132,7 @@ export async function waitForTxt(name: string, value: string, options: Propagati
       if (seen === 'served') pending.delete(source.label);
     }
     if (pending.size === 0) {
-      log.info({ event: 'acme_dns_propagated', record: name, servers: sources.map((s) => s.label), ms: Date.now() - started }, `TXT ${name} is served by every name server`);
+      log.info({ event: 'acme_dns_propagated', record, ...delegated, servers: sources.map((s) => s.label), ms: Date.now() - started }, `TXT ${name} is served by every name server`);
       return;
     }
     if (Date.now() - started + intervalMs > timeoutMs) break;
@@ -131,7 +143,7 @@ export async function waitForTxt(name: string, value: string, options: Propagati
     throw new AcmeError('challenge-failed', `TXT ${name} not served by ${missing.join(', ')} after ${timeoutMs} ms (dnsPropagation.timeoutMs): the dnsHook's record has not reached them`);
   }
   log.warn(
-    { event: 'acme_dns_propagation_unchecked', record: name, servers: missing },
+    { event: 'acme_dns_propagation_unchecked', record, ...delegated, servers: missing },
     `no answer from ${missing.join(', ')} within ${timeoutMs} ms: asking the CA without knowing whether TXT ${name} is served`,
   );
 }

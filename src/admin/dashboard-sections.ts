@@ -11,6 +11,7 @@ import { html, type SafeHtml } from './html.js';
 import { formatAgo, formatDate, formatDuration, formatUtc, shortHex } from './dashboard-format.js';
 import { actionButton, badge, timeCell } from './dashboard-widgets.js';
 import { nodesSection, transitionsSection } from './dashboard-nodes.js';
+import { alarmLevel, windowBeforeEndMs, type AlarmLevel } from '../certificates/renewal-policy.js';
 
 /** The timeline's full width in days: a 90-day certificate fills it when new. */
 export const TIMELINE_DAYS = 90;
@@ -40,12 +41,18 @@ function summary(status: GatewayStatus): SafeHtml {
   </section>`;
 }
 
+/** Where an own certificate's renewal window opens, in days before its end, and its alarm level: the one rule (renewal-policy.ts). */
+function levelOf(cert: CertificateStatusView, renewBeforeDays: number): { readonly windowDays: number; readonly level: AlarmLevel } {
+  const unmanaged = cert.unmanaged === true;
+  const windowMs = cert.source === 'upstream' ? renewBeforeDays * 86_400_000 : windowBeforeEndMs(cert, unmanaged, renewBeforeDays);
+  return { windowDays: windowMs / 86_400_000, level: cert.alarm ?? alarmLevel(cert.daysLeft, windowMs, unmanaged) };
+}
+
 /** Days left as a bar on a 0–90 day scale, with a mark where renewal starts. SVG: CSP forbids style attributes. */
-function timeline(days: number, renewBeforeDays: number, source: string, unmanaged = false): SafeHtml {
-  // Nothing renews an unmanaged (imported) certificate: inside the renewal window it is red, not amber.
-  const level = days < 0 ? 'expired' : days <= 7 ? 'crit' : days <= renewBeforeDays ? (unmanaged ? 'crit' : 'warn') : 'ok';
+function timeline(days: number, windowDays: number, level: AlarmLevel, source: string): SafeHtml {
+  // Nothing renews an unmanaged (imported) certificate: inside its window it is red, not amber (alarmLevel).
   const width = Math.max(0, Math.min(days, TIMELINE_DAYS)) / TIMELINE_DAYS * 100;
-  const mark = (Math.min(renewBeforeDays, TIMELINE_DAYS) / TIMELINE_DAYS) * 100;
+  const mark = (Math.min(windowDays, TIMELINE_DAYS) / TIMELINE_DAYS) * 100;
   const label = days < 0 ? `expired ${-days} days ago` : `${days} days left`;
   return html`<div class="timeline" data-level="${level}">
     <span class="days">${label}</span>
@@ -77,15 +84,16 @@ function renewalNote(renewal: RenewalStatusView | undefined, now: number): SafeH
   return html`<div class="small muted">renews ${formatDate(renewal.dueAt)}${renewal.dueBy ? ` (${renewal.dueBy})` : ''}</div>`;
 }
 
-/** Under an imported certificate's bar: nothing renews it; red once inside the renewal window. */
-function unmanagedNote(cert: CertificateStatusView, renewBeforeDays: number): SafeHtml | string {
+/** Under an imported certificate's bar: nothing renews it; red once inside its window. */
+function unmanagedNote(cert: CertificateStatusView, level: AlarmLevel): SafeHtml | string {
   if (!cert.unmanaged) return '';
-  const near = cert.daysLeft <= renewBeforeDays;
+  const near = level !== 'ok';
   return html`<div class="small ${near ? 'bad' : 'muted'}" data-unmanaged="${near ? 'expiring' : 'yes'}">not renewed by ucgate: import a new certificate before ${formatDate(cert.notAfter)}</div>`;
 }
 
 function certificateRow(cert: CertificateStatusView, renewBeforeDays: number, renewal: RenewalStatusView | undefined, now: number): SafeHtml {
-  const alarm = cert.unmanaged === true && cert.daysLeft <= renewBeforeDays;
+  const { windowDays, level } = levelOf(cert, renewBeforeDays);
+  const alarm = cert.unmanaged === true && level !== 'ok';
   return html`<tr data-cert="${cert.name}">
     <td data-label="Certificate"><div class="v"><strong>${cert.name}</strong> <span class="chip${alarm ? ' bad' : ''}">${cert.source}</span>${
       cert.unmanaged ? html` <span class="chip${alarm ? ' bad' : ''}">unmanaged</span>` : ''
@@ -95,7 +103,7 @@ function certificateRow(cert: CertificateStatusView, renewBeforeDays: number, re
     <td data-label="Key" class="nowrap"><div class="v">${cert.keyType}</div></td>
     <td data-label="Expires"><div class="v"><span title="${formatUtc(cert.notAfter)}">${formatDate(cert.notAfter)}</span>
       <div class="small muted mono nowrap" title="serial ${cert.serialNumber}">${shortHex(cert.serialNumber)}</div></div></td>
-    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, renewBeforeDays, cert.source, cert.unmanaged === true)}${unmanagedNote(cert, renewBeforeDays)}${renewalNote(renewal, now)}</div></td>
+    <td data-label="Days left" class="wide"><div class="v">${timeline(cert.daysLeft, windowDays, level, cert.source)}${unmanagedNote(cert, level)}${renewalNote(renewal, now)}</div></td>
   </tr>`;
 }
 
@@ -116,7 +124,7 @@ function certificatesSection(status: GatewayStatus, now: number): SafeHtml {
       danger: true,
       confirm: 'Serve the previous certificate again? Clients get it on their next connection; a second rollback undoes this one.',
     })}</span></h2>
-    <p class="legend small muted">Bars show days left on a ${TIMELINE_DAYS}-day scale; the tick marks where renewal starts (${status.renewBeforeDays} days).</p>
+    <p class="legend small muted">Bars show days left on a ${TIMELINE_DAYS}-day scale; the tick marks where renewal starts (a third of the lifetime, or ${status.renewBeforeDays} days if earlier; ${status.renewBeforeDays} days for an imported certificate).</p>
     ${
       certs.length
         ? html`<table class="stack">

@@ -9,15 +9,17 @@ import type { Storage, Locker } from '../store/storage.js';
 import type { Issuer } from '../issuers/issuer.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { loadActiveCertificate, activateCertificate, type StoredCertificate, type ActivationGate } from './certificate-store.js';
+import { loadActiveCertificate, type StoredCertificate, type ActivationGate } from './certificate-store.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
-import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
 import { needsDataPlane, createPlaceholder } from '../lifecycle/placeholder.js';
+import { obtainCertificate } from '../lifecycle/obtain.js';
+import { isStoreUnavailable } from '../store/shared-store-check.js';
+import { requiredNames } from './required-names.js';
+import { EXPIRY_WARNING_DAYS, expiryMark, hasExpired, isDue, unfitReason } from './renewal-policy.js';
+
+export { requiredNames, EXPIRY_WARNING_DAYS };
 
 const DAY_MS = 86_400_000;
-
-/** Days-left marks at which an expiring certificate is worth a log line (issue 5). */
-export const EXPIRY_WARNING_DAYS = [30, 14, 7, 1] as const;
 
 /** A served certificate getting close to its end. */
 export interface ExpiryWarning {
@@ -42,12 +44,6 @@ export interface CertificateManagerOptions {
   readonly gate?: ActivationGate;
 }
 
-/** Names the gateway's certificate must carry: the FQDN first, then altNames, then each cluster's publicName. */
-export function requiredNames(config: Pick<UcgateConfig, 'gateway'> & { readonly clusters?: readonly { readonly publicName?: string }[] }): string[] {
-  const publicNames = (config.clusters ?? []).flatMap((cluster) => (cluster.publicName ? [cluster.publicName] : []));
-  return [...new Set([config.gateway.fqdn, ...config.gateway.altNames, ...publicNames].map((name) => name.toLowerCase()))];
-}
-
 export class CertificateManager extends EventEmitter {
   readonly #options: CertificateManagerOptions;
   #served: readonly StoredCertificate[] = [];
@@ -65,35 +61,36 @@ export class CertificateManager extends EventEmitter {
     return this.#options.issuer;
   }
 
-  /** Why a stored certificate cannot be served as it is, or undefined when it can. */
+  /**
+   * Why a stored certificate should not simply be served at start, or
+   * undefined when it can: unfit (names, expiry) or due for renewal, by the
+   * one rule of renewal-policy.ts (the loop's: a third of the lifetime left,
+   * or renewBeforeDays capped at half the lifetime, whichever is earlier).
+   */
   unusableReason(cert: StoredCertificate): string | undefined {
-    const { config, clock } = this.#options;
-    const sans = new Set(cert.info.subjectAltNames.map((name) => name.toLowerCase()));
-    const missing = requiredNames(config).filter((name) => !sans.has(name));
-    if (missing.length > 0) return `does not cover ${missing.join(', ')}`;
-    const notAfter = Date.parse(cert.info.notAfter);
-    if (notAfter <= clock.now()) return 'expired';
-    if (cert.source !== 'manual' && notAfter - clock.now() < config.certificates.renewBeforeDays * DAY_MS) return 'due for renewal';
+    const { config, clock, issuer } = this.#options;
+    const names = requiredNames(config);
+    const unfit = unfitReason(cert, names, clock.now());
+    if (unfit) return unfit;
+    if (cert.source !== 'manual' && isDue(cert, { issuerType: issuer.type, renewBeforeDays: config.certificates.renewBeforeDays, names, now: clock.now() })) return 'due for renewal';
     return undefined;
   }
 
   /**
-   * Warnings for served certificates at or below 30, 14, 7 and 1 days left.
-   * Manual (imported) certificates get all four marks: only a person can
-   * renew them. Certificates ucgate renews itself get only the marks below
-   * `renewBeforeDays`, where reaching one means renewal has been failing.
-   * Logging them periodically is the caller's job.
+   * Warnings for served certificates at or below 30, 14, 7 and 1 days left
+   * (renewal-policy.ts expiryMark): an imported certificate gets all four
+   * marks, only a person can renew it; what ucgate renews gets only the
+   * marks inside its renewal window, where reaching one means renewal has
+   * been failing. Logging them periodically is the caller's job.
    */
   expiryWarnings(nowMs: number = this.#options.clock.now()): ExpiryWarning[] {
     const warnings: ExpiryWarning[] = [];
-    const renewBefore = this.#options.config.certificates.renewBeforeDays;
+    const { config } = this.#options;
     for (const cert of this.#served) {
       const notAfterMs = Date.parse(cert.info.notAfter);
       const daysLeft = Math.floor((notAfterMs - nowMs) / DAY_MS);
-      const marks = cert.source === 'manual' ? EXPIRY_WARNING_DAYS : EXPIRY_WARNING_DAYS.filter((days) => days < renewBefore);
-      let threshold: number | undefined;
-      if (notAfterMs <= nowMs) threshold = 0;
-      else for (const mark of marks) if (notAfterMs - nowMs <= mark * DAY_MS) threshold = mark;
+      // Every mark for an import (the marks ask a person to import again); a certificate of ours gets the marks past its due time.
+      const threshold = expiryMark(cert, cert.source === 'manual', config.certificates.renewBeforeDays, nowMs);
       if (threshold === undefined) continue;
       const what = `${cert.keyType} certificate ${cert.info.commonName} (serial ${cert.info.serialNumber}, ${cert.source})`;
       const message =
@@ -121,7 +118,7 @@ export class CertificateManager extends EventEmitter {
     const reason = stored ? this.unusableReason(stored) : 'none stored';
     if (stored && !reason) return stored;
     // An imported certificate is the operator's: served while it has not expired, whatever the issuer (certificate-source.ts).
-    if (stored?.source === 'manual' && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
+    if (stored?.source === 'manual' && !hasExpired(stored, this.#options.clock.now())) {
       log.warn(
         { event: 'certificate_unsuitable', keyType, reason, source: 'manual', issuer: issuer.type },
         issuer.type === 'manual'
@@ -139,36 +136,38 @@ export class CertificateManager extends EventEmitter {
     // ACME challenges need the listeners: serve what is stored (or a placeholder) now; the renewal loop orders.
     if (needsDataPlane(issuer)) return this.#serveWhileObtaining(keyType, stored, reason);
     if (issuer.type === 'manual') {
-      if (stored && Date.parse(stored.info.notAfter) > this.#options.clock.now()) {
+      if (stored && !hasExpired(stored, this.#options.clock.now())) {
         log.warn({ event: 'certificate_unsuitable', keyType, reason }, 'serving the imported certificate anyway');
         return stored;
       }
       // ManualIssuer.issue always refuses, naming `ucgate cert import`.
       await issuer.issue({ commonName: config.gateway.fqdn, subjectAltNames: requiredNames(config), keyType });
     }
-    const release = await storage.lock(`issue-${keyType}`);
+    const now = this.#options.clock.now();
+    // The one obtain flow (lifecycle/obtain.ts). An expired import is the documented exception to "never replaced".
+    const expiredImport = stored?.source === 'manual' && hasExpired(stored, now);
     try {
-      // Another process may have issued while we waited for the lock.
-      const again = await loadActiveCertificate(storage, keyType);
-      if (again && !this.unusableReason(again)) return again;
-      log.info({ event: 'cert_obtaining', keyType, issuer: issuer.type, reason }, 'obtaining certificate');
-      try {
-        const issued = await issuer.issue({ commonName: config.gateway.fqdn, subjectAltNames: requiredNames(config), keyType });
-        const gate = this.#options.gate;
-        const active = await activateCertificate(storage, issued, { ...(gate && { gate }) });
-        await this.#audit(again ?? stored, active);
-        log.info(
-          { event: 'cert_obtained', keyType, serial: active.info.serialNumber, notAfter: active.info.notAfter, source: active.source },
-          'certificate obtained',
-        );
-        return active;
-      } catch (err) {
-        log.error({ event: 'cert_failed', keyType, err: (err as Error).message }, 'certificate issuance failed');
-        if (again && Date.parse(again.info.notAfter) > this.#options.clock.now()) return again;
-        throw new UcgateError(ErrorCodes.CERT_MISSING, `no usable ${keyType} certificate: ${(err as Error).message}`, { cause: err });
-      }
-    } finally {
-      await release();
+      const result = await obtainCertificate({
+        config,
+        storage,
+        issuer,
+        clock: this.#options.clock,
+        keyType,
+        current: stored,
+        trigger: 'start',
+        log,
+        ...(reason && { reason }),
+        ...(expiredImport && { replaceSource: issuer.type }),
+        ...(this.#options.gate && { gate: this.#options.gate }),
+      });
+      return result.certificate;
+    } catch (err) {
+      // No lock without the store: the caller decides (the primary serves its local copy, certificates_from_local_copy).
+      if (isStoreUnavailable(err)) throw err;
+      // A failing issuer never replaces a certificate that is still valid.
+      const again = await loadActiveCertificate(storage, keyType).catch(() => undefined);
+      if (again && !hasExpired(again, this.#options.clock.now())) return again;
+      throw new UcgateError(ErrorCodes.CERT_MISSING, `no usable ${keyType} certificate: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -188,32 +187,11 @@ export class CertificateManager extends EventEmitter {
   async #serveWhileObtaining(keyType: KeyType, stored: StoredCertificate | undefined, reason: string | undefined): Promise<StoredCertificate> {
     const { config, clock, log } = this.#options;
     const names = requiredNames(config);
-    const covers = (cert: StoredCertificate) => names.every((name) => cert.info.subjectAltNames.some((san) => san.toLowerCase() === name));
-    if (stored && Date.parse(stored.info.notAfter) > clock.now() && covers(stored)) {
+    if (stored && !unfitReason(stored, names, clock.now())) {
       log.info({ event: 'certificate_renewal_pending', keyType, reason, serial: stored.info.serialNumber }, 'serving the stored certificate until the renewal loop replaces it');
       return stored;
     }
     log.warn({ event: 'certificate_placeholder', keyType, reason }, 'serving a temporary self-signed certificate until the CA issues one');
     return createPlaceholder(keyType, names, clock.now());
-  }
-
-  /** One audit line per issuance; a failing audit write is logged, never fails the issuance. */
-  async #audit(before: StoredCertificate | undefined, after: StoredCertificate): Promise<void> {
-    const { storage, issuer, clock, log } = this.#options;
-    const actor: AuditActor = issuer.type === 'manual' ? 'cli' : issuer.type;
-    try {
-      await appendAudit(storage, {
-        time: auditTime(clock.now()),
-        action: before ? 'renewed' : 'issued',
-        actor,
-        keyType: after.keyType,
-        subject: after.info.subject,
-        serial: after.info.serialNumber,
-        ...(before && { oldFingerprint: before.info.fingerprintSha256 }),
-        newFingerprint: after.info.fingerprintSha256,
-      });
-    } catch (err) {
-      log.error({ event: 'audit_failed', keyType: after.keyType, err: (err as Error).message }, 'could not write the audit log');
-    }
   }
 }

@@ -8,6 +8,7 @@ import type { Storage, Locker } from '../store/storage.js';
 import { loadActiveCertificate, loadPreviousSerial, loadVersion, activateVersion, type StoredCertificate, type ActivationGate } from './certificate-store.js';
 import { appendAudit, auditTime, type AuditActor } from './audit-log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
+import { hasExpired } from './renewal-policy.js';
 
 export interface RollbackOptions {
   readonly storage: Storage & Locker;
@@ -58,7 +59,7 @@ export async function rollbackCertificate(options: RollbackOptions): Promise<Rol
     if (!serial) throw noPrevious(`no previous ${keyType} certificate to roll back to`);
     const restored = await loadVersion(storage, keyType, serial);
     if (!restored) throw noPrevious(`the previous ${keyType} certificate (serial ${serial}) is no longer in the store`);
-    if (Date.parse(restored.info.notAfter) <= nowMs) {
+    if (hasExpired(restored, nowMs)) {
       throw noPrevious(`the previous ${keyType} certificate (serial ${serial}) expired on ${restored.info.notAfter}; not rolling back to it`);
     }
     const replaced = await loadActiveCertificate(storage, keyType);

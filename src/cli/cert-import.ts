@@ -13,6 +13,7 @@ import { printProblems } from './output.js';
 import { openStorage } from '../store/create-storage.js';
 import { importCertificate, type ImportInput } from '../certificates/import-certificate.js';
 import { daysLeft } from '../pki/certificate-info.js';
+import { importAgainBy } from '../certificates/renewal-policy.js';
 import { cliTrustGate } from './trust-gate.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 import { reloadRunningGateway } from './gateway-reload.js';
@@ -57,9 +58,8 @@ export async function certImportCommand(options: CertImportOptions): Promise<num
       return 0;
     }
     const issuerType = config.certificates.issuer.type;
-    // Import again before the renewal window opens: renewBeforeDays ahead of expiry.
-    const importBy = new Date(Date.parse(info.notAfter) - config.certificates.renewBeforeDays * 86_400_000);
-    const importByText = (importBy.getTime() > Date.now() ? importBy : new Date(info.notAfter)).toISOString().slice(0, 10);
+    // Import again before the window opens (renewal-policy.ts: renewBeforeDays ahead of expiry for an import).
+    const importByText = new Date(importAgainBy(result.certificate, config.certificates.renewBeforeDays, Date.now())).toISOString().slice(0, 10);
     const renewal =
       `renewed by: nothing — ucgate never renews or replaces an imported certificate; import a new one before ${importByText}` +
       (issuerType === 'manual'

@@ -32,7 +32,7 @@ import { callAdmin } from './admin-client.js';
 import { openStorage } from '../store/create-storage.js';
 import { createIssuer } from '../issuers/create-issuer.js';
 import { loadActiveCertificate } from '../certificates/certificate-store.js';
-import { requiredNames } from '../certificates/certificate-manager.js';
+import { requiredNames } from '../certificates/required-names.js';
 import { systemClock } from '../clock.js';
 import { UcgateError, ErrorCodes, isUcgateError } from '../errors.js';
 import { AcmeError } from '../acme/acme-errors.js';
@@ -40,10 +40,10 @@ import { ChallengeTable } from '../acme/challenge-table.js';
 import { storeChallenge, deleteChallenge } from '../acme/challenge-store.js';
 import { startStandaloneResponders } from '../acme/standalone-responder.js';
 import { hasRenewalInfo } from '../acme/renewal-info.js';
-import { renewCertificate } from '../lifecycle/renew.js';
+import { obtainCertificate } from '../lifecycle/obtain.js';
 import { cliTrustGate } from './trust-gate.js';
 import { keepReason, isReplaceSource } from '../certificates/certificate-source.js';
-import { lifetimeRenewalTime } from '../lifecycle/renewal-timing.js';
+import { renewalDue, renewedOnSchedule, timeInWindow, unfitReason, type AriWindow } from '../certificates/renewal-policy.js';
 import type { AttemptOutcome } from '../lifecycle/maintenance.js';
 import type { Issuer } from '../issuers/issuer.js';
 
@@ -67,19 +67,23 @@ async function adminCall(config: UcgateConfig, storage: Storage, method: 'GET' |
   return answer?.status === 200 ? answer.body : undefined;
 }
 
-/** Whether the stored certificate of `keyType` should be renewed now (without --force). */
+/**
+ * Whether the stored certificate of `keyType` should be renewed now (without
+ * --force): the loop's rule (renewal-policy.ts), the CA's ARI window included,
+ * with a time picked at random in it as the loop does (RFC 9773 §4.2).
+ */
 async function dueNow(config: UcgateConfig, storage: Storage, issuer: Issuer, keyType: KeyType): Promise<{ due: boolean; at?: number }> {
   const cert = await loadActiveCertificate(storage, keyType);
-  if (!cert || cert.source !== issuer.type) return { due: true };
   const now = Date.now();
-  const sans = new Set(cert.info.subjectAltNames.map((name) => name.toLowerCase()));
-  if (!requiredNames(config).every((name) => sans.has(name)) || Date.parse(cert.info.notAfter) <= now) return { due: true };
-  if (hasRenewalInfo(issuer)) {
+  const context = { issuerType: issuer.type, renewBeforeDays: config.certificates.renewBeforeDays, names: requiredNames(config), now };
+  let ari: AriWindow | undefined;
+  if (cert && renewedOnSchedule(cert, issuer.type) && !unfitReason(cert, context.names, now) && hasRenewalInfo(issuer)) {
     const info = await issuer.renewalInfo(cert.certPem).catch(() => undefined);
-    if (info) return { due: now >= info.start, at: info.start };
+    if (info) ari = { start: info.start, end: info.end, chosen: timeInWindow(info.start, info.end, Math.random()) };
   }
-  const at = lifetimeRenewalTime(Date.parse(cert.info.notBefore), Date.parse(cert.info.notAfter), config.certificates.renewBeforeDays);
-  return { due: now >= at, at };
+  const due = renewalDue(cert, context, { ...(ari && { ari }) });
+  if (due.by === 'never') return { due: false };
+  return { due: now >= due.at, at: due.at };
 }
 
 /** Renews in this process, against the store. */
@@ -126,7 +130,7 @@ async function renewHere(
       const current = await loadActiveCertificate(storage, keyType);
       progress(`${keyType}: ${current ? `renewing serial ${current.info.serialNumber} (${current.source})` : 'issuing the first certificate'} with the ${issuer.type} issuer`);
       try {
-        const result = await renewCertificate({
+        const result = await obtainCertificate({
           config,
           storage,
           issuer,

@@ -17,6 +17,7 @@ import { loadRenewalState, readRenewalHistory, formatRenewals } from '../lifecyc
 import { loadLedger, type PublishedLeaf } from '../cucm-trust/trust-ledger.js';
 import { callAdmin } from './admin-client.js';
 import { isUnmanaged, renewedBy } from '../certificates/certificate-source.js';
+import { alarmLevel, windowBeforeEndMs } from '../certificates/renewal-policy.js';
 import type { GatewayStatus } from '../control/status.js';
 
 export interface CertificateStatusEntry extends CertificateInfo {
@@ -76,7 +77,7 @@ export async function certStatusCommand(options: { config?: string; json?: boole
         `${entry.name}\n  subject   ${entry.subject}\n  SANs      ${entry.subjectAltNames.join(', ') || '-'}\n` +
           `  issuer    ${entry.issuer}\n  key       ${entry.keyType}\n  valid     ${entry.notBefore} → ${entry.notAfter} (${entry.daysLeft} days left)\n` +
           `  source    ${entry.source}\n  serial    ${entry.serialNumber}\n  sha256    ${entry.fingerprintSha256}\n` +
-          (entry.renewedBy ? `  renewed   ${entry.unmanaged && entry.daysLeft <= config.certificates.renewBeforeDays ? 'WARNING: ' : ''}by ${entry.renewedBy}\n` : ''),
+          (entry.renewedBy ? `  renewed   ${entry.unmanaged && alarmLevel(entry.daysLeft, windowBeforeEndMs(entry, true, config.certificates.renewBeforeDays), true) !== 'ok' ? 'WARNING: ' : ''}by ${entry.renewedBy}\n` : ''),
       );
     }
     for (const keyType of missing) process.stdout.write(`gateway-${keyType}\n  none stored yet (issued on first start)\n`);

@@ -8,6 +8,7 @@ import type { ListenerAddress } from './messages.js';
 import type { Readiness } from '../admin/admin-backend.js';
 import { VERSION } from '../version.js';
 import type { StoreStatus } from '../store/shared-store.js';
+import { certificateAlarm, type AlarmLevel } from '../certificates/renewal-policy.js';
 import { daysLeft, describeCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -80,6 +81,8 @@ export interface CertificateStatusView extends CertificateInfo {
   readonly unmanaged?: boolean;
   /** Own certificates: what renews it, in words. */
   readonly renewedBy?: string;
+  /** Own certificates: the level the dashboard and the CLI show (certificates/renewal-policy.ts). */
+  readonly alarm?: AlarmLevel;
   /** For upstream certificates: whose it is. */
   readonly cluster?: string;
   readonly node?: string;
@@ -208,6 +211,7 @@ export function buildStatus(primary: Primary, extras: StatusExtras = {}): Gatewa
         daysLeft: daysLeft(cert.info, now),
         unmanaged: isUnmanaged(cert, primary.config.certificates.issuer.type),
         renewedBy: renewedBy(cert, primary.config.certificates.issuer.type),
+        alarm: certificateAlarm(cert, primary.config.certificates.issuer.type, primary.config.certificates.renewBeforeDays, now),
         ...cert.info,
       })),
       ...(extras.upstreamCertificates ?? []).map((cert) => ({

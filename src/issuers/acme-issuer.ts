@@ -25,6 +25,7 @@ import { AcmeError, classifyAcmeError, parseRetryAfter, type ProblemResponse } f
 import { runOrder, type ChallengeSolver } from '../acme/order-flow.js';
 import { runDnsHook, dnsRecordName } from '../acme/dns-hook.js';
 import { waitForTxt } from '../acme/dns-propagation.js';
+import { followCname } from '../acme/dns-cname.js';
 import { ariCertId, parseRenewalInfo, renewalInfoUrl } from '../acme/ari.js';
 import type { RenewalInfo, RenewalInfoSource } from '../acme/renewal-info.js';
 import type { ChallengePublisher } from '../acme/challenge-store.js';
@@ -252,9 +253,12 @@ export class AcmeIssuer implements Issuer, RenewalInfoSource {
           case 'dns-01': {
             if (!config.dnsHook) throw new AcmeError('rejected', 'dns-01 needs certificates.issuer.acme.dnsHook');
             const hook = { command: config.dnsHook, cwd: configDir };
-            await runDnsHook(hook, 'present', identifier, keyAuthorization);
-            const cleanup = () => runDnsHook(hook, 'cleanup', identifier, keyAuthorization);
-            await waitForTxt(dnsRecordName(identifier), keyAuthorization, { ...config.dnsPropagation, log }).catch(async (err: unknown) => {
+            // A delegated _acme-challenge (CNAME to a validation zone): the hook is told where the record goes.
+            const record = dnsRecordName(identifier);
+            const { target } = await followCname(record, config.dnsPropagation.nameservers);
+            await runDnsHook(hook, 'present', identifier, keyAuthorization, target);
+            const cleanup = () => runDnsHook(hook, 'cleanup', identifier, keyAuthorization, target);
+            await waitForTxt(record, keyAuthorization, { ...config.dnsPropagation, log, target }).catch(async (err: unknown) => {
               await cleanup().catch(() => undefined);
               throw err;
             });

@@ -20,7 +20,8 @@ import type { RenewalInfo } from '../acme/renewal-info.js';
 import { AcmeError, type FailureReason } from '../acme/acme-errors.js';
 import { UcgateError, ErrorCodes, isUcgateError } from '../errors.js';
 import type { KeyRenewalStatus, RenewalTrigger } from './renewal-history.js';
-import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS, ARI_MIN_REFETCH_MS, ariRefetchDelay, lifetimeRenewalTime, retryDelay, timeInWindow, withJitter } from './renewal-timing.js';
+import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS, ARI_MIN_REFETCH_MS, ariRefetchDelay, retryDelay, timeInWindow, withJitter } from './renewal-timing.js';
+import { scheduledDue } from '../certificates/renewal-policy.js';
 
 /** The floor between two wake-ups, so a schedule in the past can never spin. */
 const MIN_WAKE_MS = 1_000;
@@ -220,17 +221,16 @@ export class RenewalMaintenance {
     const urgent = replaceNow(keyType, cert);
     if (urgent || !cert) return { at: now, by: 'now', reason: urgent ?? 'no certificate' };
     if (!renewable(cert)) return { at: Number.POSITIVE_INFINITY, by: 'never' };
-    const notBefore = Date.parse(cert.info.notBefore);
-    const notAfter = Date.parse(cert.info.notAfter);
     await this.#refreshAri(state, cert, now);
-    if (state.ari?.serial === cert.info.serialNumber) {
-      // The CA's window is followed, short of running into expiry. A CA that answers "already past" for a
-      // certificate we just got gets at most one renewal per ARI_MIN_GAP (or a quarter lifetime): no storm.
-      const at = Math.min(state.ari.chosen, notAfter - 60_000);
-      const floor = state.lastSuccessAt === undefined || !state.ari.pastOnArrival ? 0 : state.lastSuccessAt + Math.min(ARI_MIN_GAP_MS, (notAfter - notBefore) / 4);
-      return { at: Math.max(floor, at), by: 'ari' };
-    }
-    return { at: lifetimeRenewalTime(notBefore, notAfter, renewBeforeDays), by: 'lifetime' };
+    // The one rule (certificates/renewal-policy.ts): the CA's window short of expiry, else the lifetime rule.
+    const ari = state.ari?.serial === cert.info.serialNumber ? state.ari : undefined;
+    const due = scheduledDue(cert, renewBeforeDays, ari);
+    if (!ari) return due;
+    // A CA that answers "already past" for a certificate we just got gets at most one renewal per
+    // ARI_MIN_GAP (or a quarter lifetime): no storm. This guard needs the loop's memory, so it lives here.
+    const lifetime = Date.parse(cert.info.notAfter) - Date.parse(cert.info.notBefore);
+    const floor = state.lastSuccessAt === undefined || !ari.pastOnArrival ? 0 : state.lastSuccessAt + Math.min(ARI_MIN_GAP_MS, lifetime / 4);
+    return { at: Math.max(floor, due.at), by: 'ari' };
   }
 
   async #refreshAri(state: KeyState, cert: StoredCertificate, now: number): Promise<void> {

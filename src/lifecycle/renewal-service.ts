@@ -1,6 +1,6 @@
 /**
  * Wires the maintenance loop into the primary: renewals go through the store
- * lock (renew.ts), a new certificate is handed to `serve` (which swaps it
+ * lock (obtain.ts, the one obtain flow), a new certificate is handed to `serve` (which swaps it
  * into every worker and waits for their acknowledgements), another process's
  * renewal is picked up from the store, and every attempt shows in metrics,
  * in the persisted renewal state, and in the logs.
@@ -23,15 +23,16 @@ import type { Storage, Locker } from '../store/storage.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { CertificateManager } from '../certificates/certificate-manager.js';
-import { requiredNames } from '../certificates/certificate-manager.js';
+import { requiredNames } from '../certificates/required-names.js';
 import { loadActiveCertificate, type StoredCertificate, type ActivationGate } from '../certificates/certificate-store.js';
 import { hasRenewalInfo } from '../acme/renewal-info.js';
 import type { AckReport } from './worker-acks.js';
 import { RenewalMaintenance } from './maintenance.js';
-import { renewCertificate } from './renew.js';
+import { obtainCertificate } from './obtain.js';
 import { isPlaceholder } from './placeholder.js';
 import { saveRenewalState } from './renewal-history.js';
 import { isUnmanaged, keepReason, sourceMismatch } from '../certificates/certificate-source.js';
+import { renewalDue, renewedOnSchedule, unfitReason, type PolicyContext } from '../certificates/renewal-policy.js';
 
 export interface RenewalServiceOptions {
   readonly config: UcgateConfig;
@@ -47,15 +48,6 @@ export interface RenewalServiceOptions {
   /** CUCM trust publishing, when configured. */
   readonly gate?: ActivationGate;
   readonly random?: () => number;
-}
-
-/** Why `cert` cannot stay served for the names configured, at `nowMs`, if so. */
-function unfit(config: UcgateConfig, cert: StoredCertificate, nowMs: number): string | undefined {
-  const sans = new Set(cert.info.subjectAltNames.map((name) => name.toLowerCase()));
-  const missing = requiredNames(config).filter((name) => !sans.has(name));
-  if (missing.length > 0) return `does not cover ${missing.join(', ')}`;
-  if (Date.parse(cert.info.notAfter) <= nowMs) return 'expired';
-  return undefined;
 }
 
 /** Builds the loop (not started) for the primary's certificates. */
@@ -91,6 +83,8 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
     registers: [options.registry],
   });
   const served = (keyType: KeyType) => manager.served.find((cert) => cert.keyType === keyType);
+  const names = requiredNames(config);
+  const policy = (): PolicyContext => ({ issuerType: issuer.type, renewBeforeDays: config.certificates.renewBeforeDays, names, now: clock.now() });
   const warned = new Map<KeyType, string>();
   const compare = (certs: readonly StoredCertificate[]) => {
     for (const cert of certs) {
@@ -124,22 +118,19 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
     ...(acme?.retryBackoffMs !== undefined && { retryBackoffMs: acme.retryBackoffMs }),
     renewBeforeDays: config.certificates.renewBeforeDays,
     served,
+    // The one rule (certificates/renewal-policy.ts); the loop adds the CA's window and its own memory.
     replaceNow: (_keyType, cert) => {
-      if (!cert) return 'no certificate';
-      if (isPlaceholder(cert)) return 'serving a placeholder until the CA issues';
-      if (issuer.type === 'acme' && cert.source === 'self-signed') return 'issuer is now acme';
-      // An imported certificate is never replaced behind the administrator's back, not even when unfit.
-      return cert.source === 'manual' ? undefined : unfit(config, cert, clock.now());
+      const due = renewalDue(cert, policy(), { placeholder: cert !== undefined && isPlaceholder(cert) });
+      return due.by === 'now' ? due.reason : undefined;
     },
-    // ucgate renews what it issued itself; imports stay until a person imports again (or runs `cert renew --force`).
-    renewable: (cert) => issuer.type !== 'manual' && cert.source === issuer.type,
+    renewable: (cert) => renewedOnSchedule(cert, issuer.type),
     keep: (_keyType, cert, replaceSource) => (cert && !isPlaceholder(cert) ? keepReason(cert, issuer.type, replaceSource) : undefined),
     ...(hasRenewalInfo(issuer) && {
       renewalInfo: (cert: StoredCertificate) => (cert.source === 'acme' ? issuer.renewalInfo(cert.certPem) : Promise.resolve(undefined)),
     }),
     renew: async (keyType, trigger, force, replaceSource) => {
       const current = served(keyType);
-      const result = await renewCertificate({
+      const result = await obtainCertificate({
         config,
         storage,
         issuer,
@@ -160,7 +151,7 @@ export function createRenewalService(options: RenewalServiceOptions): RenewalMai
       for (const keyType of config.certificates.keyTypes) {
         const stored = await loadActiveCertificate(storage, keyType);
         const current = served(keyType);
-        if (!stored || stored.info.serialNumber === current?.info.serialNumber || unfit(config, stored, clock.now())) continue;
+        if (!stored || stored.info.serialNumber === current?.info.serialNumber || unfitReason(stored, names, clock.now())) continue;
         log.info({ event: 'certificate_reloaded', keyType, serial: stored.info.serialNumber, previousSerial: current?.info.serialNumber }, 'serving the certificate now active in the store');
         const report = await options.serve(stored);
         swapped.push({ keyType, serial: stored.info.serialNumber, source: stored.source, servedInMs: report.ms, workers: report.acked });

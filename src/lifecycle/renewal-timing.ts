@@ -21,23 +21,8 @@ export const ARI_DEFAULT_REFETCH_MS = 6 * 3_600_000;
 export const ARI_MIN_REFETCH_MS = 60_000;
 export const ARI_MAX_REFETCH_MS = DAY_MS;
 
-/**
- * The renewal time without ARI: when one third of the lifetime remains — right
- * for 90-day and 6-day certificates alike — or `renewBeforeDays` before the
- * end if that comes first. `renewBeforeDays` is capped at half the lifetime,
- * so that a short-lived certificate (or a 30-day setting with 45-day
- * certificates) does not fall due the moment it is issued.
- */
-export function lifetimeRenewalTime(notBeforeMs: number, notAfterMs: number, renewBeforeDays: number): number {
-  const lifetime = Math.max(0, notAfterMs - notBeforeMs);
-  const remaining = Math.max(lifetime / 3, Math.min(renewBeforeDays * DAY_MS, lifetime / 2));
-  return Math.round(notAfterMs - remaining);
-}
-
-/** RFC 9773 §4.2: a uniformly random time inside the suggested window (random ∈ [0, 1)). */
-export function timeInWindow(startMs: number, endMs: number, random: number): number {
-  return Math.floor(startMs + random * (endMs - startMs));
-}
+// The renewal time itself is the certificate policy's (one rule for every caller); re-exported for the loop's tests.
+export { lifetimeRenewalTime, timeInWindow } from '../certificates/renewal-policy.js';
 
 /** The delay before the next attempt after `failures` consecutive failures (1 = the first). */
 export function retryDelay(failures: number, table: readonly number[] = DEFAULT_RETRY_BACKOFF_MS): number {

@@ -227,15 +227,16 @@ t.test('three gateways on one Redis store', async (t) => {
   });
 
   await t.test('a certificate due for renewal while Redis is down: the restart serves it from the local copy', async (t) => {
-    // renewBeforeDays 365 makes the 1-year self-signed certificate "due" at every start: ensure() wants the lock.
-    const due = { ...configFor('d', 'due'), certificates: { ...configFor('d', 'due').certificates, renewBeforeDays: 365 } };
+    // The restart asks for one more name, so the stored certificate must be replaced: ensure() wants the lock.
+    // (This used to be renewBeforeDays 365, "due" at every start under start-up's own rule; since issue 19
+    // start-up asks the loop's rule, which caps renewBeforeDays at half the lifetime: a new leaf is never due.)
+    const base = configFor('d', 'due');
     mkdirSync(join(dir, 'd'), { recursive: true });
-    const startDue = () => startGatewayProcess(t, join(dir, 'd'), due);
-    let gw = await startDue();
+    let gw = await startGatewayProcess(t, join(dir, 'd'), base);
     const serial = await servedSerial(gw.port);
     await gw.stop();
     await redis.stop();
-    gw = await startDue();
+    gw = await startGatewayProcess(t, join(dir, 'd'), { ...base, gateway: { ...base.gateway, altNames: ['jabber.example.test'] } });
     t.ok(gw.logs.some((line) => line.event === 'certificates_from_local_copy'), 'no lock, no renewal: the last good certificate');
     t.equal(await servedSerial(gw.port), serial);
     await gw.stop();

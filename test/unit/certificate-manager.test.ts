@@ -125,24 +125,27 @@ t.test('changing gateway.altNames reissues: the stored SANs no longer cover', as
   t.equal(upper.manager.unusableReason(renewed!), undefined);
 });
 
-t.test('a certificate within renewBeforeDays is reissued', async (t) => {
+t.test('a certificate inside its renewal window is reissued (the loop\'s rule, issue 19)', async (t) => {
+  // Start-up used to reissue only inside renewBeforeDays (30 days); it now asks the one rule the
+  // loop uses (renewal-policy.ts): a third of the lifetime left, or renewBeforeDays capped at
+  // half the lifetime, whichever is earlier. For this 1-year self-signed leaf: ~121.7 days.
   const dir = t.testdir();
   const today = await setup(config(dir, {}, { renewBeforeDays: 30 }));
   const [old] = await today.manager.ensure();
   const notAfter = Date.parse(old!.info.notAfter);
 
-  // 31 days before the end: still fine.
-  const early = await setup(config(dir, {}, { renewBeforeDays: 30 }), { now: notAfter - 31 * DAY_MS });
+  // 122 days before the end: still fine.
+  const early = await setup(config(dir, {}, { renewBeforeDays: 30 }), { now: notAfter - 122 * DAY_MS });
   t.equal(early.manager.unusableReason(old!), undefined);
   t.equal((await early.manager.ensure())[0]!.info.serialNumber, old!.info.serialNumber);
 
-  // 29 days before the end: due.
-  const late = await setup(config(dir, {}, { renewBeforeDays: 30 }), { now: notAfter - 29 * DAY_MS });
+  // 121 days before the end (31 under the old rule's 30 would have served it): due.
+  const late = await setup(config(dir, {}, { renewBeforeDays: 30 }), { now: notAfter - 121 * DAY_MS });
   t.equal(late.manager.unusableReason(old!), 'due for renewal');
   const [renewed] = await late.manager.ensure();
   t.not(renewed!.info.serialNumber, old!.info.serialNumber, 'reissued');
   t.match(late.logs.find((line) => line.event === 'cert_obtaining'), { reason: 'due for renewal' });
-  // The issuer dates the new leaf from the same clock: under a clock 336 days ahead the fresh
+  // The issuer dates the new leaf from the same clock: under a clock 244 days ahead the fresh
   // certificate must not be "due" again (every ensure() would reissue).
   t.equal(late.manager.unusableReason(renewed!), undefined, 'the new certificate is not due under the same clock');
 
