@@ -10,9 +10,8 @@
  * that span keys (nodes xor srv, admin tls on loopback) live in the loader.
  */
 import { availableParallelism } from 'node:os';
-import type { SchemaObject } from 'ajv';
 import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS } from '../lifecycle/renewal-timing.js';
-import { obj, int, list, str, filePath, port, dnsName, host, name, profile, dscp, dnsServer } from './schema-parts.js';
+import { obj, int, list, text, oneOf, bool, str, filePath, port, dnsName, host, name, profile, dscp, dnsServer } from './schema-parts.js';
 import { tftp, cluster, route } from './schema-cluster.js';
 
 export { DEFAULT_TFTP_ALLOW } from './schema-cluster.js';
@@ -27,7 +26,7 @@ const listen = obj(
       host: { ...host, default: '127.0.0.1' },
       port: { ...port, default: 9000 },
       tokenFile: filePath,
-      tls: { type: 'boolean', default: true },
+      tls: bool({ default: true }),
     }),
   },
   [],
@@ -37,9 +36,9 @@ const listen = obj(
 
 const acme = obj(
   {
-    directoryUrl: { type: 'string', format: 'https-url', mustBe: 'an https:// URL (RFC 8555 requires TLS)' },
-    email: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$', mustBe: 'an email address' },
-    challenge: { type: 'string', enum: ['http-01', 'tls-alpn-01', 'dns-01'], default: 'http-01' },
+    directoryUrl: text({ format: 'https-url', mustBe: 'an https:// URL (RFC 8555 requires TLS)' }),
+    email: text({ pattern: '^[^@\\s]+@[^@\\s]+$', mustBe: 'an email address' }),
+    challenge: oneOf(['http-01', 'tls-alpn-01', 'dns-01'], { default: 'http-01' }),
     caFile: filePath,
     eab: obj({ kid: str, hmacKeyFile: filePath }, ['kid', 'hmacKeyFile']),
     dnsHook: str,
@@ -74,7 +73,7 @@ const cucmTrust = obj(
     // "username:password" of a CUCM platform (OS) administrator: a 0600 file, never the config.
     credentialsFile: filePath,
     stores: list(
-      { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,40}-trust$', mustBe: 'a CUCM trust store name such as Phone-trust or tomcat-trust' },
+      text({ pattern: '^[A-Za-z][A-Za-z0-9-]{0,40}-trust$', mustBe: 'a CUCM trust store name such as Phone-trust or tomcat-trust' }),
       { minItems: 1, uniqueItems: true, default: ['Phone-trust', 'tomcat-trust'] },
     ),
     // Long enough for CUCM to replicate the trust store and TVS to learn the leaf before a phone meets it.
@@ -88,7 +87,7 @@ const cucmTrust = obj(
         {
           cluster: name,
           // The publisher's platform API, where it is not the first node's URL (or not a node at all).
-          url: { type: 'string', format: 'https-url', mustBe: 'an https:// URL of the cluster publisher' },
+          url: text({ format: 'https-url', mustBe: 'an https:// URL of the cluster publisher' }),
           address: host,
           // Every server whose trust stores get the leaf (Cisco's certificate API is per server).
           // Default: each of the cluster's nodes, at its own URL, plus the publisher at `url`.
@@ -96,7 +95,7 @@ const cucmTrust = obj(
             obj(
               {
                 name,
-                url: { type: 'string', format: 'https-url', mustBe: "an https:// URL of the server's platform API" },
+                url: text({ format: 'https-url', mustBe: "an https:// URL of the server's platform API" }),
                 address: host,
               },
               ['url'],
@@ -117,9 +116,9 @@ const certificates = obj(
     dir: { ...filePath, default: 'certs' },
     store: obj(
       {
-        type: { type: 'string', enum: ['file', 'redis'], default: 'file' },
-        url: { type: 'string', format: 'redis-url', mustBe: 'a redis://, rediss://, redis+sentinel://h:p,h:p/master or redis+cluster://h:p,h:p URL' },
-        prefix: { type: 'string', pattern: '^[^\\s]*$', mustBe: 'a key prefix without spaces' },
+        type: oneOf(['file', 'redis'], { default: 'file' }),
+        url: text({ format: 'redis-url', mustBe: 'a redis://, rediss://, redis+sentinel://h:p,h:p/master or redis+cluster://h:p,h:p URL' }),
+        prefix: text({ pattern: '^[^\\s]*$', mustBe: 'a key prefix without spaces' }),
         keyFile: filePath,
         passwordFile: filePath,
         caFile: filePath,
@@ -136,13 +135,13 @@ const certificates = obj(
       },
     ),
     keyTypes: list(
-      { type: 'string', enum: ['rsa-2048', 'rsa-3072', 'ecdsa-p256'] },
+      oneOf(['rsa-2048', 'rsa-3072', 'ecdsa-p256']),
       { minItems: 1, maxItems: 2, uniqueItems: true, default: ['rsa-2048'] },
     ),
     renewBeforeDays: int(1, 365, { default: 30 }),
     cucmTrust,
     issuer: obj(
-      { type: { type: 'string', enum: ['self-signed', 'acme', 'manual'], default: 'self-signed' }, acme },
+      { type: oneOf(['self-signed', 'acme', 'manual'], { default: 'self-signed' }), acme },
       [],
       {
         default: {},
@@ -155,7 +154,7 @@ const certificates = obj(
   { default: {} },
 );
 
-export const configSchema: SchemaObject = obj(
+export const configSchema = obj(
   {
     gateway: obj(
       {
@@ -184,14 +183,10 @@ export const configSchema: SchemaObject = obj(
     workers: int(0, 64, { default: Math.min(64, availableParallelism()) }),
     log: obj(
       {
-        level: {
-          type: 'string',
-          enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-          default: 'info',
-        },
-        access: { type: 'boolean', default: true },
+        level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+        access: bool({ default: true }),
         // No default: unset means pretty on a terminal, json elsewhere (log.ts).
-        format: { type: 'string', enum: ['json', 'pretty'] },
+        format: oneOf(['json', 'pretty']),
       },
       [],
       { default: {} },
