@@ -27,13 +27,16 @@ interface Defaulted {
 }
 
 type Props = Record<string, Schema<unknown>>;
-type Present<P extends Props, R extends string> = {
-  [K in keyof P]: K extends R ? K : P[K] extends Defaulted ? K : never;
-}[keyof P];
+type IsPresent<P extends Props, K extends keyof P, R extends string> = K extends R ? true : P[K] extends Defaulted ? true : false;
 type Flatten<T> = { readonly [K in keyof T]: T[K] };
-/** The resolved object: required or defaulted keys present, the rest optional; all readonly. */
+/**
+ * The resolved object: required or defaulted keys present, the rest optional; all readonly.
+ * Key remapping (`as`) over `keyof P` keeps each property's TSDoc from the schema.
+ */
 export type ObjectOf<P extends Props, R extends string> = Flatten<
-  { readonly [K in Present<P, R>]: Static<P[K]> } & { readonly [K in Exclude<keyof P, Present<P, R>>]?: Static<P[K]> }
+  { readonly [K in keyof P as IsPresent<P, K, R> extends true ? K : never]: Static<P[K]> } & {
+    readonly [K in keyof P as IsPresent<P, K, R> extends true ? never : K]?: Static<P[K]>;
+  }
 >;
 
 /** Extra keywords; only whether `default` is among them matters to the type. */
