@@ -1,6 +1,6 @@
 /**
  * Writes docs/reference.md: every log event (`event: '...'` in src/) and
- * every error code (the ErrorCodes table in src/errors.ts), generated from
+ * every error code (the ErrorTable in src/errors.ts), generated from
  * the code so the list cannot drift. test/unit/reference-doc.test.ts
  * regenerates it in memory and fails when the committed file is stale.
  *
@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorTable, type ErrorDefinition } from '../src/errors.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const REFERENCE_FILE = join(ROOT, 'docs', 'reference.md');
@@ -24,10 +25,9 @@ export interface EventSite {
   readonly fields: readonly string[];
 }
 
-export interface ErrorCodeEntry {
+export interface ErrorCodeEntry extends ErrorDefinition {
   readonly key: string;
-  readonly code: string;
-  readonly doc: string | undefined;
+  /** The files besides src/errors.ts that name the code (`ErrorCodes.KEY`). */
   readonly files: readonly string[];
 }
 
@@ -176,13 +176,8 @@ export function collectEvents(root = ROOT): Map<string, EventSite[]> {
   return new Map([...events].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** The ErrorCodes table in src/errors.ts, with each key's doc comment and the files that raise it. */
+/** The ErrorTable in src/errors.ts, in its order, with the files that raise (or report) each code. */
 export function collectErrorCodes(root = ROOT): ErrorCodeEntry[] {
-  const text = readFileSync(join(root, 'src', 'errors.ts'), 'utf8');
-  const start = text.indexOf('export const ErrorCodes');
-  if (start < 0) throw new Error('src/errors.ts: no `export const ErrorCodes` table');
-  const open = text.indexOf('{', start);
-  const body = text.slice(open, skipBalanced(text, open));
   const users = new Map<string, Set<string>>();
   for (const path of sourceFiles(join(root, 'src'))) {
     const file = posix(relative(root, path));
@@ -193,83 +188,23 @@ export function collectErrorCodes(root = ROOT): ErrorCodeEntry[] {
       users.set(use[1]!, set);
     }
   }
-  const entries: ErrorCodeEntry[] = [];
-  for (const m of body.matchAll(/(?:\/\*\*([\s\S]*?)\*\/\s*)?\b([A-Z0-9_]+):\s*'([A-Z0-9_]+)'/g)) {
-    const doc = m[1]
-      ?.split('\n')
-      .map((line) => line.replace(/^\s*\*\s?/, '').trim())
-      .filter(Boolean)
-      .join(' ');
-    entries.push({ key: m[2]!, code: m[3]!, doc: doc || undefined, files: [...(users.get(m[2]!) ?? [])].sort() });
-  }
-  return entries;
+  return Object.entries(ErrorTable).map(([key, entry]: [string, ErrorDefinition]) => ({ key, ...entry, files: [...(users.get(key) ?? [])].sort() }));
 }
-
-/**
- * Meanings for the codes src/errors.ts has no doc comment for. A doc comment in
- * src/errors.ts wins; the unit test fails for a code that has neither, so a new
- * code cannot reach the reference without a meaning.
- */
-export const CODE_NOTES: Readonly<Record<string, string>> = {
-  CONFIG_INVALID: 'The configuration fails validation: one `path.to.key: problem` line per problem (`ucgate check` lists them). Exit 2.',
-  CONFIG_READ: 'The configuration file cannot be read (missing, unreadable).',
-  STORE_IO: 'Reading or writing the certificate store (files under certificates.dir, or Redis) failed.',
-  CERT_INVALID: 'A certificate or key that cannot be parsed or used.',
-  CERT_MISSING: 'No certificate where one is needed (nothing served or imported yet, nothing to export).',
-  CERT_PKCS12_PASSPHRASE: 'A PKCS#12 file whose passphrase is missing or wrong.',
-  CERT_KEY_MISMATCH: 'The private key does not belong to the certificate.',
-  CERT_KEY_WEAK: 'The certificate\'s key is too weak to serve.',
-  CERT_NAME_MISMATCH: 'The certificate does not cover the names the gateway must answer for (gateway.fqdn and the configured names).',
-  CERT_EXPIRED: 'The certificate has expired.',
-  CERT_NOT_YET_VALID: 'The certificate is not valid yet (notBefore in the future; check the clock).',
-  CERT_CHAIN: 'The chain does not lead from the leaf to its issuer (an intermediate missing or out of order).',
-  CERT_USAGE: 'Key usage or extended key usage does not allow a TLS server certificate.',
-  CERT_NO_PREVIOUS: '`cert rollback` with no previous certificate to go back to.',
-  ISSUER_UNSUPPORTED: 'An issuer type this build does not support.',
-  ROUTE_NOT_FOUND: 'Reserved: no route matches the request path.',
-  ROUTE_METHOD: 'Reserved: the route does not allow the request method.',
-  ROUTE_DENIED: 'Reserved: the path is denied (administration paths never pass).',
-  ROUTE_BAD_PATH: 'Reserved: a request path that cannot be routed safely.',
-  UPSTREAM_NO_NODE: 'Reserved: no node of the cluster can take the request.',
-  UPSTREAM_CONNECT: 'Reserved: the connection to a CUCM node failed.',
-  UPSTREAM_TLS: 'Reserved: the TLS handshake with a CUCM node failed.',
-  UPSTREAM_TIMEOUT: 'Reserved: a CUCM node did not answer in time.',
-  UPSTREAM_RESET: 'Reserved: a CUCM node closed or reset the connection under a request.',
-  USAGE: 'A command line that is wrong (unknown flag, missing or conflicting arguments). Exit 2.',
-};
-
-/** Meanings for codes outside the table that have no doc comment where they are defined (same rule as CODE_NOTES). */
-export const OTHER_CODE_NOTES: Readonly<Record<string, string>> = {
-  UCGATE_ERR_NO_LIVE_REQUEST: 'Internal: a connection to a node was about to open with no request waiting for it, so it is not opened.',
-  UCGATE_ERR_UPSTREAM_CONNECT_TIMEOUT: 'The TCP/TLS connection to a node did not complete within clusters[].timeouts.connectMs.',
-  UCGATE_ERR_UPSTREAM_FIRST_BYTE_TIMEOUT: 'A node accepted the request but sent no response head within clusters[].timeouts.firstByteMs (504).',
-};
 
 export interface OtherCode {
   readonly code: string;
-  readonly doc: string | undefined;
   readonly file: string;
 }
 
-/** `'UCGATE_ERR_...'` string constants defined outside the ErrorCodes table (upstream failure codes in `upstream_error` lines, ...). */
-export function collectOtherCodes(root = ROOT, known: ReadonlySet<string> = new Set()): OtherCode[] {
-  const found = new Map<string, OtherCode>();
+/** `'UCGATE_ERR_...'` string literals outside src/errors.ts: codes defined beside the table (there must be none). */
+export function collectOtherCodes(root = ROOT): OtherCode[] {
+  const found: OtherCode[] = [];
   for (const path of sourceFiles(join(root, 'src'))) {
     const file = posix(relative(root, path));
     if (file === 'src/errors.ts') continue;
-    const text = readFileSync(path, 'utf8');
-    for (const m of text.matchAll(/(?:\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*)?^[^\n'"]*?'(UCGATE_ERR_[A-Z0-9_]+)'/gm)) {
-      const code = m[2]!;
-      if (known.has(code) || found.has(code)) continue;
-      const doc = m[1]
-        ?.split('\n')
-        .map((line) => line.replace(/^\s*\*\s?/, '').trim())
-        .filter(Boolean)
-        .join(' ');
-      found.set(code, { code, doc: doc || undefined, file });
-    }
+    for (const m of readFileSync(path, 'utf8').matchAll(/['"](UCGATE_ERR_[A-Z0-9_]+)['"]/g)) found.push({ code: m[1]!, file });
   }
-  return [...found.values()].sort((a, b) => a.code.localeCompare(b.code));
+  return found;
 }
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -308,30 +243,20 @@ export function renderReference(root = ROOT): string {
     '',
     `## Error codes (${codes.length})`,
     '',
-    'From the `ErrorCodes` table in `src/errors.ts`. Raised in: the files that use the code (besides `src/errors.ts`).',
-    'A CLI command that fails exits 2 for bad input (`CONFIG_INVALID`, `USAGE` and other input errors) and 1 otherwise.',
+    'From the `ErrorTable` in `src/errors.ts`. HTTP: the status a client is answered with when the failure ends its',
+    'request (— when no request sees it). Message: its shape (`%s`, `%d`: filled in at run time). Raised in: the files',
+    'that use the code (besides `src/errors.ts`). A CLI command that fails exits 2 for bad input (`CONFIG_INVALID`,',
+    '`USAGE` and other input errors) and 1 otherwise. Failures of the connection to a node otherwise carry Node\'s own',
+    'code (`ECONNREFUSED`, `CERT_HAS_EXPIRED`, ...) in `upstream_error` log lines.',
     '',
-    'Raised in "—": defined for callers to branch on, not raised by name anywhere in `src/` today.',
-    '',
-    '| Code | Meaning | Raised in |',
-    '| --- | --- | --- |',
+    '| Code | HTTP | Meaning | Message | Raised in |',
+    '| --- | --- | --- | --- | --- |',
   );
   for (const entry of codes) {
-    const meaning = entry.doc ?? CODE_NOTES[entry.key];
-    lines.push(`| ${code(entry.code)} | ${meaning ? cell(meaning) : '—'} | ${entry.files.length ? entry.files.map(code).join(', ') : '—'} |`);
+    lines.push(
+      `| ${code(entry.code)} | ${entry.status ?? '—'} | ${cell(entry.meaning)} | ${code(entry.message)} | ${entry.files.length ? entry.files.map(code).join(', ') : '—'} |`,
+    );
   }
-  const others = collectOtherCodes(root, new Set(codes.map((c) => c.code)));
-  lines.push(
-    '',
-    `### Other codes (${others.length})`,
-    '',
-    'Codes defined outside the table, in the module that uses them: the `code` field of `upstream_error` log lines and',
-    'similar. Failures of the connection to a node otherwise carry Node\'s own code (`ECONNREFUSED`, `CERT_HAS_EXPIRED`, ...).',
-    '',
-    '| Code | Meaning | Defined in |',
-    '| --- | --- | --- |',
-  );
-  for (const other of others) lines.push(`| ${code(other.code)} | ${(other.doc ?? OTHER_CODE_NOTES[other.code]) ? cell((other.doc ?? OTHER_CODE_NOTES[other.code])!) : '—'} | ${code(other.file)} |`);
   lines.push('');
   return lines.join('\n');
 }

@@ -31,7 +31,7 @@ import { canonicalHost } from '../upstream/self-target.js';
 
 /** The parts of the configuration that name the gateway. */
 export interface GatewayNamesView {
-  readonly gateway: { readonly fqdn: string; readonly altNames: readonly string[]; readonly instances?: readonly string[] | undefined };
+  readonly gateway: { readonly fqdn: string; readonly altNames: readonly string[]; readonly instances: readonly string[] };
   readonly clusters: readonly { readonly publicName?: string | undefined }[];
 }
 
@@ -106,7 +106,7 @@ export class AdminHostCheck {
     const view = this.#names();
     if (this.#cache?.view === view) return this.#cache.names;
     const names = new Set<string>();
-    for (const name of [view.gateway.fqdn, ...view.gateway.altNames, ...(view.gateway.instances ?? [])]) names.add(canonicalHost(name));
+    for (const name of [view.gateway.fqdn, ...view.gateway.altNames, ...view.gateway.instances]) names.add(canonicalHost(name));
     for (const cluster of view.clusters) if (cluster.publicName !== undefined) names.add(canonicalHost(cluster.publicName));
     names.delete('');
     this.#cache = { view, names };

@@ -305,7 +305,7 @@ export class Primary {
     this.#storeEvents = storage.watch({
       keyTypes: this.config.certificates.keyTypes,
       servedSerial: (keyType) => this.#certificates.served.find((cert) => cert.keyType === keyType)?.info.serialNumber,
-      checkIntervalMs: this.config.certificates.store.checkIntervalMs ?? 30_000,
+      checkIntervalMs: this.config.certificates.store.checkIntervalMs,
       clock: this.clock,
       log: this.log,
     });

@@ -7,6 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import { ErrorCodes, UcgateError } from '../errors.js';
 import type { ListenerAddress, PrimaryMessage, WorkerMessage } from './messages.js';
 
 const WORKER_START_TIMEOUT_MS = 30_000;
@@ -54,7 +55,7 @@ export class WorkerPool extends EventEmitter {
     const worker = cluster.fork({ UCGATE_WORKER: '1', UCGATE_LOG_LEVEL: this.#options.logLevel, UCGATE_LOG_FORMAT: this.#options.logFormat ?? '' });
     this.#workers.add(worker);
     return new Promise<ListenerAddress[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('worker did not start listening in time')), WORKER_START_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new UcgateError(ErrorCodes.WORKER_START, 'worker did not start listening in time')), WORKER_START_TIMEOUT_MS);
       worker.on('message', (message: WorkerMessage) => {
         switch (message.t) {
           case 'hello':
@@ -67,7 +68,7 @@ export class WorkerPool extends EventEmitter {
             break;
           case 'start-failed':
             clearTimeout(timer);
-            reject(new Error(message.message));
+            reject(new UcgateError(ErrorCodes.WORKER_START, message.message));
             break;
           case 'metrics': {
             const pending = this.#pendingMetrics.get(message.id);
@@ -88,7 +89,7 @@ export class WorkerPool extends EventEmitter {
         clearTimeout(timer);
         this.#workers.delete(worker);
         if (this.#stopping) return;
-        reject(new Error(`worker exited during start (code ${code})`));
+        reject(new UcgateError(ErrorCodes.WORKER_START, `worker exited during start (code ${code})`));
         this.#options.log.error({ event: 'worker_exit', code, signal }, 'worker died; starting a replacement');
         setTimeout(() => {
           if (!this.#stopping) this.#fork().catch((err: Error) => this.#options.log.error({ event: 'worker_restart_failed', err: err.message }));
@@ -108,13 +109,13 @@ export class WorkerPool extends EventEmitter {
       workers.map(
         (worker) =>
           new Promise<ListenerAddress[]>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error('a worker did not apply the config in time')), 30_000);
+            const timer = setTimeout(() => reject(new UcgateError(ErrorCodes.WORKER_CONFIG, 'a worker did not apply the config in time')), 30_000);
             const onMessage = (reply: WorkerMessage) => {
               if (reply.t !== 'config-applied' && reply.t !== 'config-failed') return;
               clearTimeout(timer);
               worker.off('message', onMessage);
               if (reply.t === 'config-applied') resolve([...reply.listeners]);
-              else reject(new Error(reply.message));
+              else reject(new UcgateError(ErrorCodes.WORKER_CONFIG, reply.message));
             };
             worker.on('message', onMessage);
             worker.send(message);

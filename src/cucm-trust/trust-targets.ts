@@ -32,7 +32,7 @@ export function trustTargets(config: UcgateConfig, trust: CucmTrustConfig): Cert
       servers = target.nodes.map((n) => ({ node: n.name ?? new URL(n.url).hostname, url: n.url, address: n.address }));
     } else {
       // A cluster found by SRV has no static nodes: its publisher `url` (or `nodes`) names the servers.
-      servers = (cluster.nodes ?? []).map((n) => ({ node: n.name, url: n.url, address: n.address }));
+      servers = cluster.nodes.map((n) => ({ node: n.name, url: n.url, address: n.address }));
       if (target.url) {
         const host = new URL(target.url).hostname.toLowerCase();
         const at = servers.findIndex((s) => new URL(s.url).hostname.toLowerCase() === host);

@@ -121,7 +121,7 @@ export function serverNamesFor(state: ProxyState, cluster: string, first: string
   let names = byKey.get(key);
   if (names === undefined) {
     const list = [ownedSpelling(state.config, first) ?? first.toLowerCase()];
-    for (const instance of state.config.gateway.instances ?? []) {
+    for (const instance of state.config.gateway.instances) {
       const host = ownedSpelling(state.config, instance) ?? instance.toLowerCase();
       if (list.includes(host)) continue;
       const decision = state.router.route('GET', '/cucm-uds/servers', host.includes(':') ? `[${host}]` : host);

@@ -6,6 +6,8 @@
  * client the service is unavailable and safe to try again, which 502 does not.
  * Branches on `err.code`, never on message text.
  */
+import { format } from 'node:util';
+import { ErrorCodes, errorDefinition } from '../errors.js';
 
 export type FailureClass = 'connect' | 'tls' | 'timeout' | 'reset' | 'protocol';
 
@@ -16,12 +18,12 @@ export interface UpstreamFailure {
   readonly message: string;
 }
 
-export const CONNECT_TIMEOUT = 'UCGATE_ERR_UPSTREAM_CONNECT_TIMEOUT';
-export const FIRST_BYTE_TIMEOUT = 'UCGATE_ERR_UPSTREAM_FIRST_BYTE_TIMEOUT';
+export const CONNECT_TIMEOUT = ErrorCodes.UPSTREAM_CONNECT_TIMEOUT;
+export const FIRST_BYTE_TIMEOUT = ErrorCodes.UPSTREAM_FIRST_BYTE_TIMEOUT;
 /** A try that had no response head after `hedgeMs` while another node's answer came first (a hedge it lost). */
-export const SLOW_NODE = 'UCGATE_ERR_UPSTREAM_SLOW';
+export const SLOW_NODE = ErrorCodes.UPSTREAM_SLOW;
 /** A response framed so that its end is the connection's close (Transfer-Encoding not ending in chunked). */
-export const BAD_FRAMING = 'UCGATE_ERR_UPSTREAM_FRAMING';
+export const BAD_FRAMING = ErrorCodes.UPSTREAM_FRAMING;
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 // UND_ERR_SOCKET: the pool's word for a connection the node closed or reset under a request.
@@ -54,14 +56,14 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
 export class UpstreamFramingError extends Error {
   readonly code = BAD_FRAMING;
   constructor(transferEncoding: string) {
-    super(`Transfer-Encoding "${transferEncoding}" does not end in chunked: the body would run to the connection's close`);
+    super(format(errorDefinition(BAD_FRAMING).message, transferEncoding));
   }
 }
 
 export class UpstreamTimeoutError extends Error {
   readonly code: string;
   constructor(code: typeof CONNECT_TIMEOUT | typeof FIRST_BYTE_TIMEOUT, ms: number) {
-    super(code === CONNECT_TIMEOUT ? `no TLS connection within ${ms} ms` : `no response head within ${ms} ms`);
+    super(format(errorDefinition(code).message, ms));
     this.code = code;
   }
 }

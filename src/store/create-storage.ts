@@ -4,6 +4,7 @@
  */
 import type { UcgateConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { ErrorCodes, UcgateError } from '../errors.js';
 import type { Storage, Locker } from './storage.js';
 import { FileStorage } from './file-storage.js';
 
@@ -43,10 +44,10 @@ export function openStoreReader(config: UcgateConfig): Storage {
     exists: async (key) => (await store()).exists(key),
     list: async (prefix) => (await store()).list(prefix),
     store: async () => {
-      throw new Error('read-only store handle');
+      throw new UcgateError(ErrorCodes.STORE_IO, 'read-only store handle');
     },
     delete: async () => {
-      throw new Error('read-only store handle');
+      throw new UcgateError(ErrorCodes.STORE_IO, 'read-only store handle');
     },
   };
 }

@@ -163,7 +163,7 @@ export async function openRedisStore(config: UcgateConfig, options: OpenRedisSto
   });
   const keyspace = new RedisKeyspace(store.prefix);
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const locker = new RedisLocker({ connection, keyspace, instanceId, leaseMs: store.lockLeaseMs ?? 15_000, ...(options.log && { log: options.log }) });
+  const locker = new RedisLocker({ connection, keyspace, instanceId, leaseMs: store.lockLeaseMs, ...(options.log && { log: options.log }) });
   const redis = new RedisStorage({ connection, keyspace, locker, instanceId });
   const local = new FileStorage(join(config.certificates.dir, CACHE_FOLDER));
   // Only the gateway sweeps the copy's leftover temp files; a CLI run beside it must not touch its writes in flight.

@@ -5,7 +5,7 @@
  * requests get the balancer, retries, timeouts and upstream TLS verification
  * of every other request (no second proxy).
  */
-import type { ClusterConfig, NodeConfig, RouteConfig, UcgateConfig } from '../config/types.js';
+import type { ClusterConfig, NodeConfig, RouteConfig, TftpConfig, UcgateConfig } from '../config/types.js';
 
 /**
  * Configuration files are static reads: hedged past a hung TFTP server. No
@@ -38,9 +38,9 @@ export function defaultTftpCluster(config: UcgateConfig): string {
   return uds?.cluster ?? config.clusters[0]!.name;
 }
 
-/** The configuration the TFTP listeners' proxy state is built from. */
-export function tftpProxyConfig(config: UcgateConfig): UcgateConfig {
-  const nodePort = config.tftp?.nodePort ?? 6972;
+/** The configuration the TFTP listeners' proxy state is built from, when `tftp` (config.tftp) is on. */
+export function tftpProxyConfig(config: UcgateConfig, tftp: TftpConfig): UcgateConfig {
+  const nodePort = tftp.nodePort;
   const clusters = config.clusters.map((cluster): ClusterConfig => {
     // SRV discovery belongs to the main clusters; their nodes arrive through setNodes. Sessions are a phone-services matter.
     const { srv: _srv, sticky: _sticky, ...rest } = cluster;

@@ -187,7 +187,7 @@ export class TftpPlane {
     }
     this.#matcher = compileTftpAllow(config.tftp.allow);
     this.#learned.retain(config.clusters.map((cluster) => cluster.name));
-    const built = buildProxyState(tftpProxyConfig(config), old);
+    const built = buildProxyState(tftpProxyConfig(config, config.tftp), old);
     const clusters = new Map<string, ClusterRuntime>();
     const unrouted = unroutedLinksFor(this.#options.metrics, this.#options.log);
     for (const [name, runtime] of built.clusters) {

@@ -36,7 +36,7 @@ interface ListenerView {
 
 /** The parts of the configuration that say who the gateway is. */
 export interface SelfConfigView {
-  readonly gateway: { readonly fqdn: string; readonly altNames: readonly string[]; readonly instances?: readonly string[] };
+  readonly gateway: { readonly fqdn: string; readonly altNames: readonly string[]; readonly instances: readonly string[] };
   readonly clusters: readonly { readonly publicName?: string | undefined }[];
   readonly listen: { readonly https: readonly ListenerView[]; readonly http: readonly ListenerView[] };
   readonly tftp?: { readonly listen: { readonly http: readonly ListenerView[]; readonly https: readonly ListenerView[] } } | undefined;
@@ -98,7 +98,7 @@ export function gatewaySelf(config: SelfConfigView, bound: readonly { readonly n
   };
   add(config.gateway.fqdn, 'gateway.fqdn');
   config.gateway.altNames.forEach((name, i) => add(name, `gateway.altNames[${i}]`));
-  (config.gateway.instances ?? []).forEach((name, i) => add(name, `gateway.instances[${i}]`));
+  config.gateway.instances.forEach((name, i) => add(name, `gateway.instances[${i}]`));
   config.clusters.forEach((cluster, i) => {
     if (cluster.publicName !== undefined) add(cluster.publicName, `clusters[${i}].publicName`);
   });

@@ -16,6 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Client, Pool, buildConnector, type Dispatcher } from 'undici';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 import type { ClusterConfig, NodeConfig, UpstreamKeyType } from '../config/types.js';
+import { ErrorCodes, errorDefinition } from '../errors.js';
 
 // Below Tomcat's default keep-alive timeout (20 s), so we close idle sockets
 // before the node does and never write into one it is closing.
@@ -159,7 +160,7 @@ export function releaseConnection(handler: PooledHandler): void {
 }
 
 class NoLiveRequestError extends Error {
-  readonly code = 'UCGATE_ERR_NO_LIVE_REQUEST';
+  readonly code = ErrorCodes.NO_LIVE_REQUEST;
 }
 
 const NO_SERVICES: ReadonlyMap<string, boolean> = new Map();
@@ -253,7 +254,7 @@ export class UpstreamNode {
         const client: NodeClient = new NodeClient(origin, {
           ...options,
           connect: (connectOptions, callback) => {
-            if (client.live === 0) return callback(new NoLiveRequestError('no request is waiting for this connection'), null);
+            if (client.live === 0) return callback(new NoLiveRequestError(errorDefinition(ErrorCodes.NO_LIVE_REQUEST).message), null);
             return connect(connectOptions, callback);
           },
         });

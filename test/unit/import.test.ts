@@ -8,6 +8,7 @@ import { X509Certificate, randomBytes, createPrivateKey } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyType } from '../../src/config/types.js';
+import { parseConfig } from '../../src/config/load.js';
 import { FileStorage } from '../../src/store/file-storage.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { splitPemCertificates } from '../../src/pki/certificate-info.js';
@@ -25,11 +26,16 @@ const FQDN = 'ucgw.example.test';
 const ALT = 'ucgw-dr.example.test';
 const ca = createOpensslCa(t.testdir());
 
+/** Through the loader, so the schema's defaults are there as in a running gateway. */
 function gatewayConfig(dir: string, keyTypes: readonly KeyType[] = ['rsa-2048', 'ecdsa-p256']) {
-  return {
-    gateway: { fqdn: FQDN, altNames: [ALT] },
-    certificates: { dir, store: { type: 'file' as const }, keyTypes, renewBeforeDays: 30, issuer: { type: 'manual' as const } },
-  };
+  return parseConfig(
+    {
+      gateway: { fqdn: FQDN, altNames: [ALT] },
+      certificates: { dir, keyTypes, issuer: { type: 'manual' } },
+      clusters: [{ name: 'cucm', nodes: [{ name: 'pub', url: 'https://cucm-pub.example.test:8443' }] }],
+    },
+    { baseDir: dir, configFile: '' },
+  );
 }
 
 // t.testdir() recreates the test's folder on every call: take it once per test, then use sub-folders.

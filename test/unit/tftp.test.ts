@@ -88,7 +88,7 @@ t.test('TFTP servers: every node on the TFTP port, or the ones listed; routed by
   t.same(tftpNodesOf({ ...a!, tftp: { port: 16972 } }, a!.nodes, 6972).map((n) => n.url), ['https://cucm-pub.a.example.test:16972', 'https://cucm-sub1.a.example.test:16972']);
   t.same(tftpNodesOf(b!, b!.nodes, 6972).map((n) => n.name), ['tftp1'], 'dedicated TFTP servers replace the nodes');
   t.equal(defaultTftpCluster(cfg), 'a', 'the host-less UDS route\'s cluster');
-  const derived = tftpProxyConfig(cfg);
+  const derived = tftpProxyConfig(cfg, cfg.tftp!);
   const router = createRouter(derived.routes);
   const route = (host: string) => {
     const d = router.route('GET', '/jabber-config.xml', host);
