@@ -17,7 +17,7 @@ import { loadRenewalState, readRenewalHistory, formatRenewals } from '../lifecyc
 import { loadLedger, type PublishedLeaf } from '../cucm-trust/trust-ledger.js';
 import { callAdmin } from './admin-client.js';
 import { isUnmanaged, renewedBy } from '../certificates/certificate-source.js';
-import type { GatewayStatus } from '../control/status.js';
+import type { GatewayStatus } from '../admin/status-types.js';
 
 export interface CertificateStatusEntry extends CertificateInfo {
   readonly name: string;

@@ -12,7 +12,7 @@
 import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
-import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
 import type { HealthManager } from '../upstream/health-manager.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import type { LearnedFiles } from '../tftp/learned-files.js';

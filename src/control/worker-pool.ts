@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
-import type { ListenerAddress, PrimaryMessage, WorkerMessage } from './messages.js';
+import type { ListenerAddress, PrimaryMessage, WorkerMessage } from '../wire/messages.js';
 
 const WORKER_START_TIMEOUT_MS = 30_000;
 const RESTART_DELAY_MS = 500;

@@ -27,7 +27,7 @@ import { runDnsHook, dnsRecordName } from '../acme/dns-hook.js';
 import { waitForTxt } from '../acme/dns-propagation.js';
 import { ariCertId, parseRenewalInfo, renewalInfoUrl } from '../acme/ari.js';
 import type { RenewalInfo, RenewalInfoSource } from '../acme/renewal-info.js';
-import type { ChallengePublisher } from '../acme/challenge-store.js';
+import type { ChallengePublisher } from '../challenges/challenge-store.js';
 
 const generate = promisify(generateKeyPair);
 const DIRECTORY_TTL_MS = 3_600_000;

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { UcgateConfig, HttpsListenerConfig, HttpListenerConfig } from '../config/types.js';
-import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../control/messages.js';
+import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../wire/messages.js';
 import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
@@ -17,9 +17,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isRefusedMethodPacket, REFUSED_METHOD_RESPONSE } from '../proxy/deny-list.js';
 import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
-import type { WireChallenge } from '../control/messages.js';
-import { challengeTableFor, type ChallengeTable } from '../acme/challenge-table.js';
-import { answerHttp01 } from '../acme/http01-responder.js';
+import type { WireChallenge } from '../wire/messages.js';
+import { challengeTableFor, type ChallengeTable } from '../challenges/challenge-table.js';
+import { answerHttp01 } from '../challenges/http01-responder.js';
 import { TftpPlane } from '../tftp/tftp-plane.js';
 import type { BoundListener } from '../tftp/port-map.js';
 

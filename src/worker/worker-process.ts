@@ -4,8 +4,8 @@
  * outcomes go back to the primary, which owns health.
  */
 import type { Logger } from '../log.js';
-import type { PrimaryMessage, WorkerMessage } from '../control/messages.js';
-import { isPrimaryMessage } from '../control/messages.js';
+import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
+import { isPrimaryMessage } from '../wire/messages.js';
 import { DataPlane } from './data-plane.js';
 import type { UpstreamObserver } from '../proxy/request-handler.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { retryAfterMs } from '../../src/proxy/retry-after.js';
+import { retryAfterMs } from '../../src/http/retry-after.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 
