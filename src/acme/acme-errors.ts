@@ -8,6 +8,7 @@
  * from network error codes, and the result is wrapped with `cause`.
  */
 import { UcgateError, ErrorCodes, type ErrorCode } from '../errors.js';
+import { retryAfterMs } from '../http/retry-after.js';
 
 /** Why a renewal attempt failed; label values of ucgate_certificate_renewal_failures_total. */
 export type FailureReason = 'rate-limited' | 'rejected' | 'ca-unreachable' | 'challenge-failed' | 'other';
@@ -72,13 +73,12 @@ export function shortProblemType(type: string | undefined): string | undefined {
   return type?.startsWith('urn:ietf:params:acme:error:') ? type.slice('urn:ietf:params:acme:error:'.length) : type;
 }
 
-/** Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date) in ms from `nowMs`; undefined when absent or unreadable. */
+/**
+ * Retry-After in ms from `nowMs` (the shared parser, src/http/retry-after.ts); undefined when
+ * absent or unreadable. A header node gives as a list is read by its first value.
+ */
 export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (!text) return undefined;
-  if (/^\s*\d+\s*$/.test(text)) return Number(text.trim()) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+  return retryAfterMs(Array.isArray(value) ? value[0] : value, nowMs);
 }
 
 /**

@@ -3,12 +3,9 @@
  * optional methods are capabilities the primary may not have wired yet: the
  * routes behind them answer 501 with a clear message until it does.
  */
-import type { GatewayStatus } from '../control/status.js';
+import type { GatewayStatus, Readiness } from './status-types.js';
 
-export interface Readiness {
-  readonly ready: boolean;
-  readonly reasons: readonly string[];
-}
+export type { Readiness };
 
 /** One renewal attempt, newest last. Fields beyond `time` and `result` are shown when present. */
 export interface RenewalRecord {

@@ -6,7 +6,7 @@
  * profile (TLS 1.2 ECDHE + AEAD, TLS 1.3), or plain HTTP on loopback only
  * (the config loader enforces that). A Host that is none of the gateway's
  * names or addresses gets 421 (DNS rebinding: host-check.ts); a token
- * weaker than 128 bits is refused (token-strength.ts).
+ * weaker than 128 bits is refused (config/token-strength.ts).
  *
  * Route groups are fastify plugins; the authentication hook lives in the
  * encapsulated scope of the protected groups, so it cannot leak onto the
@@ -17,7 +17,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AdminListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { WireCertificate } from '../control/messages.js';
+import type { WireCertificate } from '../wire/messages.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { tlsProfile } from '../tls/profiles.js';
@@ -32,7 +32,7 @@ import { dashboardRoutes } from './dashboard-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { loginRoutes } from './login-routes.js';
 import { AdminHostCheck, type GatewayNamesView } from './host-check.js';
-import { tokenWeakness } from './token-strength.js';
+import { tokenWeakness } from '../config/token-strength.js';
 
 export type { AdminBackend, Readiness, ReloadOutcome, RenewalRecord, AuditRecord } from './admin-backend.js';
 

@@ -5,8 +5,8 @@
  * error, and a drain/undrain button (confirmed, CSRF-checked, audited); then
  * the last state changes of every node.
  */
-import type { GatewayStatus, ClusterStatusView, CheckStatusView, NodeStatusView } from '../control/status.js';
-import type { NodeTransition } from '../control/node-activity.js';
+import type { GatewayStatus, ClusterStatusView, CheckStatusView, NodeStatusView } from './status-types.js';
+import type { NodeTransition } from './status-types.js';
 import { html, type SafeHtml } from './html.js';
 import { formatUtc } from './dashboard-format.js';
 import { actionButton, badge, timeCell } from './dashboard-widgets.js';

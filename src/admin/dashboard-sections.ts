@@ -5,7 +5,7 @@
  * swaps in whichever section changed. Every value goes through `html`, so
  * a hostile node name or certificate subject stays text.
  */
-import type { GatewayStatus, CertificateStatusView, RenewalStatusView } from '../control/status.js';
+import type { GatewayStatus, CertificateStatusView, RenewalStatusView } from './status-types.js';
 import type { AuditRecord, RenewalRecord } from './admin-backend.js';
 import { html, type SafeHtml } from './html.js';
 import { formatAgo, formatDate, formatDuration, formatUtc, shortHex } from './dashboard-format.js';

@@ -27,7 +27,7 @@
  */
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { canonicalHost } from '../upstream/self-target.js';
+import { canonicalHost } from '../net/self-target.js';
 
 /** The parts of the configuration that name the gateway. */
 export interface GatewayNamesView {

@@ -13,7 +13,7 @@ import { loadActiveCertificate, type StoredCertificate, type ActivationGate } fr
 import { UcgateError, ErrorCodes } from '../errors.js';
 import { needsDataPlane, createPlaceholder } from '../lifecycle/placeholder.js';
 import { obtainCertificate } from '../lifecycle/obtain.js';
-import { isStoreUnavailable } from '../store/shared-store-check.js';
+import { isStoreUnavailable } from '../store/storage.js';
 import { requiredNames } from './required-names.js';
 import { EXPIRY_WARNING_DAYS, expiryMark, hasExpired, isDue, unfitReason } from './renewal-policy.js';
 

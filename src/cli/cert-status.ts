@@ -18,7 +18,7 @@ import { loadLedger, type PublishedLeaf } from '../cucm-trust/trust-ledger.js';
 import { callAdmin } from './admin-client.js';
 import { isUnmanaged, renewedBy } from '../certificates/certificate-source.js';
 import { alarmLevel, windowBeforeEndMs } from '../certificates/renewal-policy.js';
-import type { GatewayStatus } from '../control/status.js';
+import type { GatewayStatus } from '../admin/status-types.js';
 
 export interface CertificateStatusEntry extends CertificateInfo {
   readonly name: string;

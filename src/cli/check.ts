@@ -8,7 +8,7 @@
  * stays 0. `--print`: the effective configuration as YAML on stdout (defaults
  * filled in, secrets masked) instead of the summary.
  */
-import { routeWarnings } from '../config/cross-checks.js';
+import { routeWarnings } from '../proxy/route-warnings.js';
 import { printConfig } from '../config/print-config.js';
 import { loadCliConfig } from './config-path.js';
 import { printProblems } from './output.js';

@@ -13,7 +13,7 @@ import { callAdmin, type AdminAnswer } from './admin-client.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 import type { UcgateConfig } from '../config/types.js';
 import type { Storage } from '../store/storage.js';
-import type { GatewayStatus } from '../control/status.js';
+import type { GatewayStatus } from '../admin/status-types.js';
 
 export interface NodeCommandOptions {
   readonly config?: string;

@@ -7,9 +7,8 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { keyPath, quoteValue as quote } from './schema-check.js';
 import { isLoopbackHost } from './formats.js';
 import { isObj, objects, showText, describeIoError, type Add, type Obj } from './plain-data.js';
-import { shadowingEntry } from '../proxy/deny-list.js';
-import { canonicalHost, gatewaySelf, selfAddressReason, selfNameReason } from '../upstream/self-target.js';
-import { tokenWeakness } from '../admin/token-strength.js';
+import { canonicalHost, gatewaySelf, selfAddressReason, selfNameReason } from '../net/self-target.js';
+import { tokenWeakness } from './token-strength.js';
 
 /**
  * Rules that span keys or reach outside the file. They run even when the
@@ -253,7 +252,7 @@ const MAX_TOKEN_FILE_BYTES = 4096;
 
 /**
  * Issue 17: the admin token holds at least 128 bits of a hex or base64 secret
- * (the rule: src/admin/token-strength.ts). `start` refuses a weak one as `check`
+ * (the rule: src/config/token-strength.ts). `start` refuses a weak one as `check`
  * does, since both load the config through here. The token itself is never shown.
  * An unreadable file is checkFile's to report.
  */
@@ -272,22 +271,4 @@ function checkAdminTokenStrength(add: Add, file: string): void {
   }
   const weakness = tokenWeakness(content, showText(file));
   if (weakness !== undefined) add('listen.admin.tokenFile', weakness);
-}
-
-/**
- * Issue 17: what `ucgate check` warns about (stderr, exit 0): a route the hard
- * deny list refuses whole (`/ccmadmin/`, `/car/`, `/ssosp/local/`...) carries
- * nothing, which is most likely a route written for something the gateway will
- * never expose. Not an error: refusing it is what the gateway does anyway. A
- * route that names an opt-in path (`/ma/`, `/cucm-uds/private/`) opens it, and
- * `/ssosp/` still carries Jabber's `/ssosp/oauth/`: neither is warned about.
- */
-export function routeWarnings(routes: unknown): string[] {
-  const out: string[] = [];
-  (Array.isArray(routes) ? routes : []).forEach((r: unknown, i) => {
-    if (!isObj(r) || typeof r.pathPrefix !== 'string') return;
-    const denied = shadowingEntry(r.pathPrefix);
-    if (denied !== undefined) out.push(`routes[${i}].pathPrefix: ${showText(r.pathPrefix)} is always refused (${denied.what})`);
-  });
-  return out;
 }

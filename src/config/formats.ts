@@ -3,8 +3,8 @@
  * the rest), as plain predicates: ajv gets them through `configFormats`, and
  * the loader's cross-key rules use the same ones.
  */
-import { isIP, isIPv4 } from 'node:net';
-import { parseRedisUrl, isRedisTarget } from '../store/redis-url.js';
+import { isIP, isIPv4 } from '../net/ip-address.js';
+import { parseRedisUrl, isRedisTarget } from './redis-url.js';
 
 const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 // SRV owner names carry `_service._proto.` labels (RFC 2782).

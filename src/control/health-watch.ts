@@ -9,7 +9,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { HealthManager } from '../upstream/health-manager.js';
 import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
-import type { NodeHealthUpdate } from './messages.js';
+import type { NodeHealthUpdate } from '../wire/messages.js';
 import { describeCertificate } from '../pki/certificate-info.js';
 
 export function watchHealth(health: HealthManager, metrics: ControlPlaneMetrics, log: Logger, broadcast: (updates: NodeHealthUpdate[]) => void): void {

@@ -9,7 +9,8 @@
  *   announces them (up, down, busy, drained, undrained).
  */
 import type { EventEmitter } from 'node:events';
-import type { NodeHealthUpdate } from './messages.js';
+import type { NodeHealthUpdate } from '../wire/messages.js';
+import type { NodeState, NodeTransition } from '../admin/status-types.js';
 
 /** Per node, as the status reports it. */
 export interface NodeActivityView {
@@ -17,17 +18,6 @@ export interface NodeActivityView {
   readonly requestsPerSecond?: number;
   readonly errorsPerSecond?: number;
 }
-
-/** One change of a node's state; `at` is ISO 8601. */
-export interface NodeTransition {
-  readonly at: string;
-  readonly cluster: string;
-  readonly node: string;
-  readonly from: NodeState;
-  readonly to: NodeState;
-}
-
-export type NodeState = 'up' | 'down' | 'drained' | 'drained-down';
 
 const WINDOW_MS = 10_000;
 const MAX_TRANSITIONS = 50;

@@ -16,17 +16,10 @@ import type { Storage, Locker } from '../store/storage.js';
 import { loadText } from '../store/storage.js';
 import type { HealthManager } from '../upstream/health-manager.js';
 import { appendAudit, auditTime, type AuditActor } from '../certificates/audit-log.js';
+import type { DrainRecord } from '../admin/status-types.js';
 
 /** Where drained nodes are kept: JSON `{ "cluster/node": { since, actor, reason? } }`. */
 export const NODE_DRAINS_KEY = 'nodes/draining.json';
-
-/** Why a node is drained, for the status and the dashboard. */
-export interface DrainRecord {
-  /** ISO 8601. */
-  readonly since: string;
-  readonly actor: AuditActor;
-  readonly reason?: string;
-}
 
 export interface DrainRequest {
   readonly cluster: string;

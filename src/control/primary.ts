@@ -1,30 +1,29 @@
 /**
  * The control plane: owns the config, the certificates and upstream health,
  * and keeps the data plane supplied — one worker per core, or, with
- * `workers: 0`, the data plane inside this process (same code, one process).
+ * `workers: 0`, the data plane inside this process (same code, one process):
+ * either way through a DataPlaneLink (data-plane-link.ts).
  */
 import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig, ClusterConfig, NodeConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from './messages.js';
+import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from '../wire/messages.js';
 import { openStorage } from '../store/create-storage.js';
-import type { Storage } from '../store/storage.js';
+import { isStoreUnavailable, type Storage } from '../store/storage.js';
 import type { StoreStatus } from '../store/shared-store.js';
-import { isSharedStore, isStoreUnavailable } from '../store/shared-store-check.js';
+import { isSharedStore } from '../store/shared-store-check.js';
 import { loadActiveCertificate } from '../certificates/certificate-store.js';
 import type { StoreChange, StoreEvents } from '../store/store-events.js';
 import { createIssuer } from '../issuers/create-issuer.js';
 import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { newTicketKeys, rotateTicketKeys } from '../tls/ticket-keys.js';
-import { DataPlane } from '../worker/data-plane.js';
-import { observerReporting } from '../worker/worker-process.js';
-import { WorkerPool } from './worker-pool.js';
+import { createDataPlaneLink, type DataPlaneLink } from './data-plane-link.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
-import { gatewaySelf } from '../upstream/self-target.js';
+import { gatewaySelf } from '../net/self-target.js';
 import { readClusterCa } from '../upstream/upstream-node.js';
 import { LearnedFiles } from '../tftp/learned-files.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
@@ -35,10 +34,10 @@ import { problemPath } from '../config/locate.js';
 import { planReload } from './reload.js';
 import { createAdminBackend } from './admin-backend.js';
 import { watchHealth } from './health-watch.js';
-import { onWorkerReport, applyInProcess, type ReportTargets } from './plane-messages.js';
+import { onWorkerReport, type ReportTargets } from './worker-reports.js';
 import { NodeDrains } from './node-drains.js';
 import { warnAtStart } from './startup-warnings.js';
-import { ChallengeDistributor } from '../acme/challenge-distributor.js';
+import { ChallengeDistributor } from './challenge-distributor.js';
 import { WorkerAcks, type AckReport } from '../lifecycle/worker-acks.js';
 import { createRenewalService } from '../lifecycle/renewal-service.js';
 import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
@@ -82,8 +81,7 @@ export class Primary {
   trustPublisher: TrustPublisher | undefined;
   /** Node maintenance (src/control/node-drains.ts): drained nodes, kept in the store. */
   drains: NodeDrains | undefined;
-  #pool: WorkerPool | undefined;
-  #inProcess: DataPlane | undefined;
+  #link: DataPlaneLink | undefined;
   #admin: AdminServer | undefined;
   #stopping = false;
   #listeners: ListenerAddress[] = [];
@@ -93,7 +91,7 @@ export class Primary {
   #storeSync: Promise<unknown> | undefined;
   // ACME challenges and certificate swaps wait for every worker's ack (src/lifecycle/worker-acks.ts).
   readonly #acks = new WorkerAcks({ timeoutMs: 5_000 });
-  /** What a worker's report may change (src/control/plane-messages.ts). */
+  /** What a worker's report may change (src/control/worker-reports.ts). */
   readonly #reportTargets: ReportTargets;
   #challenges: ChallengeDistributor | undefined;
   #renewals: RenewalMaintenance | undefined;
@@ -105,7 +103,7 @@ export class Primary {
     this.clock = options.clock ?? systemClock;
     for (const cluster of options.config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
     this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => this.#clusterCas.get(cluster.name) });
-    const relay = (message: PrimaryMessage, except?: Worker) => this.#pool?.broadcast(message, except);
+    const relay = (message: PrimaryMessage, except?: Worker) => this.#link?.relay(message, except);
     this.#reportTargets = { config: () => this.config, health: this.health, tftpFiles: this.tftpFiles, acks: this.#acks, log: this.log, relay };
     this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
   }
@@ -154,26 +152,14 @@ export class Primary {
     await this.#srv.start();
     this.health.start();
 
-    if (config.workers === 0) {
-      this.#inProcess = new DataPlane({
-        log: this.log,
-        observer: observerReporting((message) => this.#onReport(message)),
-        reportTftpFile: (cluster, name) => this.#onReport({ t: 'tftp-files', cluster, names: [name] }),
-      });
-      this.#listeners = await this.#inProcess.start({ config, certificates: toWire(served), ticketKeys: this.#ticketKeys });
-      for (const message of this.#catchUp()) this.#send(message);
-    } else {
-      this.#pool = new WorkerPool({
-        count: config.workers,
-        log: this.log,
-        logLevel: config.log.level,
-        ...(config.log.format && { logFormat: config.log.format }),
-        initMessage: () => ({ t: 'init', config: this.config, certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys.toString('base64') }),
-        catchUp: () => this.#catchUp(),
-      });
-      this.#pool.on('report', (message: WorkerMessage, worker: Worker) => this.#onReport(message, worker));
-      this.#listeners = await this.#pool.start();
-    }
+    this.#link = createDataPlaneLink({
+      config: () => this.config,
+      log: this.log,
+      init: () => ({ certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys }),
+      catchUp: () => this.#catchUp(),
+      onReport: (message: WorkerMessage, from?: Worker) => this.#onReport(message, from),
+    });
+    this.#listeners = await this.#link.start();
     this.metrics.workers.set(config.workers);
     // Renewal starts once the listeners run: ACME challenges are answered by them.
     this.#renewals = createRenewalService({
@@ -242,14 +228,13 @@ export class Primary {
 
   /** Sends to every worker (or applies in process) and resolves when all acknowledged it. */
   #broadcastAcked(make: (ackId: number) => PrimaryMessage): Promise<AckReport> {
-    const { id, done } = this.#acks.expect(this.#inProcess ? 0 : (this.#pool?.size ?? 0));
+    const { id, done } = this.#acks.expect(this.#link?.ackers ?? 0);
     this.#send(make(id));
     return done;
   }
 
   #send(message: PrimaryMessage): void {
-    if (this.#inProcess) applyInProcess(this.#inProcess, message);
-    else this.#pool?.broadcast(message);
+    this.#link?.send(message);
   }
 
   readiness(): Readiness {
@@ -320,7 +305,7 @@ export class Primary {
   }
 
   async collectMetrics(): Promise<{ contentType: string; body: string }> {
-    const snapshots = this.#inProcess ? [await this.#inProcess.metrics.registry.getMetricsAsJSON()] : ((await this.#pool?.metrics()) ?? []);
+    const snapshots = (await this.#link?.metrics()) ?? [];
     return this.metrics.render(snapshots as Parameters<ControlPlaneMetrics['render']>[0]);
   }
 
@@ -357,8 +342,7 @@ export class Primary {
     this.#srv = new SrvDiscovery({ clusters: config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
     this.#srv.on('nodes', (name: string, nodes: NodeConfig[]) => this.#applyNodes(name, nodes));
     for (const cluster of config.clusters) if (!cluster.srv) this.health.setNodes(cluster, cluster.nodes);
-    if (this.#inProcess) this.#listeners = await this.#inProcess.applyConfig(config);
-    else if (this.#pool) this.#listeners = await this.#pool.applyConfig({ t: 'config', config });
+    if (this.#link) this.#listeners = await this.#link.applyConfig(config);
     await this.#srv.start();
     for (const message of this.#catchUp()) this.#send(message);
     this.log.info(
@@ -386,7 +370,7 @@ export class Primary {
     const graceMs = this.config.shutdown.graceMs;
     this.log.info({ event: 'shutdown', graceMs }, 'stopping: draining in-flight requests');
     this.#storeEvents?.stop();
-    await Promise.all([this.#inProcess?.drain(graceMs), this.#pool?.stop(graceMs), this.#admin?.close()]);
+    await Promise.all([this.#link?.stop(graceMs), this.#admin?.close()]);
     if (isSharedStore(this.#storage)) await this.#storage.close();
   }
 }

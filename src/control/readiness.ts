@@ -7,7 +7,7 @@ import type { Readiness } from '../admin/admin-backend.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { StoreStatus } from '../store/shared-store.js';
-import type { NodeHealthUpdate } from './messages.js';
+import type { NodeHealthUpdate } from '../wire/messages.js';
 import { isPlaceholder } from '../lifecycle/placeholder.js';
 
 export interface ReadinessInputs {

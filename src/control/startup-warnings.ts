@@ -5,7 +5,7 @@
  */
 import type { UcgateConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { ListenerAddress } from './messages.js';
+import type { ListenerAddress } from '../wire/messages.js';
 import { dscpSupported } from '../net/dscp.js';
 import { systemClock } from '../clock.js';
 import { CertificateManager, requiredNames } from '../certificates/certificate-manager.js';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { ErrorCodes, UcgateError } from '../errors.js';
-import type { ListenerAddress, PrimaryMessage, WorkerMessage } from './messages.js';
+import type { ListenerAddress, PrimaryMessage, WorkerMessage } from '../wire/messages.js';
 
 const WORKER_START_TIMEOUT_MS = 30_000;
 const RESTART_DELAY_MS = 500;

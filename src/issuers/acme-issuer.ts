@@ -28,7 +28,7 @@ import { waitForTxt } from '../acme/dns-propagation.js';
 import { followCname } from '../acme/dns-cname.js';
 import { ariCertId, parseRenewalInfo, renewalInfoUrl } from '../acme/ari.js';
 import type { RenewalInfo, RenewalInfoSource } from '../acme/renewal-info.js';
-import type { ChallengePublisher } from '../acme/challenge-store.js';
+import type { ChallengePublisher } from '../challenges/challenge-store.js';
 
 const generate = promisify(generateKeyPair);
 const DIRECTORY_TTL_MS = 3_600_000;

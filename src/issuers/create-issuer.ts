@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import type { Issuer } from './issuer.js';
 import { dirname } from 'node:path';
 import { ManualIssuer } from './manual-issuer.js';
-import { StoreChallengePublisher, type ChallengePublisher } from '../acme/challenge-store.js';
+import { StoreChallengePublisher, type ChallengePublisher } from '../challenges/challenge-store.js';
 import { createLogger } from '../log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 

@@ -17,7 +17,7 @@ export interface InFlightNode {
  * server errors an alert's ratio looks at. Other codes appear when they first happen.
  */
 export const PRIMED_UPSTREAM_CODES = [200, 500, 502, 503, 504] as const;
-/** `ucgate_upstream_failures_total{layer}`: every class classifyFailure gives, `timeout` included (proxy/upstream-failure.ts). */
+/** `ucgate_upstream_failures_total{layer}`: every class classifyFailure gives, `timeout` included (http/upstream-failure.ts). */
 export const UPSTREAM_FAILURE_LAYERS = ['connect', 'tls', 'timeout', 'reset', 'protocol'] as const;
 export const HEDGE_WINNERS = ['first', 'hedge'] as const;
 

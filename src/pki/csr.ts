@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto, createPublicKey, createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP } from '../net/ip-address.js';
 import type { KeyType } from '../config/types.js';
 
 // @peculiar/x509 types its provider with the DOM's Crypto; node's webcrypto is that object.

@@ -9,7 +9,7 @@ import { webcrypto, randomBytes, createPrivateKey } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { isIP } from 'node:net';
+import { isIP } from '../net/ip-address.js';
 import type { KeyType } from '../config/types.js';
 
 // @peculiar/x509 types its provider with the DOM's Crypto; node's webcrypto is that object.

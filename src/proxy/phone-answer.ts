@@ -24,7 +24,7 @@
  *   proprietary types all begin with `x-CiscoIPPhone/` (an object, or `*`).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FailureClass } from './upstream-failure.js';
+import type { FailureClass } from '../http/upstream-failure.js';
 
 /** Compiled once: no flags that carry state (no `g`/`y`), so `test` is safe to share. */
 const PHONE_ACCEPT = /x-ciscoipphone\//i;

@@ -11,7 +11,7 @@
 import type { Dispatcher } from 'undici';
 import { releaseConnection, type PooledHandler, type UpstreamNode } from '../upstream/upstream-node.js';
 import { UpstreamResponse, rawHeaderStrings } from './upstream-response.js';
-import { UpstreamFramingError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT } from './upstream-failure.js';
+import { UpstreamFramingError, UpstreamTimeoutError, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT } from '../http/upstream-failure.js';
 
 export interface TryOptions {
   readonly method: string;

@@ -2,7 +2,7 @@
  * XML bodies of the system-level Cisco User Data Services (UDS) resources
  * the simulated CUCM node serves (`version`, `servers`, `clusterUser`), and
  * what every UDS body shares. The user-level resources are in
- * uds-user-bodies.ts, re-exported here.
+ * uds-user-bodies.ts.
  *
  * Shapes follow the "Cisco User Data Services (UDS) API Reference"
  * (developer.cisco.com/site/user-data-services/develop-and-test/api-reference,
@@ -119,5 +119,3 @@ export function clusterUserBody(ctx: UdsContext, username: string, found: boolea
     '</clusterUser>'
   );
 }
-
-export { simulatedDevices, devicesBody, userBody, type SimulatedDevice, type UserBodyOptions } from './uds-user-bodies.js';

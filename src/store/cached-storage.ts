@@ -13,9 +13,8 @@
  * without the shared store.
  */
 import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
-import { isNotFound } from './storage.js';
+import { isNotFound, isStoreUnavailable } from './storage.js';
 import type { FileStorage } from './file-storage.js';
-import { isStoreUnavailable } from './shared-store-check.js';
 
 const NOT_CACHED = [/^acme\/challenges\//, /^audit\//];
 

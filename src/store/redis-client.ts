@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
-import { parseRedisUrl, isRedisTarget, redactRedisUrl, type RedisTarget } from './redis-url.js';
+import { parseRedisUrl, isRedisTarget, redactRedisUrl, type RedisTarget } from '../config/redis-url.js';
 
 export type RedisClient = Redis | Cluster;
 

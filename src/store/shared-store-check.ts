@@ -4,17 +4,9 @@
  * deployments on the file store.
  */
 import type { SharedStore } from './shared-store.js';
-import { UcgateError, ErrorCodes } from '../errors.js';
-
-/** Set on every SharedStore instance. */
-export const SHARED_STORE_BRAND = Symbol.for('ucgate.shared-store');
+import { SHARED_STORE_BRAND } from './storage.js';
 
 /** Whether a store from openStorage is the shared (Redis) one, with status, watch and close. */
 export function isSharedStore(storage: unknown): storage is SharedStore {
   return typeof storage === 'object' && storage !== null && (storage as { [SHARED_STORE_BRAND]?: unknown })[SHARED_STORE_BRAND] === true;
-}
-
-/** Whether `err` means the shared store cannot answer now (so a cached value may stand in). */
-export function isStoreUnavailable(err: unknown): boolean {
-  return err instanceof UcgateError && err.code === ErrorCodes.STORE_UNAVAILABLE;
 }

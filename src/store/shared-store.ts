@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { UcgateConfig, KeyType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
-import type { Appender, Locker, Storage, StoreOptions } from './storage.js';
+import { SHARED_STORE_BRAND, type Appender, type Locker, type Storage, type StoreOptions } from './storage.js';
 import { FileStorage } from './file-storage.js';
 import { RedisConnection, RedisKeyspace } from './redis-client.js';
 import { RedisLocker } from './redis-locker.js';
@@ -25,7 +25,6 @@ import { RedisStorage } from './redis-storage.js';
 import { CachedStorage } from './cached-storage.js';
 import { EncryptedStorage, loadStoreKey, STORE_KEY_ENV } from './encrypted-values.js';
 import { StoreEvents } from './store-events.js';
-import { SHARED_STORE_BRAND } from './shared-store-check.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
 
 /** The store's health as `GET /api/v1/status` reports it. */

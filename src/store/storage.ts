@@ -9,6 +9,8 @@
  * - values stored with `secret: true` are readable by the owner only.
  * - `load` of a missing key throws an error whose `code` is `ENOENT`.
  */
+import { UcgateError, ErrorCodes } from '../errors.js';
+
 export interface Storage {
   load(key: string): Promise<Buffer>;
   store(key: string, value: string | Buffer, options?: StoreOptions): Promise<void>;
@@ -41,6 +43,14 @@ export interface Appender {
 
 export function canAppend(storage: Storage): storage is Storage & Appender {
   return typeof (storage as Partial<Appender>).append === 'function';
+}
+
+/** Set on every SharedStore instance (shared-store-check.ts tells the shared store apart by it). */
+export const SHARED_STORE_BRAND = Symbol.for('ucgate.shared-store');
+
+/** Whether `err` means the shared store cannot answer now (so a cached value may stand in). */
+export function isStoreUnavailable(err: unknown): boolean {
+  return err instanceof UcgateError && err.code === ErrorCodes.STORE_UNAVAILABLE;
 }
 
 export function isNotFound(err: unknown): boolean {

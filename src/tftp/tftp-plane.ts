@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeConfig, UcgateConfig } from '../config/types.js';
-import type { NodeHealthUpdate } from '../control/messages.js';
+import type { NodeHealthUpdate } from '../wire/messages.js';
 import type { Logger } from '../log.js';
 import type { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
 import { buildProxyState, disposeProxyState, withClusterNodes, type ClusterRuntime, type ProxyState } from '../proxy/proxy-state.js';

@@ -19,7 +19,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { ClusterConfig, HealthCheckConfig, NodeConfig } from '../config/types.js';
 import type { Clock, ClockTimer } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { NodeHealthUpdate } from '../control/messages.js';
+import type { NodeHealthUpdate } from '../wire/messages.js';
 import { NodeHealth, type HealthObservation, type NodeHealthSnapshot } from './node-health.js';
 import { probeNode, type ProbeTarget } from './health-probe.js';
 

@@ -10,8 +10,8 @@ import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
-import { classifyUpstreamError } from '../proxy/upstream-failure.js';
-import { retryAfterMs } from '../proxy/retry-after.js';
+import { classifyUpstreamError } from '../http/upstream-failure.js';
+import { retryAfterMs } from '../http/retry-after.js';
 import { offerKey, offerMemory, offerRefused, upstreamTlsOptions } from './upstream-node.js';
 
 export interface ProbeTarget {

@@ -4,7 +4,7 @@
  * nodes' priority tiers and weights. Re-resolved every `refreshSeconds`; a
  * failed lookup keeps the last good answer, so a DNS outage never empties a
  * cluster. A target that is the gateway itself (one of its names, or an
- * address and port it listens on: see self-target.ts) is dropped with a
+ * address and port it listens on: see net/self-target.ts) is dropped with a
  * warning: the same `_cisco-uds._tcp` record often points Jabber at the
  * gateway, and adopting it as a node would make the gateway proxy to itself.
  */
@@ -13,7 +13,7 @@ import { Resolver } from 'node:dns/promises';
 import type { ClusterConfig, NodeConfig, SrvConfig } from '../config/types.js';
 import type { Clock, ClockTimer } from '../clock.js';
 import type { Logger } from '../log.js';
-import { selfTargetReason, type GatewaySelf } from './self-target.js';
+import { selfTargetReason, type GatewaySelf } from '../net/self-target.js';
 
 const LOOKUP_TIMEOUT_MS = 2000;
 

@@ -7,8 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { UcgateConfig, HttpsListenerConfig, HttpListenerConfig } from '../config/types.js';
-import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../control/messages.js';
-import { buildProxyState, disposeProxyState, withClusterNodes, type ProxyState } from '../proxy/proxy-state.js';
+import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../wire/messages.js';
+import { disposeProxyState, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
 import { applyLimits, HttpsListener, HttpListener, type Listener, type ServerSetup } from './listeners.js';
@@ -17,11 +17,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isRefusedMethodPacket, REFUSED_METHOD_RESPONSE } from '../proxy/deny-list.js';
 import { DataPlaneMetrics } from '../metrics/data-plane-metrics.js';
-import type { WireChallenge } from '../control/messages.js';
-import { challengeTableFor, type ChallengeTable } from '../acme/challenge-table.js';
-import { answerHttp01 } from '../acme/http01-responder.js';
+import type { WireChallenge } from '../wire/messages.js';
+import { challengeTableFor, type ChallengeTable } from '../challenges/challenge-table.js';
+import { answerHttp01 } from '../challenges/http01-responder.js';
 import { TftpPlane } from '../tftp/tftp-plane.js';
 import type { BoundListener } from '../tftp/port-map.js';
+import { MainPlane } from './main-plane.js';
+import type { Plane } from './plane.js';
 
 export interface DataPlaneOptions {
   readonly log: Logger;
@@ -52,7 +54,10 @@ export class DataPlane {
   readonly #log: Logger;
   readonly #observer: UpstreamObserver | undefined;
   readonly #reportTftpFile: ((cluster: string, name: string) => void) | undefined;
-  #state: ProxyState | undefined;
+  readonly #main = new MainPlane();
+  #tftp: TftpPlane | undefined;
+  /** The main plane and the TFTP plane: each gets what the primary sends. */
+  #planes: readonly Plane[] = [];
   #listeners: KeyedListener[] = [];
   #makeListener: ((entry: ListenerEntry, config: UcgateConfig) => Listener) | undefined;
   #certificates: readonly WireCertificate[] = [];
@@ -63,7 +68,6 @@ export class DataPlane {
   #inFlight = 0;
   /** ACME challenge responses (issuer acme only). */
   #acme: ChallengeTable | undefined;
-  #tftp: TftpPlane | undefined;
   #connections: ConnectionTracker | undefined;
   readonly metrics: DataPlaneMetrics;
 
@@ -72,11 +76,11 @@ export class DataPlane {
     this.#observer = options.observer;
     this.#reportTftpFile = options.reportTftpFile;
     this.metrics = new DataPlaneMetrics({ processMetrics: options.processMetrics ?? false });
-    this.metrics.countInFlight(() => [...(this.#state?.clusters.values() ?? [])].flatMap((cluster) => cluster.balancer.nodes));
+    this.metrics.countInFlight(() => [...(this.#main.state?.clusters.values() ?? [])].flatMap((cluster) => cluster.balancer.nodes));
   }
 
   get state(): ProxyState | undefined {
-    return this.#state;
+    return this.#main.state;
   }
 
   get inFlight(): number {
@@ -85,29 +89,31 @@ export class DataPlane {
 
   async start(init: DataPlaneInit): Promise<ListenerAddress[]> {
     const { config } = init;
-    this.#state = buildProxyState(config);
+    this.#main.apply(config);
     this.metrics.prime(config.clusters);
     this.#acme = challengeTableFor(config);
     const acme = this.#acme;
     const alpnChallenges = acme && config.certificates.issuer.acme?.challenge === 'tls-alpn-01' ? acme : undefined;
     const connections = new ConnectionTracker(config.limits.http, config.workers);
     this.#connections = connections;
+    const main = this.#main;
     const proxyRequest = createRequestHandler({
-      state: () => this.#state!,
+      state: () => main.state!,
       log: this.#log,
       metrics: this.metrics,
       connectionVerdict: (req) => connections.verdict(req),
       ...(this.#observer ? { observer: this.#observer } : {}),
     });
-    this.#tftp = new TftpPlane({
+    const tftp = new TftpPlane({
       log: this.#log,
       metrics: this.metrics,
-      mainState: () => this.#state,
+      mainState: () => main.state,
       connectionVerdict: (req) => connections.verdict(req),
       ...(this.#reportTftpFile ? { reportLearned: this.#reportTftpFile } : {}),
     });
-    this.#tftp.apply(config);
-    const tftp = this.#tftp;
+    tftp.apply(config);
+    this.#tftp = tftp;
+    this.#planes = [main, tftp];
     const handler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => {
       if (acme && listener.protocol === 'http' && answerHttp01(req, res, acme)) return;
       this.#serve(req, res, listener, proxyRequest);
@@ -155,18 +161,13 @@ export class DataPlane {
    * flight finish on the state they started with.
    */
   async applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
-    const old = this.#state;
-    let next = buildProxyState(config, old);
     this.metrics.prime(config.clusters);
-    for (const [cluster, nodes] of this.#srvNodes) {
-      if (next.clusters.get(cluster)?.config.srv) next = withClusterNodes(next, cluster, nodes).state;
+    for (const plane of this.#planes) {
+      const old = plane.apply(config);
+      for (const [cluster, nodes] of this.#srvNodes) plane.setNodes(cluster, nodes);
+      if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
     }
-    this.#state = next;
     this.#connections?.setLimits(config.limits.http, config.workers);
-    if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
-    const oldTftp = this.#tftp?.apply(config);
-    for (const [cluster, nodes] of this.#srvNodes) this.#tftp?.setNodes(cluster, nodes);
-    if (oldTftp) setTimeout(() => disposeProxyState(oldTftp), config.shutdown.graceMs).unref();
     return this.#openListeners(config);
   }
 
@@ -206,7 +207,7 @@ export class DataPlane {
       removed.server.closeIdleConnections();
     }
     this.#listeners = next;
-    this.#tftp?.setListeners(next.map((listener) => listener.bound), this.#state);
+    for (const plane of this.#planes) plane.setListeners(next.map((listener) => listener.bound), this.#main.state);
     return addresses;
   }
 
@@ -226,13 +227,7 @@ export class DataPlane {
   }
 
   setHealth(updates: readonly NodeHealthUpdate[]): void {
-    const state = this.#state;
-    if (!state) return;
-    for (const update of updates) {
-      const node = state.clusters.get(update.cluster)?.nodesByName.get(update.node);
-      if (node) node.setHealthy(update.healthy, update.services, update.draining);
-    }
-    this.#tftp?.setHealth(updates);
+    for (const plane of this.#planes) plane.setHealth(updates);
   }
 
   /**
@@ -242,15 +237,13 @@ export class DataPlane {
   setNodes(cluster: string, nodes: readonly NodeConfig[], health: readonly NodeHealthUpdate[]): void {
     this.#srvNodes.set(cluster, nodes);
     for (const node of nodes) this.metrics.primeNode(cluster, node.name);
-    if (!this.#state) return;
-    const { state, removed } = withClusterNodes(this.#state, cluster, nodes);
-    this.#state = state;
-    this.setHealth(health);
-    const grace = state.config.shutdown.graceMs;
-    if (removed.length > 0) setTimeout(() => removed.forEach((node) => node.destroy()), grace).unref();
-    const tftpRemoved = this.#tftp?.setNodes(cluster, nodes);
-    if (tftpRemoved) setTimeout(tftpRemoved.destroy, grace).unref();
-    this.#tftp?.setHealth(health);
+    const grace = this.#main.state?.config.shutdown.graceMs;
+    if (grace === undefined) return;
+    for (const plane of this.#planes) {
+      const removed = plane.setNodes(cluster, nodes);
+      plane.setHealth(health);
+      setTimeout(removed.destroy, grace).unref();
+    }
   }
 
   /** Group configuration file names another worker learned: allow them here too. */
@@ -260,7 +253,7 @@ export class DataPlane {
 
   /** Another worker saw this node issue a session: keep that client there too. */
   learnSession(cluster: string, sessionId: string, node: string): void {
-    this.#state?.clusters.get(cluster)?.sticky.set(cluster, sessionId, node, Date.now());
+    this.#main.learnSession(cluster, sessionId, node);
   }
 
   /**
@@ -282,8 +275,7 @@ export class DataPlane {
       this.#log.warn({ event: 'drain_timeout', inFlight: this.#inFlight, graceMs }, 'grace period over: closing remaining connections');
       for (const listener of this.#listeners) listener.server.closeAllConnections();
     }
-    if (this.#state) disposeProxyState(this.#state);
-    this.#tftp?.dispose();
+    for (const plane of this.#planes) plane.dispose();
   }
 
   /**

@@ -8,11 +8,11 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpsListenerConfig, HttpListenerConfig, TlsProfileName, HttpLimits } from '../config/types.js';
-import type { WireCertificate, ListenerAddress } from '../control/messages.js';
+import type { WireCertificate, ListenerAddress } from '../wire/messages.js';
 import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
 import { SessionTickets } from '../tls/ticket-renewal.js';
-import { routeAcmeTlsAlpn, type AlpnChallengeSource } from '../acme/tls-alpn01-responder.js';
+import { routeAcmeTlsAlpn, type AlpnChallengeSource } from '../challenges/tls-alpn01-responder.js';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 
 // Node checks headersTimeout and requestTimeout only this often (default 30 s): slowloris needs seconds, not half a minute.

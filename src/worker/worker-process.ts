@@ -4,10 +4,10 @@
  * outcomes go back to the primary, which owns health.
  */
 import type { Logger } from '../log.js';
-import type { PrimaryMessage, WorkerMessage } from '../control/messages.js';
-import { isPrimaryMessage } from '../control/messages.js';
+import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
+import { isPrimaryMessage } from '../wire/messages.js';
 import { DataPlane } from './data-plane.js';
-import type { UpstreamObserver } from '../proxy/request-handler.js';
+import { applyToDataPlane, observerReporting } from './primary-messages.js';
 
 export interface WorkerProcess {
   /** Resolves when the worker has drained and may exit. */
@@ -17,20 +17,6 @@ export interface WorkerProcess {
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
-}
-
-/**
- * Upstream outcomes as control-plane messages. Workers send them over IPC;
- * with `workers: 0` the primary hands its own report handler in.
- */
-export function observerReporting(send: (message: WorkerMessage) => void): UpstreamObserver {
-  return {
-    failure: (node, failure) =>
-      send({ t: 'upstream-failure', cluster: node.cluster, node: node.name, class: failure.class, code: failure.code, message: failure.message }),
-    serverError: (node, status, retryAfterMs) =>
-      send({ t: 'upstream-status', cluster: node.cluster, node: node.name, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }),
-    session: (cluster, sessionId, node) => send({ t: 'sticky', cluster, sessionId, node }),
-  };
 }
 
 export function runWorker(log: Logger): WorkerProcess {
@@ -53,6 +39,7 @@ export function runWorker(log: Logger): WorkerProcess {
   process.on('message', (message: unknown) => {
     if (!isPrimaryMessage(message)) return;
     const m = message as PrimaryMessage;
+    if (applyToDataPlane(plane, m, { ack: (id) => send({ t: 'ack', id }), log })) return;
     switch (m.t) {
       case 'init':
         plane
@@ -63,21 +50,6 @@ export function runWorker(log: Logger): WorkerProcess {
             send({ t: 'start-failed', message: err.message });
           });
         break;
-      case 'certificates':
-        plane.setCertificates(m.certificates);
-        log.info({ event: 'certificates_applied', count: m.certificates.length }, 'certificates applied');
-        if (m.ackId !== undefined) send({ t: 'ack', id: m.ackId });
-        break;
-      case 'acme-challenge':
-        plane.applyChallenge(m.op, m.challenge);
-        send({ t: 'ack', id: m.id });
-        break;
-      case 'ticket-keys':
-        plane.setTicketKeys(Buffer.from(m.ticketKeys, 'base64'));
-        break;
-      case 'health':
-        plane.setHealth(m.updates);
-        break;
       case 'config':
         plane.applyConfig(m.config).then(
           (listeners) => send({ t: 'config-applied', listeners }),
@@ -87,20 +59,13 @@ export function runWorker(log: Logger): WorkerProcess {
           },
         );
         break;
-      case 'nodes':
-        plane.setNodes(m.cluster, m.nodes, m.health);
-        break;
-      case 'sticky':
-        plane.learnSession(m.cluster, m.sessionId, m.node);
-        break;
-      case 'tftp-files':
-        plane.learnTftpFiles(m.cluster, m.names);
-        break;
       case 'metrics-request':
         void plane.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
         break;
       case 'shutdown':
         shutdown(m.graceMs);
+        break;
+      default:
         break;
     }
   });

@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tokenWeakness } from '../../src/admin/token-strength.js';
+import { tokenWeakness } from '../../src/config/token-strength.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'main.ts');

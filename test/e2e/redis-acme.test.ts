@@ -13,7 +13,7 @@
  * dns-01 (the TXT records go to pebble-challtestsrv through the dnsHook), so
  * the validator never depends on which instance ordered. For http-01 and
  * tls-alpn-01 any instance must answer from the shared store; see
- * src/acme/challenge-store.ts `challengeStoreFor`.
+ * src/challenges/challenge-store.ts `challengeStoreFor`.
  */
 import t from 'tap';
 import tls from 'node:tls';

@@ -11,7 +11,7 @@ import type { Clock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { buildAdminApp, type AdminServer } from '../../src/admin/admin-server.js';
 import type { AdminBackend } from '../../src/admin/admin-backend.js';
-import type { GatewayStatus, NodeStatusView } from '../../src/control/status.js';
+import type { GatewayStatus, NodeStatusView } from '../../src/admin/status-types.js';
 
 /** Random per run, 256 bits: the admin listener refuses tokens under 128 bits. */
 export const ADMIN_TOKEN = randomBytes(32).toString('hex');

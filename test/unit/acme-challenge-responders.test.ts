@@ -14,10 +14,10 @@ import acme from 'acme-client';
 import { X509Certificate } from 'node:crypto';
 import { createCa, issueLeaf } from '../../src/pki/x509.js';
 import { FileStorage } from '../../src/store/file-storage.js';
-import { ChallengeTable, identifierFromServerName } from '../../src/acme/challenge-table.js';
-import { storeChallenge } from '../../src/acme/challenge-store.js';
-import { answerHttp01 } from '../../src/acme/http01-responder.js';
-import { routeAcmeTlsAlpn } from '../../src/acme/tls-alpn01-responder.js';
+import { ChallengeTable, identifierFromServerName } from '../../src/challenges/challenge-table.js';
+import { storeChallenge } from '../../src/challenges/challenge-store.js';
+import { answerHttp01 } from '../../src/challenges/http01-responder.js';
+import { routeAcmeTlsAlpn } from '../../src/challenges/tls-alpn01-responder.js';
 
 const NAME = 'ucgw.example.test';
 

@@ -10,7 +10,7 @@ import { escapeHtml, html } from '../../src/admin/html.js';
 import { formatAgo, formatDuration, formatUtc } from '../../src/admin/dashboard-format.js';
 import { renderSections } from '../../src/admin/dashboard-sections.js';
 import { LoginThrottle } from '../../src/admin/login-throttle.js';
-import type { NodeStatusView } from '../../src/control/status.js';
+import type { NodeStatusView } from '../../src/admin/status-types.js';
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createCa, issueLeaf } from '../../src/pki/x509.js';
 import { buildAdminApp, startAdminServer } from '../../src/admin/admin-server.js';
-import { tokenWeakness } from '../../src/admin/token-strength.js';
+import { tokenWeakness } from '../../src/config/token-strength.js';
 import { hostOfHeader, type GatewayNamesView } from '../../src/admin/host-check.js';
 import { fakeBackend } from '../helpers/admin-fake.js';
 

@@ -26,7 +26,7 @@ import {
   routePrefixPath,
   shadowingEntry,
 } from '../../src/proxy/deny-list.js';
-import { routeWarnings } from '../../src/config/cross-checks.js';
+import { routeWarnings } from '../../src/proxy/route-warnings.js';
 import { builtInRoutes } from '../../src/config/builtin-routes.js';
 
 const WIDE: RoutePattern[] = [{ pathPrefix: '/', cluster: 'cucm' }];

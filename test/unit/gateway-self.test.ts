@@ -9,7 +9,7 @@ import type { ClusterConfig, NodeConfig, SrvConfig } from '../../src/config/type
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { canonicalHost, gatewaySelf, selfTargetReason, type SelfConfigView } from '../../src/upstream/self-target.js';
+import { canonicalHost, gatewaySelf, selfTargetReason, type SelfConfigView } from '../../src/net/self-target.js';
 import { SrvDiscovery } from '../../src/upstream/srv-discovery.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import type { ClusterConfig, NodeConfig } from '../../src/config/types.js';
-import type { NodeHealthUpdate } from '../../src/control/messages.js';
+import type { NodeHealthUpdate } from '../../src/wire/messages.js';
 import { HealthManager } from '../../src/upstream/health-manager.js';
 import type { ProbeResult } from '../../src/upstream/health-probe.js';
 import { createLogger } from '../../src/log.js';

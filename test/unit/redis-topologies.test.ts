@@ -10,7 +10,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startRedis, startRedisCluster, startSentinel } from '../helpers/redis.js';
 import { waitFor } from '../helpers/net.js';
-import { parseRedisUrl, redactRedisUrl } from '../../src/store/redis-url.js';
+import { parseRedisUrl, redactRedisUrl } from '../../src/config/redis-url.js';
 import { RedisKeyspace } from '../../src/store/redis-client.js';
 import { StoreKey, isSealed } from '../../src/store/encrypted-values.js';
 import { openRedisStore } from '../../src/store/shared-store.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { retryAfterMs } from '../../src/proxy/retry-after.js';
+import { retryAfterMs } from '../../src/http/retry-after.js';
+import { parseRetryAfter } from '../../src/acme/acme-errors.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 
@@ -38,9 +39,22 @@ t.test('absent or unreadable', async (t) => {
 // health-manager.ts treats as a cool-down instead of a failed check, so a
 // node that keeps answering 503 with such a header is never taken down.
 t.test('garbage that V8 reads as a date is still garbage', async (t) => {
-  for (const value of ['1.5', '-5', '+5', 'foo 1', '1, 2']) {
+  for (const value of ['1.5', '-5', '+5', 'foo 1', '1, 2', '1 2 3', 'Tuesday 5', 'Tue, 5']) {
     t.equal(retryAfterMs(value, NOW), undefined, JSON.stringify(value));
   }
+});
+
+// ACME's reading (a rate limit, an ARI poll, a 503 from the CA) had a copy of its own that sent
+// anything to Date.parse: "1 2 3" was 2003-01-02, so the order was retried at once instead of
+// after the CA's delay. It now goes through the same parser.
+t.test('ACME reads Retry-After with the same guard', async (t) => {
+  for (const value of ['1 2 3', 'Tuesday 5', '1.5', '-5', 'foo 1', '1, 2']) {
+    t.notOk(Number.isNaN(Date.parse(value)), `V8 reads ${JSON.stringify(value)} as a date`);
+    t.equal(parseRetryAfter(value, NOW), undefined, JSON.stringify(value));
+  }
+  t.equal(parseRetryAfter('Tuesday', NOW), undefined);
+  t.equal(parseRetryAfter(['120', '5'], NOW), 120_000, 'a repeated header: the first value');
+  t.equal(parseRetryAfter('Tue, 01 Jan 2030 00:00:30 GMT', NOW), 30_000);
 });
 
 t.test('defaults now to the wall clock', async (t) => {

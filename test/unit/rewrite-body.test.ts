@@ -8,7 +8,8 @@ import { Readable, type Duplex } from 'node:stream';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { compileRewriteRules, type BodyHeaders } from '../../src/rewrite/index.js';
-import { clusterUserBody, serversBody, userBody } from '../../src/sim/uds-bodies.js';
+import { clusterUserBody, serversBody } from '../../src/sim/uds-bodies.js';
+import { userBody } from '../../src/sim/uds-user-bodies.js';
 import { directoryListBody, directoryMenuBody, DIRECTORY } from '../../src/sim/phone-xml-bodies.js';
 
 const PUB = 'cucm-pub.example.test';

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { compileRewriteRules, type RewriteRulesInput } from '../../src/rewrite/index.js';
-import { clusterUserBody, devicesBody, serversBody, userBody, versionBody } from '../../src/sim/uds-bodies.js';
+import { clusterUserBody, serversBody, versionBody } from '../../src/sim/uds-bodies.js';
+import { devicesBody, userBody } from '../../src/sim/uds-user-bodies.js';
 import { DIRECTORY, directoryInputBody, directoryListBody, directoryMenuBody, emLoginBody } from '../../src/sim/phone-xml-bodies.js';
 
 const PUB = 'cucm-pub.example.test';

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ClusterConfig, HealthCheckConfig, NodeConfig } from '../../src/config/types.js';
-import type { NodeHealthUpdate } from '../../src/control/messages.js';
+import type { NodeHealthUpdate } from '../../src/wire/messages.js';
 import { HealthManager } from '../../src/upstream/health-manager.js';
 import type { ProbeResult } from '../../src/upstream/health-probe.js';
 import { createCa, issueLeaf } from '../../src/pki/x509.js';

@@ -7,7 +7,7 @@
 import t from 'tap';
 import { startCucmCluster } from '../../src/sim/cucm-cluster.js';
 import type { CucmNode, UdsWrite } from '../../src/sim/cucm-node.js';
-import { simulatedDevices } from '../../src/sim/uds-bodies.js';
+import { simulatedDevices } from '../../src/sim/uds-user-bodies.js';
 import { httpsRequest, once, type HttpsRequestOptions } from '../helpers/net.js';
 
 const cluster = await startCucmCluster({ nodes: 3, actionDelayMs: 0 });

@@ -18,7 +18,7 @@ import { compileTftpAllow, isJabberDeviceFile, isSafeFileName } from '../../src/
 import { BodyTap, ConfigurationFileScanner, LearnedFiles, MAX_LEARNED_PER_CLUSTER, tapResponse } from '../../src/tftp/learned-files.js';
 import { TftpPlane } from '../../src/tftp/tftp-plane.js';
 import { renderSections } from '../../src/admin/dashboard-sections.js';
-import type { ClusterStatusView } from '../../src/control/status.js';
+import type { ClusterStatusView } from '../../src/admin/status-types.js';
 import { fakeStatus } from '../helpers/admin-fake.js';
 
 const UNSAFE = [

@@ -5,7 +5,7 @@ import {
   CONNECT_TIMEOUT,
   FIRST_BYTE_TIMEOUT,
   type FailureClass,
-} from '../../src/proxy/upstream-failure.js';
+} from '../../src/http/upstream-failure.js';
 
 const withCode = (code: string, message = `failed: ${code}`) => Object.assign(new Error(message), { code });
 

@@ -22,7 +22,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOAuthState } from '../../../src/sim/oauth-store.js';
 import { issueAccessToken, issueRefreshToken } from '../../../src/sim/oauth-tokens.js';
-import { clusterUserBody, devicesBody, escapeXml, serversBody, simulatedUuid, udsApiVersion, versionBody, type UdsContext } from '../../../src/sim/uds-bodies.js';
+import { clusterUserBody, escapeXml, serversBody, simulatedUuid, udsApiVersion, versionBody, type UdsContext } from '../../../src/sim/uds-bodies.js';
+import { devicesBody } from '../../../src/sim/uds-user-bodies.js';
 import { JABBER_CLIENT, LOGIN_USERS, loginUser } from '../lib/bench-users.js';
 
 export const USERS_SEARCH_BYTES = 1024 * 1024;

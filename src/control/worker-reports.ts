@@ -1,23 +1,22 @@
 /**
- * What passes between the control plane and its data plane, message by
- * message. A worker's reports: an upstream failure or a failing status feeds
- * node health (a Retry-After cools the node down), a sticky session and a
- * learned Jabber group configuration file are passed on to the other workers
- * (a file name only once the primary has checked it again), and an ack
- * settles a broadcast waiting for every worker. With `workers: 0` the data
- * plane runs in the primary's own process: the primary's messages are applied
- * to it directly instead of being sent. The primary (primary.ts) owns the
- * state; this module only says where each message goes.
+ * What a data plane's reports do to the control plane, report by report: an
+ * upstream failure or a failing status feeds node health (a Retry-After
+ * cools the node down), a sticky session and a learned Jabber group
+ * configuration file are passed on to the other workers (a file name only
+ * once the primary has checked it again), and an ack settles a broadcast
+ * waiting for every worker. The reports come from workers over IPC, or
+ * straight from the data plane in the primary's own process (`workers: 0`).
+ * The primary (primary.ts) owns the state; this module only says where each
+ * report goes. The other direction is src/worker/primary-messages.ts.
  */
 import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
-import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
 import type { HealthManager } from '../upstream/health-manager.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import type { LearnedFiles } from '../tftp/learned-files.js';
 import type { WorkerAcks } from '../lifecycle/worker-acks.js';
-import type { DataPlane } from '../worker/data-plane.js';
 
 /** What a worker's report may change: the primary's state, read at the time of each report. */
 export interface ReportTargets {
@@ -63,29 +62,6 @@ export function onWorkerReport(targets: ReportTargets, message: WorkerMessage, f
     }
     case 'ack':
       targets.acks.ack(message.id, from?.id ?? 0);
-      break;
-  }
-}
-
-/** A primary's message, applied to the data plane running in this process (`workers: 0`). */
-export function applyInProcess(plane: DataPlane, message: PrimaryMessage): void {
-  switch (message.t) {
-    case 'certificates':
-      plane.setCertificates(message.certificates);
-      break;
-    case 'ticket-keys':
-      plane.setTicketKeys(Buffer.from(message.ticketKeys, 'base64'));
-      break;
-    case 'health':
-      plane.setHealth(message.updates);
-      break;
-    case 'nodes':
-      plane.setNodes(message.cluster, message.nodes, message.health);
-      break;
-    case 'acme-challenge':
-      plane.applyChallenge(message.op, message.challenge);
-      break;
-    default:
       break;
   }
 }

@@ -7,11 +7,11 @@
  * current challenges with their catch-up messages.
  */
 import type { Logger } from '../log.js';
-import type { PrimaryMessage, WireChallenge } from '../control/messages.js';
+import type { PrimaryMessage, WireChallenge } from '../wire/messages.js';
 import type { Storage } from '../store/storage.js';
-import { type ChallengePublisher, challengeKey, deleteChallenge, storeChallenge } from './challenge-store.js';
+import { type ChallengePublisher, challengeKey, deleteChallenge, storeChallenge } from '../challenges/challenge-store.js';
 import type { AckReport } from '../lifecycle/worker-acks.js';
-import { AcmeError } from './acme-errors.js';
+import { AcmeError } from '../acme/acme-errors.js';
 
 export interface ChallengeDistributorOptions {
   readonly storage: Storage;

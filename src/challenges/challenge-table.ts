@@ -6,7 +6,7 @@
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
-import type { WireChallenge } from '../control/messages.js';
+import type { WireChallenge } from '../wire/messages.js';
 import type { Storage } from '../store/storage.js';
 import type { UcgateConfig } from '../config/types.js';
 import { challengeStoreFor, loadHttp01, loadTlsAlpn01, TOKEN_PATTERN } from './challenge-store.js';

@@ -9,7 +9,7 @@
  *   acme/challenges/tls-alpn-01/<identifier>.json      acme-tls/1 cert + key (secret)
  */
 import type { UcgateConfig } from '../config/types.js';
-import type { WireChallenge } from '../control/messages.js';
+import type { WireChallenge } from '../wire/messages.js';
 import type { Storage } from '../store/storage.js';
 import { loadText } from '../store/storage.js';
 import { openStoreReader } from '../store/create-storage.js';

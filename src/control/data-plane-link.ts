@@ -1,0 +1,136 @@
+/**
+ * How the primary reaches its data plane: one worker process per core
+ * (node:cluster, messages over IPC), or with `workers: 0` the data plane in
+ * the primary's own process, to which the same messages are applied directly
+ * (src/worker/primary-messages.ts, as a worker applies them). The primary
+ * talks to either through this one interface and never asks which it has.
+ */
+import type { Worker } from 'node:cluster';
+import type { Logger } from '../log.js';
+import type { UcgateConfig } from '../config/types.js';
+import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from '../wire/messages.js';
+import { DataPlane } from '../worker/data-plane.js';
+import { applyToDataPlane, observerReporting } from '../worker/primary-messages.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface DataPlaneLink {
+  /** Opens the listeners; resolves with their addresses (every worker binds the same ones). */
+  start(): Promise<ListenerAddress[]>;
+  /** A message for the data plane: to every worker, or applied in this process. */
+  send(message: PrimaryMessage): void;
+  /** Passes a worker's report on to every other worker (in process there is no other: nothing to do). */
+  relay(message: PrimaryMessage, except?: Worker): void;
+  /** How many acknowledgements a message that asks for them gets (in process: none, it is applied before send returns). */
+  readonly ackers: number;
+  /** A new config (reload); resolves with the listeners once applied everywhere. */
+  applyConfig(config: UcgateConfig): Promise<ListenerAddress[]>;
+  /** Every data plane's metrics as prom-client JSON. */
+  metrics(): Promise<unknown[][]>;
+  /** Stops accepting and drains within `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface DataPlaneLinkOptions {
+  /** The running config (a reload replaces it). */
+  readonly config: () => UcgateConfig;
+  readonly log: Logger;
+  /** What a data plane starts with beyond the config: the served certificates and the ticket keys. */
+  readonly init: () => { readonly certificates: WireCertificate[]; readonly ticketKeys: Buffer };
+  /** Messages a data plane that just started needs (node sets from SRV, health, challenges...). */
+  readonly catchUp: () => PrimaryMessage[];
+  /** A report from a worker (`from`), or from the data plane in this process. */
+  readonly onReport: (message: WorkerMessage, from?: Worker) => void;
+}
+
+/** The link `config.workers` asks for. */
+export function createDataPlaneLink(options: DataPlaneLinkOptions): DataPlaneLink {
+  return options.config().workers === 0 ? new InProcessLink(options) : new WorkerPoolLink(options);
+}
+
+class InProcessLink implements DataPlaneLink {
+  readonly ackers = 0;
+  readonly #options: DataPlaneLinkOptions;
+  readonly #plane: DataPlane;
+
+  constructor(options: DataPlaneLinkOptions) {
+    this.#options = options;
+    this.#plane = new DataPlane({
+      log: options.log,
+      observer: observerReporting((message) => options.onReport(message)),
+      reportTftpFile: (cluster, name) => options.onReport({ t: 'tftp-files', cluster, names: [name] }),
+    });
+  }
+
+  async start(): Promise<ListenerAddress[]> {
+    const { certificates, ticketKeys } = this.#options.init();
+    const listeners = await this.#plane.start({ config: this.#options.config(), certificates, ticketKeys });
+    for (const message of this.#options.catchUp()) this.send(message);
+    return listeners;
+  }
+
+  send(message: PrimaryMessage): void {
+    applyToDataPlane(this.#plane, message, { ack: () => {} });
+  }
+
+  relay(): void {}
+
+  applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
+    return this.#plane.applyConfig(config);
+  }
+
+  async metrics(): Promise<unknown[][]> {
+    return [await this.#plane.metrics.registry.getMetricsAsJSON()];
+  }
+
+  stop(graceMs: number): Promise<void> {
+    return this.#plane.drain(graceMs);
+  }
+}
+
+class WorkerPoolLink implements DataPlaneLink {
+  readonly #pool: WorkerPool;
+
+  constructor(options: DataPlaneLinkOptions) {
+    const config = options.config();
+    this.#pool = new WorkerPool({
+      count: config.workers,
+      log: options.log,
+      logLevel: config.log.level,
+      ...(config.log.format && { logFormat: config.log.format }),
+      initMessage: () => {
+        const { certificates, ticketKeys } = options.init();
+        return { t: 'init', config: options.config(), certificates, ticketKeys: ticketKeys.toString('base64') };
+      },
+      catchUp: options.catchUp,
+    });
+    this.#pool.on('report', (message: WorkerMessage, worker: Worker) => options.onReport(message, worker));
+  }
+
+  get ackers(): number {
+    return this.#pool.size;
+  }
+
+  start(): Promise<ListenerAddress[]> {
+    return this.#pool.start();
+  }
+
+  send(message: PrimaryMessage): void {
+    this.#pool.broadcast(message);
+  }
+
+  relay(message: PrimaryMessage, except?: Worker): void {
+    this.#pool.broadcast(message, except);
+  }
+
+  applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
+    return this.#pool.applyConfig({ t: 'config', config });
+  }
+
+  metrics(): Promise<unknown[][]> {
+    return this.#pool.metrics();
+  }
+
+  stop(graceMs: number): Promise<void> {
+    return this.#pool.stop(graceMs);
+  }
+}
