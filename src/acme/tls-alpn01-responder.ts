@@ -14,8 +14,9 @@
  *   hands its certificate to the handshake; an unknown name fails it. Any
  *   other socket goes on at once with the listener's own certificates.
  * A client that does not offer acme-tls/1 (phones, Jabber, browsers) never
- * meets a challenge certificate, and pays two small native-to-JS calls per
- * full handshake instead of a ClientHello parse and a replay of its bytes.
+ * meets a challenge certificate, and pays at most two small native-to-JS
+ * calls per handshake (ALPN when it offers some; the certificate callback on
+ * full handshakes) instead of a ClientHello parse and a replay of its bytes.
  *
  * Node applies a certificate from `SNICallback` per key type: it replaces
  * the listener's certificate of the challenge key's type (ECDSA) and keeps
@@ -56,14 +57,18 @@ function warnOnce(reason: string): void {
   process.emitWarning(`tls-alpn-01 unavailable (${reason}): acme-tls/1 handshakes are refused`, { code: 'UCGATE_TLS_ALPN' });
 }
 
+let supported: boolean | undefined;
+
 /** True when this Node takes `ALPNCallback` (it refuses one together with ALPNProtocols; older ones ignore it). */
 export function alpnCallbackSupported(): boolean {
+  if (supported !== undefined) return supported;
   try {
     createTlsServer({ ALPNCallback: () => undefined, ALPNProtocols: ['x'] } as TlsOptions);
-    return false;
+    supported = false;
   } catch (err) {
-    return (err as { code?: string }).code === 'ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS';
+    supported = (err as { code?: string }).code === 'ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS';
   }
+  return supported;
 }
 
 type AlpnCallback = NonNullable<TlsOptions['ALPNCallback']>;

@@ -17,7 +17,7 @@ import { FileStorage } from '../../src/store/file-storage.js';
 import { ChallengeTable, identifierFromServerName } from '../../src/acme/challenge-table.js';
 import { storeChallenge } from '../../src/acme/challenge-store.js';
 import { answerHttp01 } from '../../src/acme/http01-responder.js';
-import { acmeTlsAlpnOptions, closeValidations } from '../../src/acme/tls-alpn01-responder.js';
+import { acmeTlsAlpnOptions, closeValidations, standaloneAlpnServer } from '../../src/acme/tls-alpn01-responder.js';
 
 const NAME = 'ucgw.example.test';
 
@@ -153,4 +153,25 @@ t.test('acme-tls/1 SNI for IP identifiers (RFC 8738) maps back to the address', 
   t.equal(identifierFromServerName('UCGW.Example.Test.'), 'ucgw.example.test');
   const v6 = '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa';
   t.equal(identifierFromServerName(v6), '2001:db8::1');
+});
+
+t.test('tls-alpn-01 standalone (`ucgate cert renew` without a gateway): challenge certificates only', async (t) => {
+  const table = new ChallengeTable();
+  const memory = await alpnChallenge(NAME);
+  table.apply('add', memory);
+  const server = standaloneAlpnServer(table);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const handshake = (servername: string, ALPNProtocols: string[]) =>
+    new Promise<{ cert: string; alpn: string | false } | { error: string }>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, servername, ALPNProtocols, rejectUnauthorized: false }, () => {
+        resolve({ cert: socket.getPeerCertificate().fingerprint256, alpn: socket.alpnProtocol ?? false });
+        socket.destroy();
+      });
+      socket.once('error', (err) => resolve({ error: err.message }));
+    });
+  t.same(await handshake(NAME, ['acme-tls/1']), { cert: new X509Certificate(memory.certPem).fingerprint256, alpn: 'acme-tls/1' }, 'the validator');
+  t.match(await handshake('unknown.example.test', ['acme-tls/1']), { error: /./ }, 'an unknown name');
+  t.match(await handshake(NAME, ['http/1.1']), { error: /./ }, 'anyone else: nothing to serve');
 });
