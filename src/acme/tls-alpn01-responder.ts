@@ -91,7 +91,8 @@ export function acmeTlsAlpnOptions(source: AlpnChallengeSource, normal: readonly
       }
     }
     // Server order, as OpenSSL's own selection; none in common is a no_application_protocol alert, as Node's.
-    return normal.find((protocol) => protocols.includes(protocol));
+    for (const protocol of normal) if (protocols.includes(protocol)) return protocol;
+    return undefined;
   } as AlpnCallback;
   const SNICallback = function (this: MarkedSocket | undefined, servername: string, callback: (err: Error | null, context?: SecureContext) => void) {
     const wanted = this?.[VALIDATION];
