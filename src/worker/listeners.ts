@@ -12,7 +12,7 @@ import type { WireCertificate, ListenerAddress } from '../wire/messages.js';
 import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
 import { SessionTickets } from '../tls/ticket-renewal.js';
-import { routeAcmeTlsAlpn, type AlpnChallengeSource } from '../challenges/tls-alpn01-responder.js';
+import { acmeTlsAlpnOptions, closeValidations, type AlpnChallengeSource } from '../challenges/tls-alpn01-responder.js';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
 
 // Node checks headersTimeout and requestTimeout only this often (default 30 s): slowloris needs seconds, not half a minute.
@@ -86,7 +86,7 @@ export class HttpsListener implements Listener {
     ticketKeys: Buffer,
     handler: ListenerHandler,
     setup: ServerSetup,
-    /** Only with issuer acme + tls-alpn-01: peek at each ClientHello and answer acme-tls/1 from these. */
+    /** Only with issuer acme + tls-alpn-01: answer acme-tls/1 handshakes from these. */
     alpnChallenges?: AlpnChallengeSource,
   ) {
     this.#config = config;
@@ -95,12 +95,16 @@ export class HttpsListener implements Listener {
     this.#certificates = certificates;
     this.info = { name, protocol: 'https', port: config.port };
     this.server = createHttpsServer(
-      { ...secureOptions(this.profile, certificates, ticketKeys), ...serverOptions(setup.limits), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+      {
+        ...secureOptions(this.profile, certificates, ticketKeys),
+        ...serverOptions(setup.limits),
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        ...(alpnChallenges && acmeTlsAlpnOptions(alpnChallenges)),
+      },
       (req, res) => handler(req, res, this.info),
     );
+    if (alpnChallenges) closeValidations(this.server);
     this.tickets = new SessionTickets(this.server, ticketKeys, certificates.length > 0 ? secureOptions(this.profile, certificates, ticketKeys) : undefined);
-    // Before any other 'connection' listener: the peek replaces only the TLS server's own.
-    if (alpnChallenges) routeAcmeTlsAlpn(this.server, alpnChallenges);
     applyLimits(this.server, setup.limits);
     setup.prepare(this.server);
     markConnections(this.server, config.dscp);

@@ -14,6 +14,8 @@
  *            --floor                   (add node-floor: a bare Node.js proxy, the reference for Node's own cost)
  *            --compare DIR             (add ucgate-before: the build in DIR/dist, e.g. an older checkout)
  *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...)
+ *            --alpn                    (add NAME-alpn for each ucgate build: the same with ACME tls-alpn-01 configured)
+ *            --client-alpn h2,http/1.1 (the Node handshake and login clients offer this ALPN list; default none)
  *            --max-warmup S            (longest warm-up of a freshly started proxy; default 10 short, 15 full)
  *            --min-warmup S            (shortest; default 3 short, 5 full)
  *
@@ -78,6 +80,8 @@ interface Args {
   floor: boolean;
   compare?: string;
   variants: { name: string; env: NodeJS.ProcessEnv }[];
+  alpn: boolean;
+  clientAlpn?: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -98,6 +102,7 @@ function parseArgs(argv: readonly string[]): Args {
     waitQuietS: 0,
     floor: false,
     variants: [],
+    alpn: false,
   };
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -112,6 +117,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-failover') args.failover = false;
     else if (a === '--keep') args.keep = true;
     else if (a === '--floor') args.floor = true;
+    else if (a === '--alpn') args.alpn = true;
+    else if (a === '--client-alpn') args.clientAlpn = value(i++).split(',');
     else if (a === '--compare') args.compare = resolve(value(i++));
     else if (a === '--variant') {
       // --variant NAME 'KEY=VALUE;KEY=VALUE': this build again, with that environment (e.g. NODE_OPTIONS).
@@ -167,6 +174,7 @@ function environment(args: Args, upstream: string): string[] {
     `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
     `- each proxy, once started, is loaded with wrk until its rate is steady (at least ${args.minWarmupS} runs of 1 s, the last two within 15 % and the last within 15 % of the best, at most ${args.maxWarmupS} s) before anything is measured`,
     `- throughput upstream: ${upstream}; failover upstream: simulated CUCM nodes, one process each`,
+    `- Node handshake and login clients offer ${args.clientAlpn ? `ALPN ${args.clientAlpn.join(', ')}` : 'no ALPN'}, with SNI`,
     `- ucgate: 2 workers; nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all`,
   ];
 }
@@ -183,6 +191,8 @@ async function main(): Promise<void> {
   // Another build of ucgate (a checkout with its own dist/), for before/after figures from one run.
   if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before'));
   for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env));
+  // The same builds with ACME tls-alpn-01 configured: what answering acme-tls/1 costs every other handshake.
+  if (args.alpn) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withTlsAlpn()));
   const chosen = contestants.filter((c) => c.name === 'direct' || !args.only || args.only.includes(c.name));
   const order = chosen.map((c) => c.name);
 
@@ -202,7 +212,7 @@ async function main(): Promise<void> {
   let envLines: string[] = [];
   try {
     const pki = await makePki(workDir);
-    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, maxWarmupS: args.maxWarmupS, minWarmupS: args.minWarmupS, pki, workDir, repo: REPO };
+    const settings: Settings = { short: args.short, durationS: args.durationS, warmupS: args.warmupS, maxWarmupS: args.maxWarmupS, minWarmupS: args.minWarmupS, pki, workDir, repo: REPO, ...(args.clientAlpn && { clientAlpn: args.clientAlpn }) };
     const needsThroughput = workloads.some((w) => w.needs === 'throughput');
     const needsSim = workloads.some((w) => w.needs === 'failover') || (needsThroughput && args.upstream === 'sim');
     const sim = needsSim ? await startSimUpstream(pki, REPO) : undefined;

@@ -1,9 +1,9 @@
 /**
  * The data-plane challenge responders on real sockets: http-01 answers only
- * its path and only known tokens; the tls-alpn-01 peek sends acme-tls/1
- * handshakes (even when the ClientHello dribbles in a byte at a time) to the
- * challenge certificate and everything else to the normal HTTPS server, and
- * the store is the fallback for challenges the process was not told about.
+ * its path and only known tokens; tls-alpn-01's TLS hooks give acme-tls/1
+ * handshakes the challenge certificate and every other client the server's
+ * own, and the store is the fallback for challenges the process was not told
+ * about.
  */
 import t from 'tap';
 import { createServer as createHttpsServer } from 'node:https';
@@ -17,7 +17,7 @@ import { FileStorage } from '../../src/store/file-storage.js';
 import { ChallengeTable, identifierFromServerName } from '../../src/challenges/challenge-table.js';
 import { storeChallenge } from '../../src/challenges/challenge-store.js';
 import { answerHttp01 } from '../../src/challenges/http01-responder.js';
-import { routeAcmeTlsAlpn } from '../../src/challenges/tls-alpn01-responder.js';
+import { acmeTlsAlpnOptions, closeValidations, standaloneAlpnServer } from '../../src/challenges/tls-alpn01-responder.js';
 
 const NAME = 'ucgw.example.test';
 
@@ -64,7 +64,7 @@ t.test('http-01: known tokens from memory or the store, 404 otherwise, other pat
   t.equal((await get(port, '/.well-known/acme-challenge/tok-memory_1')).status, 404, 'withdrawn');
 });
 
-t.test('tls-alpn-01: the peek routes by ALPN, never showing normal clients a challenge certificate', async (t) => {
+t.test('tls-alpn-01: acme-tls/1 gets the challenge certificate, every other client the real one', async (t) => {
   const ca = await createCa({ commonName: 'test CA' });
   const leaf = await issueLeaf({ issuer: ca, commonName: NAME, subjectAltNames: [NAME] });
   const store = await new FileStorage(t.testdir()).open();
@@ -73,17 +73,19 @@ t.test('tls-alpn-01: the peek routes by ALPN, never showing normal clients a cha
   table.apply('add', memory);
   const stored = await alpnChallenge('other.example.test');
   await storeChallenge(store, stored);
-  const server = createHttpsServer({ key: leaf.keyPem, cert: leaf.certPem }, (_req, res) => res.end('normal'));
-  routeAcmeTlsAlpn(server, table);
-  let connections = 0;
-  server.on('connection', () => connections++);
+  const requests: string[] = [];
+  const server = createHttpsServer({ key: leaf.keyPem, cert: leaf.certPem, ...acmeTlsAlpnOptions(table) }, (req, res) => {
+    requests.push(req.url!);
+    res.end('normal');
+  });
+  closeValidations(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
   const { port } = server.address() as AddressInfo;
 
-  const handshake = (servername: string, ALPNProtocols: string[], dribble = false) =>
+  const handshake = (servername: string, ALPNProtocols: string[], dribble = false, maxVersion?: 'TLSv1.2') =>
     new Promise<{ cert: string; alpn: string | false } | { error: string }>((resolve) => {
-      const options = { servername, ALPNProtocols, rejectUnauthorized: false };
+      const options = { servername, ALPNProtocols, rejectUnauthorized: false, ...(maxVersion && { maxVersion }) };
       let socket: TLSSocket;
       if (dribble) {
         // A TCP socket that writes the ClientHello one byte every millisecond.
@@ -115,10 +117,15 @@ t.test('tls-alpn-01: the peek routes by ALPN, never showing normal clients a cha
   t.same(await handshake(NAME, ['acme-tls/1']), { cert: fingerprint(memory.certPem), alpn: 'acme-tls/1' }, 'validator: the challenge certificate');
   t.same(await handshake('other.example.test', ['acme-tls/1']), { cert: fingerprint(stored.certPem), alpn: 'acme-tls/1' }, 'from the store');
   t.match(await handshake('unknown.example.test', ['acme-tls/1']), { error: /./ }, 'unknown name: handshake refused');
+  t.match(await handshake(NAME, ['acme-tls/1'], false, 'TLSv1.2'), { error: /no application protocol/ }, 'TLS 1.2 (certificate chosen before ALPN): refused, never the wrong certificate');
   t.same(await handshake(NAME, ['http/1.1']), { cert: fingerprint(leaf.certPem), alpn: 'http/1.1' }, 'a normal client: the real certificate');
+  t.same(await handshake(NAME, ['h2', 'http/1.1']), { cert: fingerprint(leaf.certPem), alpn: 'http/1.1' }, 'a browser: http/1.1, as node:https selects');
+  t.same(await handshake(NAME, ['http/1.1'], false, 'TLSv1.2'), { cert: fingerprint(leaf.certPem), alpn: 'http/1.1' }, 'TLS 1.2 normal client');
   t.same(await handshake(NAME, []), { cert: fingerprint(leaf.certPem), alpn: false }, 'no ALPN at all: the real certificate');
-  t.same(await handshake(NAME, ['acme-tls/1'], true), { cert: fingerprint(memory.certPem), alpn: 'acme-tls/1' }, 'a hello dribbled byte by byte still routes');
-  t.same(await handshake(NAME, ['h2', 'http/1.1'], true), { cert: fingerprint(leaf.certPem), alpn: 'http/1.1' }, 'and so does a normal one');
+  t.match(await handshake(NAME, ['h2']), { error: /no application protocol/ }, 'no protocol in common: the alert node:https sends');
+  t.same(await handshake(NAME, ['acme-tls/1', 'http/1.1']), { cert: fingerprint(memory.certPem), alpn: 'acme-tls/1' }, 'acme-tls/1 among others still validates');
+  t.same(await handshake(NAME, ['acme-tls/1'], true), { cert: fingerprint(memory.certPem), alpn: 'acme-tls/1' }, 'a hello dribbled byte by byte');
+  t.same(await handshake(NAME, ['h2', 'http/1.1'], true), { cert: fingerprint(leaf.certPem), alpn: 'http/1.1' }, 'and a normal one');
   const res = await new Promise<string>((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, servername: NAME, ca: ca.certPem }, () => socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
     let body = '';
@@ -126,8 +133,19 @@ t.test('tls-alpn-01: the peek routes by ALPN, never showing normal clients a cha
     socket.on('end', () => resolve(body));
     socket.on('error', reject);
   });
-  t.match(res, /200 OK[\s\S]*normal$/, 'HTTP over the routed socket works');
-  t.ok(connections >= 8, 'listeners added after the router still see every connection');
+  t.match(res, /200 OK[\s\S]*normal$/, 'HTTP on a normal connection works');
+  // A validator that sends a request anyway: the connection closes after the handshake, nothing reaches the handler.
+  const after = await new Promise<string>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () =>
+      socket.write('GET /after-validation HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
+    let body = '';
+    socket.on('data', (chunk) => (body += chunk));
+    socket.on('close', () => resolve(body));
+    socket.on('error', () => undefined);
+  });
+  t.equal(after, '', 'no answer on a validation connection');
+  t.same(requests, ['/'], 'only the normal request reached the handler');
 });
 
 t.test('acme-tls/1 SNI for IP identifiers (RFC 8738) maps back to the address', async (t) => {
@@ -135,4 +153,25 @@ t.test('acme-tls/1 SNI for IP identifiers (RFC 8738) maps back to the address', 
   t.equal(identifierFromServerName('UCGW.Example.Test.'), 'ucgw.example.test');
   const v6 = '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa';
   t.equal(identifierFromServerName(v6), '2001:db8::1');
+});
+
+t.test('tls-alpn-01 standalone (`ucgate cert renew` without a gateway): challenge certificates only', async (t) => {
+  const table = new ChallengeTable();
+  const memory = await alpnChallenge(NAME);
+  table.apply('add', memory);
+  const server = standaloneAlpnServer(table);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const handshake = (servername: string, ALPNProtocols: string[]) =>
+    new Promise<{ cert: string; alpn: string | false } | { error: string }>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, servername, ALPNProtocols, rejectUnauthorized: false }, () => {
+        resolve({ cert: socket.getPeerCertificate().fingerprint256, alpn: socket.alpnProtocol ?? false });
+        socket.destroy();
+      });
+      socket.once('error', (err) => resolve({ error: err.message }));
+    });
+  t.same(await handshake(NAME, ['acme-tls/1']), { cert: new X509Certificate(memory.certPem).fingerprint256, alpn: 'acme-tls/1' }, 'the validator');
+  t.match(await handshake('unknown.example.test', ['acme-tls/1']), { error: /./ }, 'an unknown name');
+  t.match(await handshake(NAME, ['http/1.1']), { error: /./ }, 'anyone else: nothing to serve');
 });

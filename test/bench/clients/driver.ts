@@ -27,6 +27,8 @@ export interface TargetOptions {
   readonly caFile: string;
   readonly concurrency: number;
   readonly timeoutMs?: number;
+  /** ALPN protocols to offer (browsers and Jabber do; phones mostly not). */
+  readonly alpn?: readonly string[];
 }
 
 /** The options from argv[2], and the one SecureContext every connection of this process shares. */
@@ -84,7 +86,7 @@ export function connectTo(
   onSecure: (socket: tls.TLSSocket) => void,
 ): Connection {
   let failure: string | undefined;
-  const socket = tls.connect({ host: opts.host, port: opts.port, servername: opts.servername, secureContext, session });
+  const socket = tls.connect({ host: opts.host, port: opts.port, servername: opts.servername, secureContext, session, ...(opts.alpn && { ALPNProtocols: [...opts.alpn] }) });
   socket.setNoDelay(true);
   const timer = setTimeout(() => socket.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), opts.timeoutMs ?? 10_000);
   socket.once('secureConnect', () => {

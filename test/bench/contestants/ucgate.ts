@@ -29,13 +29,25 @@ export class UcgateContestant extends ProcessContestant {
    * `nodeArgs` go before the script (e.g. `--cpu-prof`); node:cluster passes them on to the workers.
    * `name` other than ucgate: another build of it (`--compare DIR`), side by side in one run.
    */
-  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}) {
+  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}, tlsAlpn = false) {
     super();
     this.#repo = repo;
     this.#workers = workers;
     this.#nodeArgs = nodeArgs;
     this.name = name;
     this.#env = env;
+    this.#tlsAlpn = tlsAlpn;
+  }
+
+  /**
+   * With issuer acme and challenge tls-alpn-01 (`--alpn`), serving the same imported certificate:
+   * the listener answers acme-tls/1, so every handshake pays whatever that costs. The directory is
+   * never reached (the imported certificate is manual, never due), and no validator calls.
+   */
+  readonly #tlsAlpn: boolean;
+
+  withTlsAlpn(): UcgateContestant {
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, true);
   }
 
   /** Extra environment (inherited by the workers): deployment settings such as NODE_OPTIONS, compared with `--variant`. */
@@ -45,7 +57,11 @@ export class UcgateContestant extends ProcessContestant {
     return {
       gateway: { fqdn: FQDN, altNames: ['127.0.0.1'] },
       listen: { https: [{ host: '127.0.0.1', port: 0 }] },
-      certificates: { dir: certDir, keyTypes: ['rsa-2048'], issuer: { type: 'manual' } },
+      certificates: {
+        dir: certDir,
+        keyTypes: ['rsa-2048'],
+        issuer: this.#tlsAlpn ? { type: 'acme', acme: { directoryUrl: 'https://127.0.0.1:9/directory', challenge: 'tls-alpn-01' } } : { type: 'manual' },
+      },
       clusters: [
         {
           name: 'cucm',

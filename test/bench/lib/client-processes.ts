@@ -56,7 +56,14 @@ class ClientProcesses {
   /** `client`: a file in test/bench/clients/; `optionsOf(i)`: what process i gets besides the endpoint and concurrency. */
   constructor(ctx: WorkloadContext, client: string, optionsOf: (index: number) => object) {
     const { endpoint } = ctx.contestant;
-    const target = { host: endpoint.host, port: endpoint.port, servername: endpoint.servername, caFile: endpoint.caFile, concurrency: CONCURRENCY_PER_PROCESS };
+    const target = {
+      host: endpoint.host,
+      port: endpoint.port,
+      servername: endpoint.servername,
+      caFile: endpoint.caFile,
+      concurrency: CONCURRENCY_PER_PROCESS,
+      ...(ctx.settings.clientAlpn && { alpn: ctx.settings.clientAlpn }),
+    };
     const script = join(ctx.settings.repo, 'test/bench/clients', client);
     this.#children = Array.from({ length: CLIENT_PROCESSES }, (_, i) =>
       launch(`${client.replace(/\.ts$/, '')}-${i}`, process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...target, ...optionsOf(i) })], {

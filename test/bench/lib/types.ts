@@ -84,6 +84,8 @@ export interface Settings {
   readonly pki: BenchPki;
   readonly workDir: string;
   readonly repo: string;
+  /** ALPN the Node handshake and login clients offer (`--client-alpn`); none by default, as phones. */
+  readonly clientAlpn?: readonly string[];
 }
 
 export interface WorkloadContext {
