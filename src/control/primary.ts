@@ -19,13 +19,12 @@ import { createIssuer } from '../issuers/create-issuer.js';
 import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { newTicketKeys, rotateTicketKeys } from '../tls/ticket-keys.js';
-import { DataPlane } from '../worker/data-plane.js';
-import { observerReporting } from '../worker/worker-process.js';
+import type { DataPlane } from '../worker/data-plane.js';
 import { WorkerPool } from './worker-pool.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { gatewaySelf } from '../upstream/self-target.js';
-import { readClusterCa } from '../upstream/upstream-node.js';
+import { readClusterCa } from '../upstream/cluster-ca.js';
 import { LearnedFiles } from '../tftp/learned-files.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import type { AdminServer, AdminBackend, Readiness } from '../admin/admin-server.js';
@@ -155,6 +154,8 @@ export class Primary {
     this.health.start();
 
     if (config.workers === 0) {
+      // Loaded only here: with workers the data plane (undici, the proxy) runs in them, not in the primary.
+      const [{ DataPlane }, { observerReporting }] = await Promise.all([import('../worker/data-plane.js'), import('../worker/worker-process.js')]);
       this.#inProcess = new DataPlane({
         log: this.log,
         observer: observerReporting((message) => this.#onReport(message)),
