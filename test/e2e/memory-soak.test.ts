@@ -5,18 +5,22 @@
  * answer, bytes that are not HTTP, an HTTP/0.9 answer, a response framed two
  * ways at once, and a header block over the gateway's limit. After a
  * 10,000-request warm-up and again at the end, two measures of the whole
- * gateway (primary + workers) must stay within 20%: the memory that survives
- * a forced garbage collection in each process (heap used + external, read by
- * the test-only probe in src/debug/memory-probe.ts), which only a leak moves,
- * and resident memory (VmRSS from /proc).
+ * gateway (primary + workers): the memory that survives a forced garbage
+ * collection in each process (heap used + external, read by the test-only
+ * probe in src/debug/memory-probe.ts), which only a leak moves, within 20%;
+ * and resident memory (VmRSS from /proc) within 50%, a backstop for a leak
+ * that no JavaScript object owns.
  *
  * Why both: RSS alone also counts what V8 keeps committed. On Node 24 a busy
  * worker's young generation grew to 128 MB and RSS by 22-25 % over this run
  * while the live heap shrank (22 against 25 MB per worker): heap sizing, not a
- * leak. The workers now cap it (src/control/worker-pool.ts), and RSS holds
- * within 4 % on Node 24. The live-memory bound is the sharper leak check: a
- * build that kept a 1 KB string per request failed it over 50,000 requests
- * (106 → 144 MB, +36 %) while its RSS grew 15.7 %, inside the RSS bound.
+ * leak. The workers now cap it (src/control/worker-pool.ts), and the peak
+ * fell from 631 to 455-521 MB, but RSS at the end still moved +4 % to +24 %
+ * between runs with the live heap flat (-4 %): V8 keeps the pages of a young
+ * generation that shrank, and the allocator what 50,000 upstream TLS
+ * connections left. The live-memory bound is the leak check: a build that
+ * kept a 1 KB string per request failed it over 50,000 requests (106 → 144
+ * MB, +36 %) while its RSS grew 15.7 %.
  *
  * Every broken answer costs the gateway an upstream connection (none of them
  * leaves the connection reusable), a parse or socket error, a 502, an
@@ -52,6 +56,8 @@ const WARM_UP = 10_000;
 const CONNECTIONS = Number(process.env.UCGATE_SOAK_CONNECTIONS ?? 64);
 const WORKERS = Number(process.env.UCGATE_SOAK_WORKERS ?? 2);
 const MAX_GROWTH = 0.2;
+/** Resident memory's bound: wider, since it also moves with V8's and the allocator's sizing (above). */
+const MAX_RSS_GROWTH = 0.5;
 const MB = 1024 * 1024;
 const BROKEN: readonly BrokenBehaviour[] = ['reset', 'garbage', 'http09', 'cl-te-response', 'oversized-headers'];
 const BEHAVIOURS = BROKEN.flatMap((broken) => ['normal', broken] as BrokenBehaviour[]);
@@ -184,12 +190,12 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
     liveGrowth <= MAX_GROWTH,
     `memory that survives a forced GC (heap used + external, all processes) within ${MAX_GROWTH * 100}% of after the warm-up: ${(live(warmProbes) / MB).toFixed(1)} MB → ${(live(endProbe) / MB).toFixed(1)} MB, ${(liveGrowth * 100).toFixed(1)}%`,
   );
-  // Resident memory too, which also holds what V8 keeps committed for its young generation (capped
-  // in the workers, src/control/worker-pool.ts) and native memory no JavaScript object owns.
+  // Resident memory too, for native memory no JavaScript object owns; it also holds what V8 and the
+  // allocator keep committed after the load (the young generation is capped in the workers).
   const growth = (end.total - warm!.total) / warm!.total;
   t.ok(
-    growth <= MAX_GROWTH,
-    `RSS at the end within ${MAX_GROWTH * 100}% of after the warm-up: ${(warm!.total / MB).toFixed(1)} MB → ${(end.total / MB).toFixed(1)} MB 3 s after the last request (${(atEnd.total / MB).toFixed(1)} MB right at it), ${(growth * 100).toFixed(1)}%`,
+    growth <= MAX_RSS_GROWTH,
+    `RSS at the end within ${MAX_RSS_GROWTH * 100}% of after the warm-up: ${(warm!.total / MB).toFixed(1)} MB → ${(end.total / MB).toFixed(1)} MB 3 s after the last request (${(atEnd.total / MB).toFixed(1)} MB right at it), ${(growth * 100).toFixed(1)}%`,
   );
   t.same(processTree(pid), pids, 'the same primary and worker processes throughout (no crash, no respawn)');
 });
