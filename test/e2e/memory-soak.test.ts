@@ -15,7 +15,7 @@
  * worker's young generation grew to 128 MB and RSS by 22-25 % over this run
  * while the live heap shrank (22 against 25 MB per worker): heap sizing, not a
  * leak. The workers now cap it (src/control/worker-pool.ts), and the peak
- * fell from 631 to 455-521 MB, but RSS at the end still moved +4 % to +24 %
+ * fell from 631 to 455-545 MB, but RSS at the end still moved +4 % to +30 %
  * between runs with the live heap flat (-4 %): V8 keeps the pages of a young
  * generation that shrank, and the allocator what 50,000 upstream TLS
  * connections left. The live-memory bound is the leak check: a build that
