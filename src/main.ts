@@ -50,6 +50,12 @@ function quietOnClosedPipes(): void {
   }
 }
 
+// Test-only (see memory-probe.ts): loaded only when asked for, so a gateway never carries it.
+if (process.env.UCGATE_MEMORY_PROBE_DIR) {
+  const { memoryProbe } = await import('./debug/memory-probe.js');
+  process.on('SIGUSR2', memoryProbe(process.env.UCGATE_MEMORY_PROBE_DIR));
+}
+
 if (cluster.isWorker) {
   const { runWorker } = await import('./worker/worker-process.js');
   const log = createLogger({ level: process.env.UCGATE_LOG_LEVEL ?? 'info', format: resolveLogFormat(process.env.UCGATE_LOG_FORMAT || undefined), base: { role: 'worker', worker: cluster.worker?.id } });

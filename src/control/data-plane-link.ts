@@ -9,8 +9,6 @@ import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
 import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from '../wire/messages.js';
-import { DataPlane } from '../worker/data-plane.js';
-import { applyToDataPlane, observerReporting } from '../worker/primary-messages.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface DataPlaneLink {
@@ -42,49 +40,15 @@ export interface DataPlaneLinkOptions {
   readonly onReport: (message: WorkerMessage, from?: Worker) => void;
 }
 
-/** The link `config.workers` asks for. */
-export function createDataPlaneLink(options: DataPlaneLinkOptions): DataPlaneLink {
-  return options.config().workers === 0 ? new InProcessLink(options) : new WorkerPoolLink(options);
-}
-
-class InProcessLink implements DataPlaneLink {
-  readonly ackers = 0;
-  readonly #options: DataPlaneLinkOptions;
-  readonly #plane: DataPlane;
-
-  constructor(options: DataPlaneLinkOptions) {
-    this.#options = options;
-    this.#plane = new DataPlane({
-      log: options.log,
-      observer: observerReporting((message) => options.onReport(message)),
-      reportTftpFile: (cluster, name) => options.onReport({ t: 'tftp-files', cluster, names: [name] }),
-    });
-  }
-
-  async start(): Promise<ListenerAddress[]> {
-    const { certificates, ticketKeys } = this.#options.init();
-    const listeners = await this.#plane.start({ config: this.#options.config(), certificates, ticketKeys });
-    for (const message of this.#options.catchUp()) this.send(message);
-    return listeners;
-  }
-
-  send(message: PrimaryMessage): void {
-    applyToDataPlane(this.#plane, message, { ack: () => {} });
-  }
-
-  relay(): void {}
-
-  applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
-    return this.#plane.applyConfig(config);
-  }
-
-  async metrics(): Promise<unknown[][]> {
-    return [await this.#plane.metrics.registry.getMetricsAsJSON()];
-  }
-
-  stop(graceMs: number): Promise<void> {
-    return this.#plane.drain(graceMs);
-  }
+/**
+ * The link `config.workers` asks for. The in-process one is loaded only when
+ * asked for: with workers, the data plane (the proxy, undici) runs in them and
+ * the primary need not carry it (about 27 MB of resident memory for undici alone).
+ */
+export async function createDataPlaneLink(options: DataPlaneLinkOptions): Promise<DataPlaneLink> {
+  if (options.config().workers > 0) return new WorkerPoolLink(options);
+  const { InProcessLink } = await import('./in-process-link.js');
+  return new InProcessLink(options);
 }
 
 class WorkerPoolLink implements DataPlaneLink {

@@ -24,7 +24,7 @@ import { createDataPlaneLink, type DataPlaneLink } from './data-plane-link.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { gatewaySelf } from '../net/self-target.js';
-import { readClusterCa } from '../upstream/upstream-node.js';
+import { readClusterCa } from '../upstream/cluster-ca.js';
 import { LearnedFiles } from '../tftp/learned-files.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import type { AdminServer, AdminBackend, Readiness } from '../admin/admin-server.js';
@@ -152,7 +152,7 @@ export class Primary {
     await this.#srv.start();
     this.health.start();
 
-    this.#link = createDataPlaneLink({
+    this.#link = await createDataPlaneLink({
       config: () => this.config,
       log: this.log,
       init: () => ({ certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys }),

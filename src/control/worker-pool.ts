@@ -14,6 +14,20 @@ const WORKER_START_TIMEOUT_MS = 30_000;
 const RESTART_DELAY_MS = 500;
 const METRICS_TIMEOUT_MS = 3_000;
 
+/**
+ * V8 flags for the workers. Node 24's V8 lets a busy worker's young generation grow to 128 MB
+ * (two 64 MB semi-spaces; Node 20 stopped at 32 MB) and keeps the pages once it shrinks again:
+ * +100 MB resident per worker under load, for garbage that lives one request. SEMI_SPACE_MB
+ * caps each semi-space (see docs/performance.md for the memory and CPU measured). An operator's
+ * own --max-semi-space-size (in NODE_OPTIONS or on the command line) wins.
+ */
+const SEMI_SPACE_MB = 16;
+
+export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]semi[-_]space[-_]size\b/.test(arg));
+  return chosen ? [...execArgv] : [...execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`];
+}
+
 export interface WorkerPoolOptions {
   readonly count: number;
   readonly log: Logger;
@@ -46,7 +60,7 @@ export class WorkerPool extends EventEmitter {
   async start(): Promise<ListenerAddress[]> {
     // Workers run the same entry point as this process (main.ts under tsx in tests, main.js when built).
     const entry = new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url);
-    cluster.setupPrimary({ exec: fileURLToPath(entry) });
+    cluster.setupPrimary({ exec: fileURLToPath(entry), execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
     const started = await Promise.all(Array.from({ length: this.#options.count }, () => this.#fork()));
     return started[0] ?? [];
   }

@@ -13,7 +13,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { UcgateConfig, CucmTrustConfig, CucmTrustTarget } from '../config/types.js';
 import { UcgateError, ErrorCodes } from '../errors.js';
-import { readClusterCa } from '../upstream/upstream-node.js';
+import { readClusterCa } from '../upstream/cluster-ca.js';
 import type { CertmgrTarget, PlatformCredentials } from './certmgr-client.js';
 import { targetKey, type PublishedTarget } from './trust-ledger.js';
 

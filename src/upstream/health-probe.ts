@@ -12,7 +12,7 @@ import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
 import { classifyUpstreamError } from '../http/upstream-failure.js';
 import { retryAfterMs } from '../http/retry-after.js';
-import { offerKey, offerMemory, offerRefused, upstreamTlsOptions } from './upstream-node.js';
+import { offerKey, offerMemory, offerRefused, upstreamTlsOptions } from './tls-offer.js';
 
 export interface ProbeTarget {
   readonly host: string;

@@ -25,6 +25,7 @@ import { makePki } from './lib/pki.js';
 import { startNginxStaticUpstream } from './upstream/upstreams.js';
 import { UcgateContestant } from './contestants/ucgate.js';
 import { NodeFloorContestant } from './contestants/node-floor.js';
+import { proxyRuntime } from './lib/runtime.js';
 import { treeCpuSeconds, treeRssMb, processTree, sleep } from './lib/proc.js';
 import type { Settings, Workload } from './lib/types.js';
 import { fullHandshakeWorkload, keepAliveWorkload, resumedHandshakeWorkload, warmUntilSteady } from './workloads/throughput.js';
@@ -77,7 +78,10 @@ async function main(): Promise<void> {
   const upstream = await startNginxStaticUpstream(pki, workDir);
   const profArgs = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=250'];
   const which = arg('--contestant', 'ucgate');
-  const ucgate = which === 'node-floor' ? new NodeFloorContestant(REPO, 1, profArgs) : new UcgateContestant(REPO, 1, profArgs);
+  // The runtime the bench measures (Node 24 when found), so the profile explains the bench's figures.
+  const runtime = proxyRuntime();
+  log(runtime.fallbackNote ?? `on Node ${runtime.version}`);
+  const ucgate = which === 'node-floor' ? new NodeFloorContestant(REPO, 1, profArgs, runtime.execPath) : new UcgateContestant(REPO, 1, profArgs, 'ucgate', {}, runtime.execPath);
   let primaryPid = -1;
   let summary: string[] = [];
   let launchedAt = 0;

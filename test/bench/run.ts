@@ -32,6 +32,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { makePki } from './lib/pki.js';
+import { proxyRuntime, type ProxyRuntime } from './lib/runtime.js';
 import { treeCpuSeconds, treeRssMb } from './lib/proc.js';
 import { busyShare, waitForQuiet } from './lib/quiet.js';
 import { record, renderWorkload, type ResultTable } from './lib/report.js';
@@ -159,7 +160,7 @@ function version(command: string): string {
   }
 }
 
-function environment(args: Args, upstream: string): string[] {
+function environment(args: Args, upstream: string, runtime: ProxyRuntime): string[] {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -169,7 +170,7 @@ function environment(args: Args, upstream: string): string[] {
     // Not a git checkout: the figures still stand on their own.
   }
   return [
-    `- ${new Date().toISOString()}, ucgate ${commit}, Node ${process.version}, ${availableParallelism()} cores shared by load generator, proxy and upstream`,
+    `- ${new Date().toISOString()}, ucgate ${commit}; ucgate and node-floor on Node ${runtime.version}${runtime.fallbackNote ? ` (${runtime.fallbackNote})` : ''}, the load generators on Node ${process.version}; ${availableParallelism()} cores shared by load generator, proxy and upstream`,
     `- ${version('nginx -v')}; ${version('haproxy -v')}; caddy ${version('caddy version')}; ${version('wrk -v')}`,
     `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
     `- each proxy, once started, is loaded with wrk until its rate is steady (at least ${args.minWarmupS} runs of 1 s, the last two within 15 % and the last within 15 % of the best, at most ${args.maxWarmupS} s) before anything is measured`,
@@ -184,13 +185,17 @@ async function main(): Promise<void> {
   const workloads = ALL_WORKLOADS.filter(
     (w) => (args.workloads ? args.workloads.includes(w.id) : true) && (args.failover || w.needs !== 'failover'),
   );
-  const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2)];
+  const runtime = proxyRuntime();
+  if (runtime.fallbackNote) process.stderr.write(`bench: ${runtime.fallbackNote}\n`);
+  else process.stderr.write(`bench: ucgate and node-floor on Node ${runtime.version} (${runtime.execPath})\n`);
+  const node = runtime.execPath;
+  const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2, [], 'ucgate', {}, node)];
   if (args.peers) contestants.push(new NginxContestant(), new HaproxyContestant(), new CaddyContestant());
   // A reference, not a peer: the least a Node.js proxy does per request (what Node's stack costs by itself).
-  if (args.floor || args.only?.includes('node-floor')) contestants.push(new NodeFloorContestant(REPO, 2));
+  if (args.floor || args.only?.includes('node-floor')) contestants.push(new NodeFloorContestant(REPO, 2, [], node));
   // Another build of ucgate (a checkout with its own dist/), for before/after figures from one run.
-  if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before'));
-  for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env));
+  if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before', {}, node));
+  for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env, node));
   // The same builds with ACME tls-alpn-01 configured: what answering acme-tls/1 costs every other handshake.
   if (args.alpn) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withTlsAlpn()));
   const chosen = contestants.filter((c) => c.name === 'direct' || !args.only || args.only.includes(c.name));
@@ -219,7 +224,7 @@ async function main(): Promise<void> {
     if (sim) upstreams.push(sim);
     const fast = needsThroughput && args.upstream === 'nginx' ? await startNginxStaticUpstream(pki, workDir) : sim;
     if (fast && fast !== sim) upstreams.push(fast);
-    envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes');
+    envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes', runtime);
 
     const runOne = async (contestant: Contestant, upstream: UpstreamSet, list: readonly Workload[], round: number, maxWarmS: number, warmConnections = 50): Promise<void> => {
       log(`round ${round + 1}: starting ${contestant.name} (${list.map((w) => w.id).join(', ')})`);

@@ -13,9 +13,12 @@ export class NodeFloorContestant extends ProcessContestant {
   readonly #repo: string;
   readonly #workers: number;
   readonly #nodeArgs: readonly string[];
+  /** The node binary it runs on: the same as ucgate's, so the floor is Node's cost on that runtime. */
+  readonly #execPath: string;
 
-  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = []) {
+  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], execPath = process.execPath) {
     super();
+    this.#execPath = execPath;
     this.#repo = repo;
     this.#workers = workers;
     this.#nodeArgs = nodeArgs;
@@ -25,7 +28,7 @@ export class NodeFloorContestant extends ProcessContestant {
     const pub = upstream.nodes[0]!;
     const script = join(this.#repo, 'test/bench/contestants/node-floor-server.ts');
     await this.launchOnFreePort(pki, (port) => ({
-      command: process.execPath,
+      command: this.#execPath,
       args: [
         ...this.#nodeArgs,
         '--import',

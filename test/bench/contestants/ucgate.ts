@@ -1,5 +1,5 @@
 /**
- * ucgate as built (`node dist/main.js start`), two workers, configured like
+ * ucgate as built (`node dist/main.js start`, on the bench's proxy runtime), two workers, configured like
  * the peers: the bench's front certificate (imported into its file store, as
  * `issuer: manual` expects), nodes by FQDN with `address: 127.0.0.1`, upstream
  * verified against the node CA, connect 1 s / first byte 5 s, health checks
@@ -29,8 +29,9 @@ export class UcgateContestant extends ProcessContestant {
    * `nodeArgs` go before the script (e.g. `--cpu-prof`); node:cluster passes them on to the workers.
    * `name` other than ucgate: another build of it (`--compare DIR`), side by side in one run.
    */
-  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}, tlsAlpn = false) {
+  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}, execPath = process.execPath, tlsAlpn = false) {
     super();
+    this.#execPath = execPath;
     this.#repo = repo;
     this.#workers = workers;
     this.#nodeArgs = nodeArgs;
@@ -47,8 +48,11 @@ export class UcgateContestant extends ProcessContestant {
   readonly #tlsAlpn: boolean;
 
   withTlsAlpn(): UcgateContestant {
-    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, true);
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, this.#execPath, true);
   }
+
+  /** The node binary it runs on (the bench's proxy runtime, lib/runtime.ts). */
+  readonly #execPath: string;
 
   /** Extra environment (inherited by the workers): deployment settings such as NODE_OPTIONS, compared with `--variant`. */
   readonly #env: NodeJS.ProcessEnv;
@@ -97,7 +101,7 @@ export class UcgateContestant extends ProcessContestant {
     const configFile = join(dir, 'ucgate.yaml');
     writeFileSync(configFile, stringify(this.config(upstream, pki, certDir)));
 
-    const child = launch(this.name, process.execPath, [...this.#nodeArgs, main, 'start', '--config', configFile], { cwd: dir, env: this.#env });
+    const child = launch(this.name, this.#execPath, [...this.#nodeArgs, main, 'start', '--config', configFile], { cwd: dir, env: this.#env });
     this.#seen = 0;
     try {
       const port = await waitForLine(
