@@ -44,6 +44,7 @@ import type { RenewalMaintenance } from '../lifecycle/maintenance.js';
 import { gatewayReadiness } from './readiness.js';
 import { createTrustPublisher, type TrustPublisher } from '../cucm-trust/trust-publisher.js';
 import { startTrustMaintenance, type TrustMaintenance } from '../cucm-trust/trust-maintenance.js';
+import { hasExpired } from '../certificates/renewal-policy.js';
 
 export interface PrimaryOptions {
   readonly config: UcgateConfig;
@@ -261,7 +262,7 @@ export class Primary {
       if (!isSharedStore(storage) || !isStoreUnavailable(err)) throw err;
       for (const keyType of this.config.certificates.keyTypes) {
         const cert = await loadActiveCertificate(storage, keyType).catch(() => undefined);
-        if (!cert || Date.parse(cert.info.notAfter) <= this.clock.now()) throw err;
+        if (!cert || hasExpired(cert, this.clock.now())) throw err;
         this.#certificates.replaceServed(cert);
       }
       this.log.warn({ event: 'certificates_from_local_copy', err: (err as Error).message }, 'certificate store unreachable: serving the last good certificates, renewal waits for the store');

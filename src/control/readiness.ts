@@ -9,6 +9,7 @@ import type { ClusterConfig } from '../config/types.js';
 import type { StoreStatus } from '../store/shared-store.js';
 import type { NodeHealthUpdate } from '../wire/messages.js';
 import { isPlaceholder } from '../lifecycle/placeholder.js';
+import { hasExpired } from '../certificates/renewal-policy.js';
 
 export interface ReadinessInputs {
   readonly served: readonly StoredCertificate[];
@@ -21,7 +22,7 @@ export interface ReadinessInputs {
 export function gatewayReadiness({ served, clusters, health, store, now }: ReadinessInputs): Readiness {
   const reasons: string[] = [];
   if (served.length === 0) reasons.push('no certificate loaded');
-  for (const cert of served) if (Date.parse(cert.info.notAfter) <= now) reasons.push(`certificate ${cert.keyType} expired`);
+  for (const cert of served) if (hasExpired(cert, now)) reasons.push(`certificate ${cert.keyType} expired`);
   for (const cert of served) if (isPlaceholder(cert)) reasons.push(`certificate ${cert.keyType}: placeholder served while the CA issues one`);
   for (const cluster of clusters) {
     const nodes = health.filter((update) => update.cluster === cluster.name);

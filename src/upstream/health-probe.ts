@@ -6,7 +6,8 @@
  * Each failure is classified by the layer that failed.
  */
 import { request, type IncomingMessage } from 'node:http';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as connectTls, type TLSSocket } from 'node:tls';
+import { sniName } from '../net/ip-address.js';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
@@ -65,7 +66,9 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
       const next = connectTls({
         host: target.host,
         port: target.port,
-        servername: target.servername,
+        ...(sniName(target.servername) !== undefined && { servername: target.servername }),
+        // The name is checked even when it is an address and so goes without SNI.
+        checkServerIdentity: (_host, cert) => checkServerIdentity(target.servername, cert),
         rejectUnauthorized: false,
         ...upstreamTlsOptions(target.keyType, fallback),
         ...(target.ca ? { ca: target.ca } : {}),
