@@ -10,7 +10,7 @@
  * that span keys (nodes xor srv, admin tls on loopback) live in the loader.
  */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS } from '../lifecycle/renewal-timing.js';
+import { DEFAULT_CHECK_INTERVAL_MS, DEFAULT_RETRY_BACKOFF_MS } from './renewal-defaults.js';
 import { obj, int, list, text, oneOf, bool, str, filePath, port, dnsName, host, name, profile, dscp, dnsServer } from './schema-parts.js';
 import { tftp, cluster, route } from './schema-cluster.js';
 
