@@ -106,6 +106,9 @@ export async function startPebble(t: TeardownTarget, dir: string, options: Pebbl
   const get = (url: string) => httpsRequest({ url, ca: tlsCa.certPem, timeoutMs: 2_000 });
   const start = async () => {
     const args = ['-config', configFile, '-strict=false', ...(options.dnsServer ? ['-dnsserver', options.dnsServer] : [])];
+    // PEBBLE_AUTHZREUSE=0 still reuses a valid authorization for 1 order in 100 (wfe.go makes a new
+    // one only when rand.Intn(100) > the percentage): a test that needs a fresh challenge on a
+    // second order of the same account must allow for that.
     const child = spawn('pebble', args, {
       cwd: dir,
       env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
