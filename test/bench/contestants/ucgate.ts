@@ -16,6 +16,7 @@ import { activateCertificate } from '../../../src/certificates/certificate-store
 import { FQDN, NODES, type BenchPki } from '../lib/pki.js';
 import { launch, waitForLine } from '../lib/proc.js';
 import { waitUntilServing } from '../lib/probe.js';
+import { RSA_ONLY_SIGALGS, servedLeaf } from '../lib/leaf-probe.js';
 import type { UpstreamSet } from '../lib/types.js';
 import { frontEndpoint, legNotes, ProcessContestant } from './common.js';
 
@@ -29,7 +30,16 @@ export class UcgateContestant extends ProcessContestant {
    * `nodeArgs` go before the script (e.g. `--cpu-prof`); node:cluster passes them on to the workers.
    * `name` other than ucgate: another build of it (`--compare DIR`), side by side in one run.
    */
-  constructor(repo: string, workers = 2, nodeArgs: readonly string[] = [], name = 'ucgate', env: NodeJS.ProcessEnv = {}, execPath = process.execPath, tlsAlpn = false) {
+  constructor(
+    repo: string,
+    workers = 2,
+    nodeArgs: readonly string[] = [],
+    name = 'ucgate',
+    env: NodeJS.ProcessEnv = {},
+    execPath = process.execPath,
+    tlsAlpn = false,
+    dual = false,
+  ) {
     super();
     this.#execPath = execPath;
     this.#repo = repo;
@@ -38,6 +48,7 @@ export class UcgateContestant extends ProcessContestant {
     this.name = name;
     this.#env = env;
     this.#tlsAlpn = tlsAlpn;
+    this.#dual = dual;
   }
 
   /**
@@ -48,7 +59,19 @@ export class UcgateContestant extends ProcessContestant {
   readonly #tlsAlpn: boolean;
 
   withTlsAlpn(): UcgateContestant {
-    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, this.#execPath, true);
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, this.#execPath, true, this.#dual);
+  }
+
+  /**
+   * With the dual certificate (`--dual`): `keyTypes: [rsa-2048, ecdsa-p256]`, the bench's RSA leaf and
+   * an ECDSA P-256 leaf for the same name, so a client offering ECDSA (the bench's Node clients, as
+   * Jabber and browsers) gets the ECDSA leaf and one offering RSA only (phones) the RSA one. Its
+   * notes say which leaf each kind of client was served.
+   */
+  readonly #dual: boolean;
+
+  withDualCertificate(): UcgateContestant {
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-dual`, this.#env, this.#execPath, this.#tlsAlpn, true);
   }
 
   /** The node binary it runs on (the bench's proxy runtime, lib/runtime.ts). */
@@ -63,7 +86,7 @@ export class UcgateContestant extends ProcessContestant {
       listen: { https: [{ host: '127.0.0.1', port: 0 }] },
       certificates: {
         dir: certDir,
-        keyTypes: ['rsa-2048'],
+        keyTypes: this.#dual ? ['rsa-2048', 'ecdsa-p256'] : ['rsa-2048'],
         issuer: this.#tlsAlpn ? { type: 'acme', acme: { directoryUrl: 'https://127.0.0.1:9/directory', challenge: 'tls-alpn-01' } } : { type: 'manual' },
       },
       clusters: [
@@ -98,6 +121,9 @@ export class UcgateContestant extends ProcessContestant {
     rmSync(certDir, { recursive: true, force: true });
     const storage = await new FileStorage(certDir).open();
     await activateCertificate(storage, { certPem: pki.frontCertPem, chainPem: '', keyPem: pki.frontKeyPem, keyType: 'rsa-2048', source: 'manual' });
+    if (this.#dual) {
+      await activateCertificate(storage, { certPem: pki.frontEcdsaCertPem, chainPem: '', keyPem: pki.frontEcdsaKeyPem, keyType: 'ecdsa-p256', source: 'manual' });
+    }
     const configFile = join(dir, 'ucgate.yaml');
     writeFileSync(configFile, stringify(this.config(upstream, pki, certDir)));
 
@@ -115,6 +141,8 @@ export class UcgateContestant extends ProcessContestant {
       );
       const ep = frontEndpoint(port, pki);
       this.facts = legNotes(this.name, await waitUntilServing(ep, 15_000, child.alive));
+      // Which leaf the bench's clients get (Node's default signature algorithms, ECDSA first) and which a phone would.
+      this.facts.push(`${this.name}: leaf served to the bench's Node clients ${await servedLeaf(ep)}, to an RSA-only client ${await servedLeaf(ep, RSA_ONLY_SIGALGS)}`);
       this.child = child;
       this.ep = ep;
     } catch (err) {

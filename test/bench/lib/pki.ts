@@ -3,7 +3,10 @@
  * written to the run's temp folder:
  * - the simulated CUCM CA and one Tomcat leaf per node (RSA-2048, as CUCM);
  * - a front CA (the "test CA") and ONE RSA-2048 leaf for ucgw.example.test
- *   that every contestant serves, so handshake costs are comparable.
+ *   that every contestant serves, so handshake costs are comparable;
+ * - an ECDSA P-256 leaf for the same name from the same CA, served beside
+ *   the RSA one only by the `--dual` contestants (ucgate's dual certificate:
+ *   `certificates.keyTypes: [rsa-2048, ecdsa-p256]`).
  *
  * Node leaves carry every node's FQDN (CUCM's "multi-server SAN" Tomcat
  * certificate). Why: nginx and Caddy cannot vary the verified upstream name
@@ -32,6 +35,9 @@ export interface BenchPki {
   readonly frontBundleFile: string;
   readonly frontCertPem: string;
   readonly frontKeyPem: string;
+  /** The ECDSA P-256 leaf and key for the same name (dual-certificate contestants only). */
+  readonly frontEcdsaCertPem: string;
+  readonly frontEcdsaKeyPem: string;
   /** Trust for the upstream leg (what every proxy verifies nodes against). */
   readonly nodeCaFile: string;
   readonly nodeFiles: Readonly<Record<NodeName, { certFile: string; keyFile: string }>>;
@@ -59,6 +65,7 @@ export async function makePki(baseDir: string): Promise<BenchPki> {
     nodeFiles[node.name] = { certFile: write(`${node.name}.pem`, leaf.certPem), keyFile: write(`${node.name}-key.pem`, leaf.keyPem) };
   }
   const front = await issueLeaf({ issuer: frontCa, commonName: FQDN, subjectAltNames: [FQDN, '127.0.0.1'], keyType: 'rsa-2048' });
+  const frontEcdsa = await issueLeaf({ issuer: frontCa, commonName: FQDN, subjectAltNames: [FQDN, '127.0.0.1'], keyType: 'ecdsa-p256' });
   return {
     dir,
     frontCaFile: write('front-ca.pem', frontCa.certPem),
@@ -67,6 +74,8 @@ export async function makePki(baseDir: string): Promise<BenchPki> {
     frontBundleFile: write('front-bundle.pem', front.certPem + front.keyPem),
     frontCertPem: front.certPem,
     frontKeyPem: front.keyPem,
+    frontEcdsaCertPem: frontEcdsa.certPem,
+    frontEcdsaKeyPem: frontEcdsa.keyPem,
     nodeCaFile: write('node-ca.pem', nodeCa.certPem),
     nodeFiles,
   };
