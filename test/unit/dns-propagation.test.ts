@@ -67,11 +67,13 @@ t.test('set nameservers are asked instead, and the wait ends when the record app
 });
 
 t.test('servers that never answer do not fail the challenge: the CA decides, with a warning', async (t) => {
-  // A UDP port with nothing behind it.
+  // A server that takes every query and never answers. Held open, not closed: a freed port could be
+  // taken by a DNS server another test file starts meanwhile, which would then answer.
   const socket = createSocket('udp4');
+  socket.on('message', () => {});
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => socket.close());
   const port = socket.address().port;
-  socket.close();
   const { log, lines } = capturedLog();
   await waitForTxt(RECORD, 'v', { nameservers: [`127.0.0.1:${port}`], intervalMs: 100, timeoutMs: 300, log });
   t.match(lines.at(-1), { event: 'acme_dns_propagation_unchecked', servers: [`127.0.0.1:${port}`] });
