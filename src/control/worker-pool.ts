@@ -18,10 +18,11 @@ const METRICS_TIMEOUT_MS = 3_000;
  * V8 flags for the workers. Node 24's V8 lets a busy worker's young generation grow to 128 MB
  * (two 64 MB semi-spaces; Node 20 stopped at 32 MB) and keeps the pages once it shrinks again:
  * +100 MB resident per worker under load, for garbage that lives one request. SEMI_SPACE_MB
- * caps each semi-space (see docs/performance.md for the memory and CPU measured). An operator's
- * own --max-semi-space-size (in NODE_OPTIONS or on the command line) wins.
+ * caps each semi-space: 8 MB cost no CPU per keep-alive request against 16 MB and saved 34 MB
+ * under load; 4 MB saved a little more but raised p99 (docs/performance.md has the run). An
+ * operator's own --max-semi-space-size (in NODE_OPTIONS or on the command line) wins.
  */
-const SEMI_SPACE_MB = 16;
+const SEMI_SPACE_MB = 8;
 
 export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
   const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]semi[-_]space[-_]size\b/.test(arg));
