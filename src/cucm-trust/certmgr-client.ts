@@ -13,6 +13,7 @@
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { UcgateError, ErrorCodes } from '../errors.js';
+import { tlsNameOptions } from '../net/tls-name.js';
 
 export interface PlatformCredentials {
   readonly username: string;
@@ -180,7 +181,7 @@ export class CertmgrClient {
         {
           host: target.address ?? url.hostname,
           port: url.port || 443,
-          servername: url.hostname,
+          ...tlsNameOptions(url.hostname),
           method,
           path,
           ca: target.caPem,

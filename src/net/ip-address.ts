@@ -7,12 +7,7 @@ import { isIP } from 'node:net';
 
 export { isIP, isIPv4, isIPv6 } from 'node:net';
 
-/**
- * The SNI to send for a name: none for an IP literal. RFC 6066 section 3 allows
- * only host names in server_name, and Node warns (DEP0123) on every connection
- * that sets one to an address; the certificate is still checked against the
- * address (its IP SANs).
- */
-export function sniName(name: string): string | undefined {
-  return isIP(name) === 0 ? name : undefined;
+/** A loopback address: ::1 or anything in 127.0.0.0/8 (names such as localhost are not addresses). */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
 }

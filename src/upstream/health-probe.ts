@@ -6,8 +6,8 @@
  * Each failure is classified by the layer that failed.
  */
 import { request, type IncomingMessage } from 'node:http';
-import { checkServerIdentity, connect as connectTls, type TLSSocket } from 'node:tls';
-import { sniName } from '../net/ip-address.js';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
+import { tlsNameOptions } from '../net/tls-name.js';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
@@ -66,9 +66,7 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
       const next = connectTls({
         host: target.host,
         port: target.port,
-        ...(sniName(target.servername) !== undefined && { servername: target.servername }),
-        // The name is checked even when it is an address and so goes without SNI.
-        checkServerIdentity: (_host, cert) => checkServerIdentity(target.servername, cert),
+        ...tlsNameOptions(target.servername),
         rejectUnauthorized: false,
         ...upstreamTlsOptions(target.keyType, fallback),
         ...(target.ca ? { ca: target.ca } : {}),

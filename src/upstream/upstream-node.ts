@@ -10,8 +10,8 @@
  * performance section for the figures.
  */
 import { connect as connectTcp, isIPv6 } from 'node:net';
-import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
-import { sniName } from '../net/ip-address.js';
+import { createSecureContext } from 'node:tls';
+import { tlsNameOptions } from '../net/tls-name.js';
 import { setFlagsFromString } from 'node:v8';
 import { Client, Pool, buildConnector, type Dispatcher } from 'undici';
 import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
@@ -124,9 +124,7 @@ export class UpstreamNode {
     const keyType = cluster.tls.keyType;
     const connectorFor = (fallback: boolean) =>
       buildConnector({
-        // No SNI for an address (RFC 6066), but the certificate is still checked against it.
-        ...(sniName(this.servername) !== undefined && { servername: this.servername }),
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(this.servername, cert),
+        ...tlsNameOptions(this.servername),
         rejectUnauthorized: cluster.tls.verify,
         secureContext: createSecureContext({ ...upstreamTlsOptions(keyType, fallback), ...(caPem ? { ca: caPem } : {}) }),
         timeout: cluster.timeouts.connectMs,

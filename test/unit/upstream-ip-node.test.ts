@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { createCa, issueLeaf, type KeyAndCertificate } from '../../src/pki/x509.js';
 import { UpstreamNode } from '../../src/upstream/upstream-node.js';
 import { probeNode } from '../../src/upstream/health-probe.js';
+import { tlsNameOptions } from '../../src/net/tls-name.js';
 import type { ClusterConfig, NodeConfig } from '../../src/config/types.js';
 
 const ca = await createCa({ commonName: 'test CUCM CA', keyType: 'ecdsa-p256' });
@@ -72,4 +73,10 @@ t.test('a node named by host name still gets its SNI', async (t) => {
   t.teardown(() => node.pool.destroy());
   const res = await node.pool.request({ method: 'GET', path: '/', headers: { host: node.hostHeader } });
   t.same(await res.body.json(), { servername: 'cucm-pub.example.test' });
+});
+
+t.test('tlsNameOptions: no SNI for an IPv4 or a bracketed IPv6 address, the host name otherwise', async (t) => {
+  t.notOk('servername' in tlsNameOptions('10.1.1.10'));
+  t.notOk('servername' in tlsNameOptions('[2001:db8::10]'));
+  t.equal(tlsNameOptions('cucm-pub.example.test').servername, 'cucm-pub.example.test');
 });
