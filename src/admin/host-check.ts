@@ -28,6 +28,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { canonicalHost } from '../net/self-target.js';
+import { isLoopbackAddress } from '../net/ip-address.js';
 
 /** The parts of the configuration that name the gateway. */
 export interface GatewayNamesView {
@@ -75,10 +76,6 @@ export function hostOfHeader(value: string): string | undefined {
   }
   if (port !== undefined && !/^\d{1,5}$/.test(port)) return undefined;
   return canonicalHost(host);
-}
-
-function isLoopbackAddress(host: string): boolean {
-  return host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /** Decides, per request, whether its Host names this gateway. */

@@ -3,7 +3,7 @@
  * the rest), as plain predicates: ajv gets them through `configFormats`, and
  * the loader's cross-key rules use the same ones.
  */
-import { isIP, isIPv4 } from '../net/ip-address.js';
+import { isIP, isLoopbackAddress } from '../net/ip-address.js';
 import { parseRedisUrl, isRedisTarget } from './redis-url.js';
 
 const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -27,7 +27,7 @@ export function isHost(s: string): boolean {
 /** Hosts that only this machine can reach; plain HTTP is tolerated there. */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase();
-  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'));
+  return h === 'localhost' || isLoopbackAddress(h);
 }
 
 function isHttpsUrl(s: string): boolean {

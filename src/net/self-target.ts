@@ -12,6 +12,7 @@
  * the same address and another port is a node, not a loop.
  */
 import { isIP } from 'node:net';
+import { isLoopbackAddress } from './ip-address.js';
 import { networkInterfaces } from 'node:os';
 
 /** A socket the gateway listens on; `key` names it for the reader (`listen.https[0]`, a listener's name). */
@@ -64,10 +65,6 @@ export function canonicalHost(raw: string): string {
   const hi = parseInt(mapped[1]!, 16);
   const lo = parseInt(mapped[2]!, 16);
   return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
 }
 
 function isWildcard(address: string): boolean {
@@ -129,7 +126,7 @@ function addressesOf(host: string): string[] {
 }
 
 function isLocal(self: GatewaySelf, address: string): boolean {
-  return isLoopback(address) || isWildcard(address) || self.localAddresses.has(address);
+  return isLoopbackAddress(address) || isWildcard(address) || self.localAddresses.has(address);
 }
 
 /** Whether a connection to `address` reaches a socket listening on `listenHost` (same port assumed). */
