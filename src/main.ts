@@ -52,8 +52,8 @@ function quietOnClosedPipes(): void {
 
 // Test-only (see memory-probe.ts): loaded only when asked for, so a gateway never carries it.
 if (process.env.UCGATE_MEMORY_PROBE_DIR) {
-  const { memoryProbe } = await import('./debug/memory-probe.js');
-  process.on('SIGUSR2', memoryProbe(process.env.UCGATE_MEMORY_PROBE_DIR));
+  const { probeOnSignal } = await import('./debug/memory-probe.js');
+  probeOnSignal(process.env.UCGATE_MEMORY_PROBE_DIR);
 }
 
 if (cluster.isWorker) {

@@ -9,6 +9,7 @@ import { isLoopbackHost } from './formats.js';
 import { isObj, objects, showText, describeIoError, type Add, type Obj } from './plain-data.js';
 import { canonicalHost, gatewaySelf, selfAddressReason, selfNameReason } from '../net/self-target.js';
 import { tokenWeakness } from './token-strength.js';
+import { reusePortUnsupported } from '../net/reuse-port.js';
 
 /**
  * Rules that span keys or reach outside the file. They run even when the
@@ -49,6 +50,10 @@ export function crossChecks(root: Obj, add: Add): void {
     });
   }
   (Array.isArray(root.routes) ? root.routes : []).forEach((r: unknown, i) => checkReplay(r, `routes[${i}]`, add));
+  if (root.workerMode === 'thread' && root.workers !== 0) {
+    const why = reusePortUnsupported();
+    if (why) add('workerMode', `thread cannot run here: ${why}; use process or auto`);
+  }
   checkServiceChecks(root, add);
   checkGatewaySelf(root, add);
   const listen = isObj(root.listen) ? root.listen : {};

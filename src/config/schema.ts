@@ -200,6 +200,11 @@ export const configSchema = obj(
     tftp,
     /** Data-plane processes; 0 runs the data plane inside the primary. The only machine-dependent default: one data-plane process per core. */
     workers: int(0, 64, { default: Math.min(64, availableParallelism()) }),
+    /**
+     * How workers run: `thread` (threads of the gateway's one process, each accepting on the ports itself;
+     * Node.js 22.12+ on Linux), `process` (one process each, node:cluster), or `auto`: threads where they can run.
+     */
+    workerMode: oneOf(['auto', 'thread', 'process'], { default: 'auto' }),
     log: obj(
       {
         level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),

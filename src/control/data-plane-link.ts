@@ -1,15 +1,20 @@
 /**
- * How the primary reaches its data plane: one worker process per core
- * (node:cluster, messages over IPC), or with `workers: 0` the data plane in
- * the primary's own process, to which the same messages are applied directly
+ * How the primary reaches its data plane: workers as threads of this process
+ * or as processes of their own (node:cluster, messages over IPC; which one:
+ * worker-mode.ts), or with `workers: 0` the data plane in the primary's own
+ * process, to which the same messages are applied directly
  * (src/worker/primary-messages.ts, as a worker applies them). The primary
- * talks to either through this one interface and never asks which it has.
+ * talks to any of them through this one interface and never asks which it has.
  */
-import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
 import type { ListenerAddress, PrimaryMessage, WireCertificate, WorkerMessage } from '../wire/messages.js';
 import { WorkerPool } from './worker-pool.js';
+import { ThreadPool } from './thread-pool.js';
+import { resolveWorkerMode } from './worker-mode.js';
+
+/** Which worker a report came from: only ever handed back to `relay`. */
+export type WorkerRef = object;
 
 export interface DataPlaneLink {
   /** Opens the listeners; resolves with their addresses (every worker binds the same ones). */
@@ -17,7 +22,7 @@ export interface DataPlaneLink {
   /** A message for the data plane: to every worker, or applied in this process. */
   send(message: PrimaryMessage): void;
   /** Passes a worker's report on to every other worker (in process there is no other: nothing to do). */
-  relay(message: PrimaryMessage, except?: Worker): void;
+  relay(message: PrimaryMessage, except?: WorkerRef): void;
   /** How many acknowledgements a message that asks for them gets (in process: none, it is applied before send returns). */
   readonly ackers: number;
   /** A new config (reload); resolves with the listeners once applied everywhere. */
@@ -37,7 +42,7 @@ export interface DataPlaneLinkOptions {
   /** Messages a data plane that just started needs (node sets from SRV, health, challenges...). */
   readonly catchUp: () => PrimaryMessage[];
   /** A report from a worker (`from`), or from the data plane in this process. */
-  readonly onReport: (message: WorkerMessage, from?: Worker) => void;
+  readonly onReport: (message: WorkerMessage, from?: WorkerRef) => void;
 }
 
 /**
@@ -46,28 +51,30 @@ export interface DataPlaneLinkOptions {
  * the primary need not carry it (about 27 MB of resident memory for undici alone).
  */
 export async function createDataPlaneLink(options: DataPlaneLinkOptions): Promise<DataPlaneLink> {
-  if (options.config().workers > 0) return new WorkerPoolLink(options);
+  if (options.config().workers > 0) return new WorkerPoolLink(options, resolveWorkerMode(options.config().workerMode));
   const { InProcessLink } = await import('./in-process-link.js');
   return new InProcessLink(options);
 }
 
 class WorkerPoolLink implements DataPlaneLink {
-  readonly #pool: WorkerPool;
+  readonly #pool: WorkerPool | ThreadPool;
 
-  constructor(options: DataPlaneLinkOptions) {
+  constructor(options: DataPlaneLinkOptions, mode: 'thread' | 'process') {
     const config = options.config();
-    this.#pool = new WorkerPool({
+    const poolOptions = {
       count: config.workers,
       log: options.log,
       logLevel: config.log.level,
       ...(config.log.format && { logFormat: config.log.format }),
+      config: options.config,
       initMessage: () => {
         const { certificates, ticketKeys } = options.init();
-        return { t: 'init', config: options.config(), certificates, ticketKeys: ticketKeys.toString('base64') };
+        return { t: 'init', config: options.config(), certificates, ticketKeys: ticketKeys.toString('base64') } as const;
       },
       catchUp: options.catchUp,
-    });
-    this.#pool.on('report', (message: WorkerMessage, worker: Worker) => options.onReport(message, worker));
+    };
+    this.#pool = mode === 'thread' ? new ThreadPool(poolOptions) : new WorkerPool(poolOptions);
+    this.#pool.on('report', (message: WorkerMessage, worker: WorkerRef) => options.onReport(message, worker));
   }
 
   get ackers(): number {
@@ -82,7 +89,7 @@ class WorkerPoolLink implements DataPlaneLink {
     this.#pool.broadcast(message);
   }
 
-  relay(message: PrimaryMessage, except?: Worker): void {
+  relay(message: PrimaryMessage, except?: WorkerRef): void {
     this.#pool.broadcast(message, except);
   }
 

@@ -4,7 +4,6 @@
  * `workers: 0`, the data plane inside this process (same code, one process):
  * either way through a DataPlaneLink (data-plane-link.ts).
  */
-import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig, ClusterConfig, NodeConfig } from '../config/types.js';
 import type { Clock } from '../clock.js';
@@ -20,7 +19,8 @@ import { createIssuer } from '../issuers/create-issuer.js';
 import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { newTicketKeys, rotateTicketKeys } from '../tls/ticket-keys.js';
-import { createDataPlaneLink, type DataPlaneLink } from './data-plane-link.js';
+import { createDataPlaneLink, type WorkerRef, type DataPlaneLink } from './data-plane-link.js';
+import { resolveWorkerMode } from './worker-mode.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { gatewaySelf } from '../net/self-target.js';
@@ -104,7 +104,7 @@ export class Primary {
     this.clock = options.clock ?? systemClock;
     for (const cluster of options.config.clusters) this.#clusterCas.set(cluster.name, readClusterCa(cluster));
     this.health = new HealthManager({ clock: this.clock, log: this.log, caFor: (cluster) => this.#clusterCas.get(cluster.name) });
-    const relay = (message: PrimaryMessage, except?: Worker) => this.#link?.relay(message, except);
+    const relay = (message: PrimaryMessage, except?: WorkerRef) => this.#link?.relay(message, except);
     this.#reportTargets = { config: () => this.config, health: this.health, tftpFiles: this.tftpFiles, acks: this.#acks, log: this.log, relay };
     this.#srv = new SrvDiscovery({ clusters: options.config.clusters, clock: this.clock, log: this.log, self: () => gatewaySelf(this.config, this.#listeners) });
   }
@@ -158,7 +158,7 @@ export class Primary {
       log: this.log,
       init: () => ({ certificates: toWire(this.#certificates.served), ticketKeys: this.#ticketKeys }),
       catchUp: () => this.#catchUp(),
-      onReport: (message: WorkerMessage, from?: Worker) => this.#onReport(message, from),
+      onReport: (message: WorkerMessage, from?: WorkerRef) => this.#onReport(message, from),
     });
     this.#listeners = await this.#link.start();
     this.metrics.workers.set(config.workers);
@@ -196,7 +196,7 @@ export class Primary {
       this.adminPort = admin.port;
     }
     this.log.info(
-      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
+      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, workerMode: config.workers > 0 ? resolveWorkerMode(config.workerMode) : 'in-process', admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
       'ucgate ready',
     );
     return this.#listeners;
@@ -223,7 +223,7 @@ export class Primary {
     this.#send({ t: 'nodes', cluster: clusterName, nodes, health: this.health.effective() });
   }
 
-  #onReport(message: WorkerMessage, from?: Worker): void {
+  #onReport(message: WorkerMessage, from?: WorkerRef): void {
     onWorkerReport(this.#reportTargets, message, from);
   }
 

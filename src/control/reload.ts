@@ -3,7 +3,7 @@
  * clusters (nodes, TLS, health checks, timeouts), listeners, limits and TLS
  * profiles change in place without dropping a connection; the certificate
  * store and issuer, the gateway's names (they are in the certificate), the
- * admin listener, the number of workers and the log level keep their
+ * admin listener, the number of workers and how they run, and the log level keep their
  * running values until the next start, and the reload says so.
  */
 import type { UcgateConfig } from '../config/types.js';
@@ -23,6 +23,7 @@ export function planReload(running: UcgateConfig, next: UcgateConfig): ReloadPla
   if (!same(running.certificates, next.certificates)) restartNeeded.push('certificates');
   if (!same(running.listen.admin, next.listen.admin)) restartNeeded.push('listen.admin');
   if (running.workers !== next.workers) restartNeeded.push('workers');
+  if (running.workerMode !== next.workerMode) restartNeeded.push('workerMode');
   if (!same(running.log, next.log)) restartNeeded.push('log');
   if (running.tls.ticketKeyRotationMs !== next.tls.ticketKeyRotationMs) restartNeeded.push('tls.ticketKeyRotationMs');
   const config: UcgateConfig = {
@@ -31,6 +32,7 @@ export function planReload(running: UcgateConfig, next: UcgateConfig): ReloadPla
     certificates: running.certificates,
     listen: { ...next.listen, ...(running.listen.admin ? { admin: running.listen.admin } : {}) },
     workers: running.workers,
+    workerMode: running.workerMode,
     log: running.log,
     tls: { ...next.tls, ticketKeyRotationMs: running.tls.ticketKeyRotationMs },
   };

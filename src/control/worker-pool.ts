@@ -7,12 +7,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
-import { ErrorCodes, UcgateError } from '../errors.js';
-import type { ListenerAddress, PrimaryMessage, WorkerMessage } from '../wire/messages.js';
+import type { ListenerAddress, PrimaryMessage } from '../wire/messages.js';
+import { applyConfigTo, converse, MetricsRequests, type WorkerTalk } from './worker-conversation.js';
 
-const WORKER_START_TIMEOUT_MS = 30_000;
 const RESTART_DELAY_MS = 500;
-const METRICS_TIMEOUT_MS = 3_000;
 
 /**
  * V8 flags for the workers. Node 24's V8 lets a busy worker's young generation grow to 128 MB
@@ -22,11 +20,15 @@ const METRICS_TIMEOUT_MS = 3_000;
  * under load; 4 MB saved a little more but raised p99 (docs/performance.md has the run). An
  * operator's own --max-semi-space-size (in NODE_OPTIONS or on the command line) wins.
  */
-const SEMI_SPACE_MB = 8;
+export const SEMI_SPACE_MB = 8;
+
+/** Whether the operator chose a semi-space size (in NODE_OPTIONS or on the command line). */
+export function semiSpaceChosen(execArgv: readonly string[], nodeOptions = ''): boolean {
+  return [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]semi[-_]space[-_]size\b/.test(arg));
+}
 
 export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
-  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--max[-_]semi[-_]space[-_]size\b/.test(arg));
-  return chosen ? [...execArgv] : [...execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`];
+  return semiSpaceChosen(execArgv, nodeOptions) ? [...execArgv] : [...execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`];
 }
 
 export interface WorkerPoolOptions {
@@ -43,9 +45,8 @@ export interface WorkerPoolOptions {
 
 export class WorkerPool extends EventEmitter {
   readonly #options: WorkerPoolOptions;
-  readonly #workers = new Set<Worker>();
-  readonly #pendingMetrics = new Map<number, { worker: Worker; resolve: (metrics: unknown[]) => void }>();
-  #nextMetricsId = 1;
+  readonly #workers = new Map<Worker, WorkerTalk>();
+  readonly #metrics = new MetricsRequests();
   #stopping = false;
 
   constructor(options: WorkerPoolOptions) {
@@ -68,108 +69,52 @@ export class WorkerPool extends EventEmitter {
 
   #fork(): Promise<ListenerAddress[]> {
     const worker = cluster.fork({ UCGATE_WORKER: '1', UCGATE_LOG_LEVEL: this.#options.logLevel, UCGATE_LOG_FORMAT: this.#options.logFormat ?? '' });
-    this.#workers.add(worker);
-    return new Promise<ListenerAddress[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new UcgateError(ErrorCodes.WORKER_START, 'worker did not start listening in time')), WORKER_START_TIMEOUT_MS);
-      worker.on('message', (message: WorkerMessage) => {
-        switch (message.t) {
-          case 'hello':
-            worker.send(this.#options.initMessage());
-            break;
-          case 'listening':
-            clearTimeout(timer);
-            for (const update of this.#options.catchUp()) worker.send(update);
-            resolve([...message.listeners]);
-            break;
-          case 'start-failed':
-            clearTimeout(timer);
-            reject(new UcgateError(ErrorCodes.WORKER_START, message.message));
-            break;
-          case 'metrics': {
-            const pending = this.#pendingMetrics.get(message.id);
-            if (pending?.worker === worker) {
-              this.#pendingMetrics.delete(message.id);
-              pending.resolve(message.metrics);
-            }
-            break;
-          }
-          case 'config-applied':
-          case 'config-failed':
-            break;
-          default:
-            this.emit('report', message, worker);
-        }
-      });
-      worker.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        this.#workers.delete(worker);
-        if (this.#stopping) return;
-        reject(new UcgateError(ErrorCodes.WORKER_START, `worker exited during start (code ${code})`));
-        this.#options.log.error({ event: 'worker_exit', code, signal }, 'worker died; starting a replacement');
-        setTimeout(() => {
-          if (!this.#stopping) this.#fork().catch((err: Error) => this.#options.log.error({ event: 'worker_restart_failed', err: err.message }));
-        }, RESTART_DELAY_MS).unref();
-      });
+    const talk: WorkerTalk = {
+      send: (message) => void worker.send(message),
+      on: (event, listener) => void worker.on(event, listener),
+      off: (event, listener) => void worker.off(event, listener),
+    };
+    this.#workers.set(worker, talk);
+    const { started, exited } = converse(
+      talk,
+      { init: this.#options.initMessage, catchUp: this.#options.catchUp, report: (message) => this.emit('report', message, worker) },
+      this.#metrics,
+    );
+    worker.once('exit', (code, signal) => {
+      this.#workers.delete(worker);
+      exited(code, this.#stopping);
+      if (this.#stopping) return;
+      this.#options.log.error({ event: 'worker_exit', code, signal }, 'worker died; starting a replacement');
+      setTimeout(() => {
+        if (!this.#stopping) this.#fork().catch((err: Error) => this.#options.log.error({ event: 'worker_restart_failed', err: err.message }));
+      }, RESTART_DELAY_MS).unref();
     });
+    return started;
   }
 
-  broadcast(message: PrimaryMessage, except?: Worker): void {
-    for (const worker of this.#workers) if (worker !== except && worker.isConnected()) worker.send(message);
+  broadcast(message: PrimaryMessage, except?: unknown): void {
+    for (const [worker, talk] of this.#workers) if (worker !== except && worker.isConnected()) talk.send(message);
   }
 
   /** Sends a new config to every worker; resolves with the listeners once all have applied it. */
   async applyConfig(message: PrimaryMessage & { t: 'config' }): Promise<ListenerAddress[]> {
-    const workers = [...this.#workers].filter((worker) => worker.isConnected());
-    const applied = await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<ListenerAddress[]>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new UcgateError(ErrorCodes.WORKER_CONFIG, 'a worker did not apply the config in time')), 30_000);
-            const onMessage = (reply: WorkerMessage) => {
-              if (reply.t !== 'config-applied' && reply.t !== 'config-failed') return;
-              clearTimeout(timer);
-              worker.off('message', onMessage);
-              if (reply.t === 'config-applied') resolve([...reply.listeners]);
-              else reject(new UcgateError(ErrorCodes.WORKER_CONFIG, reply.message));
-            };
-            worker.on('message', onMessage);
-            worker.send(message);
-          }),
-      ),
-    );
+    const connected = [...this.#workers].filter(([worker]) => worker.isConnected());
+    const applied = await Promise.all(connected.map(([, talk]) => applyConfigTo(talk, message)));
     return applied[0] ?? [];
   }
 
   /** Every live worker's metrics as prom-client JSON; a worker that does not answer in time is left out. */
   async metrics(): Promise<unknown[][]> {
-    const asks = [...this.#workers]
-      .filter((worker) => worker.isConnected())
-      .map(
-        (worker) =>
-          new Promise<unknown[] | undefined>((resolve) => {
-            const id = this.#nextMetricsId++;
-            const timer = setTimeout(() => {
-              this.#pendingMetrics.delete(id);
-              resolve(undefined);
-            }, METRICS_TIMEOUT_MS);
-            this.#pendingMetrics.set(id, {
-              worker,
-              resolve: (metrics) => {
-                clearTimeout(timer);
-                resolve(metrics);
-              },
-            });
-            worker.send({ t: 'metrics-request', id } satisfies PrimaryMessage);
-          }),
-      );
-    return (await Promise.all(asks)).filter((metrics): metrics is unknown[] => metrics !== undefined);
+    const connected = [...this.#workers].filter(([worker]) => worker.isConnected());
+    const answers = await Promise.all(connected.map(([, talk]) => this.#metrics.ask(talk)));
+    return answers.filter((metrics): metrics is unknown[] => metrics !== undefined);
   }
 
   /** Asks every worker to drain; SIGKILL for any still there after the grace period plus a margin. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     await Promise.all(
-      [...this.#workers].map(
+      [...this.#workers.keys()].map(
         (worker) =>
           new Promise<void>((resolve) => {
             if (worker.isDead()) return resolve();

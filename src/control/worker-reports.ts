@@ -9,10 +9,10 @@
  * The primary (primary.ts) owns the state; this module only says where each
  * report goes. The other direction is src/worker/primary-messages.ts.
  */
-import type { Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { UcgateConfig } from '../config/types.js';
 import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
+import type { WorkerRef } from './data-plane-link.js';
 import type { HealthManager } from '../upstream/health-manager.js';
 import type { FailureLayer } from '../upstream/node-health.js';
 import type { LearnedFiles } from '../tftp/learned-files.js';
@@ -27,11 +27,11 @@ export interface ReportTargets {
   readonly acks: WorkerAcks;
   readonly log: Logger;
   /** Passes a message on to every worker but `except` (nothing to do when the data plane runs in process). */
-  readonly relay: (message: PrimaryMessage, except?: Worker) => void;
+  readonly relay: (message: PrimaryMessage, except?: WorkerRef) => void;
 }
 
 /** A report from a worker (`from`), or from the in-process data plane (no worker). */
-export function onWorkerReport(targets: ReportTargets, message: WorkerMessage, from?: Worker): void {
+export function onWorkerReport(targets: ReportTargets, message: WorkerMessage, from?: WorkerRef): void {
   const { health } = targets;
   switch (message.t) {
     case 'upstream-failure':
@@ -61,7 +61,20 @@ export function onWorkerReport(targets: ReportTargets, message: WorkerMessage, f
       break;
     }
     case 'ack':
-      targets.acks.ack(message.id, from?.id ?? 0);
+      targets.acks.ack(message.id, from === undefined ? 0 : workerNumber(from));
       break;
   }
+}
+
+/** A number per worker, for counting each one's acknowledgement once (cluster workers and threads alike). */
+const workerNumbers = new WeakMap<WorkerRef, number>();
+let lastWorkerNumber = 0;
+
+function workerNumber(worker: WorkerRef): number {
+  let number = workerNumbers.get(worker);
+  if (number === undefined) {
+    number = ++lastWorkerNumber;
+    workerNumbers.set(worker, number);
+  }
+  return number;
 }

@@ -1,6 +1,7 @@
 /**
  * The IPC vocabulary between the primary (control plane) and the workers
- * (data plane). Plain JSON: node:cluster serialises it.
+ * (data plane). Plain JSON: node:cluster serialises it (worker threads
+ * clone it).
  */
 import type { UcgateConfig, KeyType, NodeConfig } from '../config/types.js';
 
@@ -39,8 +40,15 @@ export type WireChallenge =
   | { readonly type: 'http-01'; readonly token: string; readonly keyAuthorization: string }
   | { readonly type: 'tls-alpn-01'; readonly identifier: string; readonly certPem: string; readonly keyPem: string };
 
+/**
+ * Worker threads only: the port each port-0 listener (by name) is to join, as the first
+ * thread bound it. Threads bind their own sockets (SO_REUSEPORT), so without this each
+ * would be given a port of its own.
+ */
+export type SharedPorts = Readonly<Record<string, number>>;
+
 export type PrimaryMessage =
-  | { readonly t: 'init'; readonly config: UcgateConfig; readonly certificates: readonly WireCertificate[]; readonly ticketKeys: string }
+  | { readonly t: 'init'; readonly config: UcgateConfig; readonly certificates: readonly WireCertificate[]; readonly ticketKeys: string; readonly ports?: SharedPorts }
   /** With `ackId`, the worker answers `ack` once the next handshake uses these. */
   | { readonly t: 'certificates'; readonly certificates: readonly WireCertificate[]; readonly ackId?: number }
   /** Answered with `ack` (same id) once applied, so the CA is told to validate only when every worker can answer. */
@@ -56,7 +64,7 @@ export type PrimaryMessage =
   | { readonly t: 'tftp-files'; readonly cluster: string; readonly names: readonly string[] }
   | { readonly t: 'nodes'; readonly cluster: string; readonly nodes: readonly NodeConfig[]; readonly health: readonly NodeHealthUpdate[] }
   | { readonly t: 'metrics-request'; readonly id: number }
-  | { readonly t: 'config'; readonly config: UcgateConfig }
+  | { readonly t: 'config'; readonly config: UcgateConfig; readonly ports?: SharedPorts }
   | { readonly t: 'shutdown'; readonly graceMs: number };
 
 export type WorkerMessage =

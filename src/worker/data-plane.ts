@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { UcgateConfig, HttpsListenerConfig, HttpListenerConfig } from '../config/types.js';
-import type { ListenerAddress, NodeHealthUpdate, WireCertificate } from '../wire/messages.js';
+import type { ListenerAddress, NodeHealthUpdate, SharedPorts, WireCertificate } from '../wire/messages.js';
 import { disposeProxyState, type ProxyState } from '../proxy/proxy-state.js';
 import type { NodeConfig } from '../config/types.js';
 import { createRequestHandler, type ListenerInfo, type UpstreamObserver } from '../proxy/request-handler.js';
@@ -32,12 +32,16 @@ export interface DataPlaneOptions {
   readonly processMetrics?: boolean;
   /** A Jabber group configuration file name this worker learned (the primary hands it to the others). */
   readonly reportTftpFile?: (cluster: string, name: string) => void;
+  /** Worker threads: every thread binds the listening ports itself, sharing them through SO_REUSEPORT. */
+  readonly reusePort?: boolean;
 }
 
 export interface DataPlaneInit {
   readonly config: UcgateConfig;
   readonly certificates: readonly WireCertificate[];
   readonly ticketKeys: Buffer;
+  /** The ports port-0 listeners join (worker threads after the first; wire/messages.ts). */
+  readonly ports?: SharedPorts;
 }
 
 interface ListenerEntry {
@@ -54,6 +58,7 @@ export class DataPlane {
   readonly #log: Logger;
   readonly #observer: UpstreamObserver | undefined;
   readonly #reportTftpFile: ((cluster: string, name: string) => void) | undefined;
+  readonly #reusePort: boolean;
   readonly #main = new MainPlane();
   #tftp: TftpPlane | undefined;
   /** The main plane and the TFTP plane: each gets what the primary sends. */
@@ -75,6 +80,7 @@ export class DataPlane {
     this.#log = options.log;
     this.#observer = options.observer;
     this.#reportTftpFile = options.reportTftpFile;
+    this.#reusePort = options.reusePort === true;
     this.metrics = new DataPlaneMetrics({ processMetrics: options.processMetrics ?? false });
     this.metrics.countInFlight(() => [...(this.#main.state?.clusters.values() ?? [])].flatMap((cluster) => cluster.balancer.nodes));
   }
@@ -121,6 +127,7 @@ export class DataPlane {
     const tftpHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => this.#serve(req, res, listener, tftp.handle);
     const setupFor = (limits: UcgateConfig['limits']['http']): ServerSetup => ({
       limits,
+      reusePort: this.#reusePort,
       prepare: (server) => {
         server.on('connection', (socket: Socket) => connections.track(socket));
         server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
@@ -139,7 +146,7 @@ export class DataPlane {
         ? new HttpsListener(entry.config, entry.name, cfg.tls.profile, this.#certificates, this.#ticketKeys, serve, setupFor(cfg.limits.http), entry.role === 'main' ? alpnChallenges : undefined)
         : new HttpListener(entry.config, entry.name, serve, setupFor(cfg.limits.http));
     };
-    return this.#openListeners(config);
+    return this.#openListeners(config, init.ports);
   }
 
   /** Counts a request in flight and, while draining, closes its connection after the answer. */
@@ -160,7 +167,7 @@ export class DataPlane {
    * them), new ones open, removed ones stop accepting and drain. Requests in
    * flight finish on the state they started with.
    */
-  async applyConfig(config: UcgateConfig): Promise<ListenerAddress[]> {
+  async applyConfig(config: UcgateConfig, ports?: SharedPorts): Promise<ListenerAddress[]> {
     this.metrics.prime(config.clusters);
     for (const plane of this.#planes) {
       const old = plane.apply(config);
@@ -168,11 +175,14 @@ export class DataPlane {
       if (old) setTimeout(() => disposeProxyState(old), config.shutdown.graceMs).unref();
     }
     this.#connections?.setLimits(config.limits.http, config.workers);
-    return this.#openListeners(config);
+    return this.#openListeners(config, ports);
   }
 
-  /** Opens the listeners `config` names that are not open yet and closes those it no longer names. */
-  async #openListeners(config: UcgateConfig): Promise<ListenerAddress[]> {
+  /**
+   * Opens the listeners `config` names that are not open yet and closes those it no longer names.
+   * A port-0 listener named in `ports` joins that port (worker threads after the first).
+   */
+  async #openListeners(config: UcgateConfig, ports: SharedPorts = {}): Promise<ListenerAddress[]> {
     const tftp = config.tftp?.listen;
     const wanted: ListenerEntry[] = [
       ...config.listen.https.map((entry, i) => ({ role: 'main' as const, protocol: 'https' as const, config: entry, name: `https#${i}:${entry.port}` })),
@@ -196,7 +206,9 @@ export class DataPlane {
         addresses.push(kept.address);
         continue;
       }
-      const listener = Object.assign(this.#makeListener!(entry, config), { key, address: undefined as unknown as ListenerAddress, bound: undefined as unknown as BoundListener });
+      const shared = entry.config.port === 0 ? ports[entry.name] : undefined;
+      const bind = shared === undefined ? entry : { ...entry, config: { ...entry.config, port: shared } };
+      const listener = Object.assign(this.#makeListener!(bind, config), { key, address: undefined as unknown as ListenerAddress, bound: undefined as unknown as BoundListener });
       listener.address = await listener.listen();
       listener.bound = { role: entry.role, scheme: entry.protocol, configuredPort: entry.config.port, port: listener.address.port, legacy: listener.address.profile === 'legacy' };
       next.push(listener);

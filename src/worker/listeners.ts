@@ -49,6 +49,8 @@ export function applyLimits(server: HttpsServer | HttpServer, limits: HttpLimits
 export interface ServerSetup {
   readonly limits: HttpLimits;
   readonly prepare: (server: HttpsServer | HttpServer) => void;
+  /** Worker threads: each binds the port itself (SO_REUSEPORT) and the kernel spreads connections. */
+  readonly reusePort?: boolean;
 }
 
 export type ListenerHandler = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void;
@@ -73,6 +75,7 @@ export class HttpsListener implements Listener {
   readonly info: ListenerInfo;
   readonly profile: TlsProfileName;
   readonly #config: HttpsListenerConfig;
+  readonly #reusePort: boolean;
   #ticketKeys: Buffer;
   #certificates: readonly WireCertificate[];
   /** Renews a ticket on every resumption and keeps the previous key's tickets good (fallback: setTicketKeys). */
@@ -105,13 +108,14 @@ export class HttpsListener implements Listener {
     );
     if (alpnChallenges) closeValidations(this.server);
     this.tickets = new SessionTickets(this.server, ticketKeys, certificates.length > 0 ? secureOptions(this.profile, certificates, ticketKeys) : undefined);
+    this.#reusePort = setup.reusePort === true;
     applyLimits(this.server, setup.limits);
     setup.prepare(this.server);
     markConnections(this.server, config.dscp);
   }
 
   async listen(): Promise<ListenerAddress> {
-    const address = await listenOn(this.server, this.#config.host, this.#config.port);
+    const address = await listenOn(this.server, this.#config.host, this.#config.port, this.#reusePort);
     (this.info as { port: number }).port = address.port;
     return { name: this.info.name, protocol: 'https', host: this.#config.host, port: address.port, profile: this.profile };
   }
@@ -137,18 +141,20 @@ export class HttpListener implements Listener {
   readonly server: HttpServer;
   readonly info: ListenerInfo;
   readonly #config: HttpListenerConfig;
+  readonly #reusePort: boolean;
 
   constructor(config: HttpListenerConfig, name: string, handler: ListenerHandler, setup: ServerSetup) {
     this.#config = config;
     this.info = { name, protocol: 'http', port: config.port };
     this.server = createHttpServer(serverOptions(setup.limits), (req, res) => handler(req, res, this.info));
+    this.#reusePort = setup.reusePort === true;
     applyLimits(this.server, setup.limits);
     setup.prepare(this.server);
     markConnections(this.server, config.dscp);
   }
 
   async listen(): Promise<ListenerAddress> {
-    const address = await listenOn(this.server, this.#config.host, this.#config.port);
+    const address = await listenOn(this.server, this.#config.host, this.#config.port, this.#reusePort);
     (this.info as { port: number }).port = address.port;
     return { name: this.info.name, protocol: 'http', host: this.#config.host, port: address.port };
   }
@@ -161,10 +167,10 @@ function markConnections(server: HttpsServer | HttpServer, dscp: string | number
   server.on('connection', (socket) => markSocket(socket, codePoint));
 }
 
-function listenOn(server: HttpsServer | HttpServer, host: string, port: number): Promise<AddressInfo> {
+function listenOn(server: HttpsServer | HttpServer, host: string, port: number, reusePort: boolean): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, ...(reusePort && { reusePort }) }, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });

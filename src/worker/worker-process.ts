@@ -1,7 +1,8 @@
 /**
- * A data-plane worker under node:cluster: asks the primary for `init`,
- * listens, and from then on applies what the primary broadcasts. Upstream
- * outcomes go back to the primary, which owns health.
+ * A data-plane worker, a process under node:cluster or a thread of the
+ * primary's process: asks the primary for `init`, listens, and from then on
+ * applies what the primary broadcasts. Upstream outcomes go back to the
+ * primary, which owns health.
  */
 import type { Logger } from '../log.js';
 import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
@@ -15,16 +16,32 @@ export interface WorkerProcess {
   shutdown(graceMs: number): void;
 }
 
-function send(message: WorkerMessage): void {
-  process.send?.(message);
+/** How a worker reaches its primary: IPC for a process, the parent port for a thread. */
+export interface PrimaryChannel {
+  send(message: WorkerMessage): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** The primary went away (a process worker's IPC closed); a thread ends with its process. */
+  onGone(handler: () => void): void;
+  /** Threads: every worker binds the ports itself (SO_REUSEPORT). */
+  readonly reusePort: boolean;
 }
 
-export function runWorker(log: Logger): WorkerProcess {
+/** A worker process under node:cluster. */
+export const clusterChannel: PrimaryChannel = {
+  send: (message) => void process.send?.(message),
+  onMessage: (handler) => void process.on('message', handler),
+  onGone: (handler) => void process.on('disconnect', handler),
+  reusePort: false,
+};
+
+export function runWorker(log: Logger, channel: PrimaryChannel = clusterChannel): WorkerProcess {
+  const send = (message: WorkerMessage): void => channel.send(message);
   const plane = new DataPlane({
     log,
     observer: observerReporting(send),
     reportTftpFile: (cluster, name) => send({ t: 'tftp-files', cluster, names: [name] }),
     processMetrics: true,
+    reusePort: channel.reusePort,
   });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -36,14 +53,14 @@ export function runWorker(log: Logger): WorkerProcess {
     void plane.drain(graceMs).then(finish, finish);
   };
 
-  process.on('message', (message: unknown) => {
+  channel.onMessage((message: unknown) => {
     if (!isPrimaryMessage(message)) return;
     const m = message as PrimaryMessage;
     if (applyToDataPlane(plane, m, { ack: (id) => send({ t: 'ack', id }), log })) return;
     switch (m.t) {
       case 'init':
         plane
-          .start({ config: m.config, certificates: m.certificates, ticketKeys: Buffer.from(m.ticketKeys, 'base64') })
+          .start({ config: m.config, certificates: m.certificates, ticketKeys: Buffer.from(m.ticketKeys, 'base64'), ...(m.ports && { ports: m.ports }) })
           .then((listeners) => send({ t: 'listening', listeners }))
           .catch((err: Error) => {
             log.error({ event: 'worker_start_failed', err: err.message }, 'worker could not start');
@@ -51,7 +68,7 @@ export function runWorker(log: Logger): WorkerProcess {
           });
         break;
       case 'config':
-        plane.applyConfig(m.config).then(
+        plane.applyConfig(m.config, m.ports).then(
           (listeners) => send({ t: 'config-applied', listeners }),
           (err: Error) => {
             log.error({ event: 'reload_failed', err: err.message }, `could not apply the new config: ${err.message}`);
@@ -71,6 +88,6 @@ export function runWorker(log: Logger): WorkerProcess {
   });
   send({ t: 'hello' });
   // The primary going away (crash, kill -9) must not leave orphaned workers serving.
-  process.on('disconnect', () => shutdown(1000));
+  channel.onGone(() => shutdown(1000));
   return { finished, shutdown };
 }

@@ -16,6 +16,7 @@
  *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...)
  *            --alpn                    (add NAME-alpn for each ucgate build: the same with ACME tls-alpn-01 configured)
  *            --dual                    (add NAME-dual for each ucgate build: RSA + ECDSA certificates, ECDSA for clients that offer it)
+ *            --processes               (add NAME-processes for each ucgate build: workerMode process, node:cluster, beside threads)
  *            --client-alpn h2,http/1.1 (the Node handshake and login clients offer this ALPN list; default none)
  *            --max-warmup S            (longest warm-up of a freshly started proxy; default 10 short, 15 full)
  *            --min-warmup S            (shortest; default 3 short, 5 full)
@@ -84,6 +85,7 @@ interface Args {
   variants: { name: string; env: NodeJS.ProcessEnv }[];
   alpn: boolean;
   dual: boolean;
+  processes: boolean;
   clientAlpn?: string[];
 }
 
@@ -107,6 +109,7 @@ function parseArgs(argv: readonly string[]): Args {
     variants: [],
     alpn: false,
     dual: false,
+    processes: false,
   };
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -123,6 +126,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--floor') args.floor = true;
     else if (a === '--alpn') args.alpn = true;
     else if (a === '--dual') args.dual = true;
+    else if (a === '--processes') args.processes = true;
     else if (a === '--client-alpn') args.clientAlpn = value(i++).split(',');
     else if (a === '--compare') args.compare = resolve(value(i++));
     else if (a === '--variant') {
@@ -180,7 +184,7 @@ function environment(args: Args, upstream: string, runtime: ProxyRuntime): strin
     `- each proxy, once started, is loaded with wrk until its rate is steady (at least ${args.minWarmupS} runs of 1 s, the last two within 15 % and the last within 15 % of the best, at most ${args.maxWarmupS} s) before anything is measured`,
     `- throughput upstream: ${upstream}; failover upstream: simulated CUCM nodes, one process each`,
     `- Node handshake and login clients offer ${args.clientAlpn ? `ALPN ${args.clientAlpn.join(', ')}` : 'no ALPN'}, with SNI`,
-    `- ucgate: 2 workers; nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all${args.dual ? ' but the -dual contestants, which serve it beside an ECDSA P-256 leaf from the same CA (see their notes for which leaf each client got)' : ''}`,
+    `- ucgate: 2 workers (threads where the runtime can: workerMode auto${args.processes ? '; the -processes contestants as processes' : ''}); nginx: 2 workers; HAProxy: 2 threads; Caddy: GOMAXPROCS 2; front certificate RSA-2048 from one test CA for all${args.dual ? ' but the -dual contestants, which serve it beside an ECDSA P-256 leaf from the same CA (see their notes for which leaf each client got)' : ''}`,
   ];
 }
 
@@ -202,6 +206,8 @@ async function main(): Promise<void> {
   for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env, node));
   // The same builds with ACME tls-alpn-01 configured: what answering acme-tls/1 costs every other handshake.
   if (args.alpn) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withTlsAlpn()));
+  // The same builds with worker processes (node:cluster) instead of threads: what threads save or cost.
+  if (args.processes) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withProcessWorkers()));
   // The same builds with the dual RSA + ECDSA certificate: what ECDSA saves clients that offer it (Jabber, browsers).
   if (args.dual) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withDualCertificate()));
   const chosen = contestants.filter((c) => c.name === 'direct' || !args.only || args.only.includes(c.name));

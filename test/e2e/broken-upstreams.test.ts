@@ -91,7 +91,9 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
   const trust = await gw.trustPem();
   const get = (path: string) => httpsRequest({ host: '127.0.0.1', port: gw.port, path, ca: trust, servername: FQDN, timeoutMs: 10_000 });
   const pids = processTree(gw.proc.pid!);
-  t.ok(pids.length >= 2, `the gateway runs as a primary and a worker (${pids.join(', ')})`);
+  t.ok(pids.length >= 1, `the gateway's processes (${pids.join(', ')})`);
+  // A worker thread that fails takes only itself down: its replacement shows in the log, not in the process tree.
+  const workerDeaths = () => gw.logs.filter((line) => line.event === 'worker_exit' || line.event === 'worker_error');
 
   const upstreamErrors = (index: number, node: string): LogLine[] | undefined => {
     const lines = gw.logs.slice(index).filter((line) => line.event === 'upstream_error' && line.node === node);
@@ -178,6 +180,7 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
 
       t.equal(gw.proc.exitCode, null, 'the gateway process is running');
       t.same(processTree(gw.proc.pid!), pids, 'the same primary and worker processes (no crash, no respawn)');
+      t.same(workerDeaths(), [], 'no worker died (threads or processes)');
       solo.setBehaviour('normal');
       flaky.setBehaviour('normal');
       const after = await get('/cucm-uds/version');
@@ -204,6 +207,7 @@ t.test('broken upstreams: clean errors, retries where safe, no crash, the node n
     );
     t.equal(gw.proc.exitCode, null, 'the gateway process is running');
     t.same(processTree(gw.proc.pid!), pids, 'the same primary and worker processes');
+    t.same(workerDeaths(), [], 'no worker died (threads or processes)');
   });
 
   // Not idempotent: replayed only if none of it reached the failed node (CONTRACT: data-plane behaviour).

@@ -47,7 +47,8 @@ t.test('healthcheck against the default TLS admin listener, frozen, and gone', a
   t.equal(ok.stderr, '', 'nothing on stderr');
 
   const pids = processTree(gw.proc.pid!);
-  t.ok(pids.length >= 2, 'the gateway runs as a primary and a worker');
+  // One process with worker threads, or a primary and worker processes: all of them are frozen.
+    t.ok(pids.length >= 1, `the gateway's processes (${pids.join(', ')})`);
   const thaw = () => {
     for (const pid of pids) {
       try {

@@ -21,7 +21,9 @@ const FIRST_BYTE_MS = 10_000;
 // Checks far apart: what moves traffic here must be the hedge, not a health verdict.
 const SLOW_HEALTH = { path: '/cucm-uds/version', intervalMs: 30_000, timeoutMs: 1000, fall: 2, rise: 2, expectStatus: 200, expectBody: '<versionInformation' };
 
-const gatewayFor = (t: Test, cucm: CucmCluster, timeouts: Record<string, number>) => startClusterGateway(t, cucm, { healthCheck: SLOW_HEALTH, timeouts });
+// Worker processes: connectionsTo reads the workers' own sockets, apart from the primary's health checks.
+const gatewayFor = (t: Test, cucm: CucmCluster, timeouts: Record<string, number>) =>
+  startClusterGateway(t, cucm, { healthCheck: SLOW_HEALTH, timeouts }, { workerMode: 'process' });
 
 /** A counter's value; 0 before it has a series. */
 const metric = async (gw: GatewayProcess, name: string, labels: string) => (await scrapeMetric(gw, name, labels)) ?? 0;

@@ -42,7 +42,7 @@
  * always runs, and the test fails if not every request finished.
  */
 import t from 'tap';
-import { writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBrokenUpstream, type BrokenBehaviour } from '../helpers/broken-upstream.js';
 import { treeRss, processTree } from '../helpers/process-tree.js';
@@ -66,17 +66,16 @@ const BUDGET_MS = Number(process.env.UCGATE_SOAK_BUDGET_MS ?? 600_000);
 t.setTimeout(BUDGET_MS + 60_000);
 
 /**
- * Each process collects its garbage and reports what survives (src/debug/memory-probe.ts):
- * SIGUSR2, then its `<pid>.json` in the probe directory.
+ * Each process and worker thread collects its garbage and reports what survives
+ * (src/debug/memory-probe.ts): SIGUSR2 to each process, then a `<pid>-<threadId>.json` per
+ * isolate in the probe directory (worker threads hear of the signal from their main thread).
  */
-async function probe(dir: string, pids: readonly number[]): Promise<MemoryProbe[]> {
-  for (const p of pids) rmSync(join(dir, `${p}.json`), { force: true });
+async function probe(dir: string, pids: readonly number[], isolates: number): Promise<MemoryProbe[]> {
+  const ours = () => readdirSync(dir).filter((f) => f.endsWith('.json') && pids.some((p) => f.startsWith(`${p}-`)));
+  for (const f of ours()) rmSync(join(dir, f), { force: true });
   for (const p of pids) process.kill(p, 'SIGUSR2');
-  return Promise.all(
-    pids.map((p) =>
-      waitFor(() => JSON.parse(readFileSync(join(dir, `${p}.json`), 'utf8')) as MemoryProbe, { timeoutMs: 30_000, intervalMs: 50, message: `memory probe of ${p}` }),
-    ),
-  );
+  const files = await waitFor(() => (ours().length === isolates ? ours() : undefined), { timeoutMs: 30_000, intervalMs: 50, message: `memory probes of ${isolates} isolates` });
+  return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as MemoryProbe);
 }
 
 /** User + system CPU seconds a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
@@ -118,7 +117,10 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
   const ca = await gw.trustPem();
   const pid = gw.proc.pid!;
   const pids = processTree(pid);
-  t.equal(pids.length, 1 + WORKERS, `primary and ${WORKERS} workers (${pids.join(', ')})`);
+  // Worker threads (workerMode auto, where the runtime can) live in the primary's process.
+  const threads = gw.logs.find((line) => line.event === 'gateway_ready')?.workerMode === 'thread';
+  t.equal(pids.length, threads ? 1 : 1 + WORKERS, threads ? `primary with ${WORKERS} worker threads (${pid})` : `primary and ${WORKERS} workers (${pids.join(', ')})`);
+  const isolates = 1 + WORKERS;
   const cpuAtStart = pids.map(cpuSeconds);
   const testCpuAtStart = process.cpuUsage();
 
@@ -144,7 +146,7 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
       statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
       if (done === WARM_UP) {
         warm = sample();
-        warmProbe = probe(probeDir, pids);
+        warmProbe = probe(probeDir, pids, isolates);
       }
       else if (done % 10_000 === 0) sample();
     },
@@ -156,7 +158,7 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
   // A moment without traffic: idle sockets close, the collector runs; a leak stays.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const end = sample();
-  const endProbe = await probe(probeDir, pids);
+  const endProbe = await probe(probeDir, pids, isolates);
   const warmProbes = await warmProbe!;
   const done = load.done;
   const summary = [...statuses].map(([k, v]) => `${k}: ${v}`).join(', ');
@@ -168,7 +170,7 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
   const perPid = (byPid: Record<number, number>) => pids.map((p) => `${name(p)} ${((byPid[p] ?? 0) / MB).toFixed(1)}`).join(', ');
   t.comment(`per process, MB: after the warm-up ${warm ? perPid(warm.byPid) : '-'}; at the end ${perPid(end.byPid)}`);
   const heapOf = (ps: readonly MemoryProbe[]) =>
-    ps.map((m) => `${name(m.pid)} used ${(m.heapUsed / MB).toFixed(1)} + external ${(m.external / MB).toFixed(1)} (V8 heap committed ${(m.heapTotal / MB).toFixed(1)}, young generation ${((m.spaces.new_space?.size ?? 0) / MB).toFixed(1)})`).join('; ');
+    ps.map((m) => `${m.threadId > 0 ? `worker thread ${m.threadId}` : name(m.pid)} used ${(m.heapUsed / MB).toFixed(1)} + external ${(m.external / MB).toFixed(1)} (V8 heap committed ${(m.heapTotal / MB).toFixed(1)}, young generation ${((m.spaces.new_space?.size ?? 0) / MB).toFixed(1)})`).join('; ');
   t.comment(`after a forced GC, MB: after the warm-up ${heapOf(warmProbes)}; at the end ${heapOf(endProbe)}`);
 
   t.equal(done, TOTAL, `every request finished within the ${BUDGET_MS / 1000} s budget (${done} done)`);
@@ -198,4 +200,5 @@ t.test(`${TOTAL} requests through a node that alternates good and broken answers
     `RSS at the end within ${MAX_RSS_GROWTH * 100}% of after the warm-up: ${(warm!.total / MB).toFixed(1)} MB → ${(end.total / MB).toFixed(1)} MB 3 s after the last request (${(atEnd.total / MB).toFixed(1)} MB right at it), ${(growth * 100).toFixed(1)}%`,
   );
   t.same(processTree(pid), pids, 'the same primary and worker processes throughout (no crash, no respawn)');
+  t.same(gw.logs.filter((line) => line.event === 'worker_exit' || line.event === 'worker_error'), [], 'no worker died or failed (threads or processes)');
 });

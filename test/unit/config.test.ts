@@ -72,6 +72,7 @@ t.test('a minimal config gets every default', async (t) => {
       issuer: { type: 'self-signed' },
     },
     workers: Math.min(64, availableParallelism()),
+    workerMode: 'auto',
     log: { level: 'info', access: true },
     shutdown: { graceMs: 10_000 },
     limits: {

@@ -39,6 +39,7 @@ export class UcgateContestant extends ProcessContestant {
     execPath = process.execPath,
     tlsAlpn = false,
     dual = false,
+    processes = false,
   ) {
     super();
     this.#execPath = execPath;
@@ -49,6 +50,7 @@ export class UcgateContestant extends ProcessContestant {
     this.#env = env;
     this.#tlsAlpn = tlsAlpn;
     this.#dual = dual;
+    this.#processes = processes;
   }
 
   /**
@@ -59,7 +61,7 @@ export class UcgateContestant extends ProcessContestant {
   readonly #tlsAlpn: boolean;
 
   withTlsAlpn(): UcgateContestant {
-    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, this.#execPath, true, this.#dual);
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-alpn`, this.#env, this.#execPath, true, this.#dual, this.#processes);
   }
 
   /**
@@ -71,7 +73,17 @@ export class UcgateContestant extends ProcessContestant {
   readonly #dual: boolean;
 
   withDualCertificate(): UcgateContestant {
-    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-dual`, this.#env, this.#execPath, this.#tlsAlpn, true);
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-dual`, this.#env, this.#execPath, this.#tlsAlpn, true, this.#processes);
+  }
+
+  /**
+   * With `workerMode: process` (`--processes`): the workers as processes under node:cluster, as
+   * before worker threads (and as on runtimes without reusePort), for the two side by side.
+   */
+  readonly #processes: boolean;
+
+  withProcessWorkers(): UcgateContestant {
+    return new UcgateContestant(this.#repo, this.#workers, this.#nodeArgs, `${this.name}-processes`, this.#env, this.#execPath, this.#tlsAlpn, this.#dual, true);
   }
 
   /** The node binary it runs on (the bench's proxy runtime, lib/runtime.ts). */
@@ -105,6 +117,8 @@ export class UcgateContestant extends ProcessContestant {
         },
       ],
       workers: this.#workers,
+      // Only when asked for: a --compare build from before workerMode would refuse the key.
+      ...(this.#processes && { workerMode: 'process' }),
       log: { level: 'info', access: false },
       // Every bench client comes from 127.0.0.1: the per-address limit (500) would refuse the idle-memory workload's 1,000.
       limits: { http: { maxConnectionsPerClient: 100_000 } },
