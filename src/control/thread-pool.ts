@@ -38,6 +38,8 @@ export interface ThreadPoolOptions {
   /** The message that brings a new worker up to date (config, certificates, keys); the pool adds the shared ports. */
   readonly initMessage: () => PrimaryMessage & { t: 'init' };
   readonly catchUp: () => PrimaryMessage[];
+  /** The thread's entry point; default worker/worker-thread (tests give a worker of their own). */
+  readonly entry?: URL;
 }
 
 /** Every listening address a config names (main and TFTP listeners). */
@@ -95,7 +97,7 @@ export class ThreadPool extends EventEmitter {
 
   #start(): Promise<ListenerAddress[]> {
     // The same build as this module: worker-thread.ts under tsx in tests, worker-thread.js when built.
-    const entry = new URL(import.meta.url.endsWith('.ts') ? '../worker/worker-thread.ts' : '../worker/worker-thread.js', import.meta.url);
+    const entry = this.#options.entry ?? new URL(import.meta.url.endsWith('.ts') ? '../worker/worker-thread.ts' : '../worker/worker-thread.js', import.meta.url);
     const workerData: WorkerThreadData = { logLevel: this.#options.logLevel, ...(this.#options.logFormat && { logFormat: this.#options.logFormat }) };
     // The young generation per thread, as worker processes get --max-semi-space-size (worker-pool.ts):
     // V8's young generation is three semi-spaces (two, plus the new large-object space).
