@@ -7,6 +7,7 @@
  * validation zone's servers; chains are bounded and loops refused.
  */
 import t, { type Test } from 'tap';
+import { createSocket } from 'node:dgram';
 import { createLogger } from '../../src/log.js';
 import { followCname, MAX_CNAME_HOPS } from '../../src/acme/dns-cname.js';
 import { waitForTxt } from '../../src/acme/dns-propagation.js';
@@ -82,8 +83,12 @@ t.test('a CNAME loop across two zones is refused', async (t) => {
 });
 
 t.test('a server that cannot be asked: the record name itself, marked unchecked', async (t) => {
-  const port = await freePort({ udp: true });
-  const result = await followCname(RECORD, [`127.0.0.1:${port}`]);
+  // A port held by a socket that never answers (the query times out): a port merely freed could be
+  // taken meanwhile by another test file's dnsmasq, whose NXDOMAIN would read as "no CNAME".
+  const silent = createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const result = await followCname(RECORD, [`127.0.0.1:${silent.address().port}`]);
   t.equal(result.target, RECORD);
   t.match(result.unchecked, /asking for the CNAME of/);
 });
