@@ -17,6 +17,8 @@ import { resolveWorkerMode } from './worker-mode.js';
 export type WorkerRef = object;
 
 export interface DataPlaneLink {
+  /** How the data plane runs: worker threads, worker processes, or in this process (`workers: 0`). */
+  readonly mode: 'thread' | 'process' | 'in-process';
   /** Opens the listeners; resolves with their addresses (every worker binds the same ones). */
   start(): Promise<ListenerAddress[]>;
   /** A message for the data plane: to every worker, or applied in this process. */
@@ -58,8 +60,10 @@ export async function createDataPlaneLink(options: DataPlaneLinkOptions): Promis
 
 class WorkerPoolLink implements DataPlaneLink {
   readonly #pool: WorkerPool | ThreadPool;
+  readonly mode: 'thread' | 'process';
 
   constructor(options: DataPlaneLinkOptions, mode: 'thread' | 'process') {
+    this.mode = mode;
     const config = options.config();
     const poolOptions = {
       count: config.workers,

@@ -10,6 +10,7 @@ import { DataPlane } from '../worker/data-plane.js';
 import { applyToDataPlane, observerReporting } from '../worker/primary-messages.js';
 
 export class InProcessLink implements DataPlaneLink {
+  readonly mode = 'in-process';
   readonly ackers = 0;
   readonly #options: DataPlaneLinkOptions;
   readonly #plane: DataPlane;

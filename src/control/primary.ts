@@ -20,7 +20,6 @@ import { CertificateManager } from '../certificates/certificate-manager.js';
 import type { StoredCertificate } from '../certificates/certificate-store.js';
 import { newTicketKeys, rotateTicketKeys } from '../tls/ticket-keys.js';
 import { createDataPlaneLink, type WorkerRef, type DataPlaneLink } from './data-plane-link.js';
-import { resolveWorkerMode } from './worker-mode.js';
 import { HealthManager } from '../upstream/health-manager.js';
 import { SrvDiscovery } from '../upstream/srv-discovery.js';
 import { gatewaySelf } from '../net/self-target.js';
@@ -196,7 +195,7 @@ export class Primary {
       this.adminPort = admin.port;
     }
     this.log.info(
-      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, workerMode: config.workers > 0 ? resolveWorkerMode(config.workerMode) : 'in-process', admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
+      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, workerMode: this.#link.mode, admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
       'ucgate ready',
     );
     return this.#listeners;

@@ -58,9 +58,8 @@ export class ThreadPool extends EventEmitter {
   readonly #workers: { readonly worker: Worker; readonly talk: WorkerTalk }[] = [];
   readonly #metrics = new MetricsRequests();
   #stopping = false;
-  #ports: SharedPorts = {};
-  /** The addresses the threads hold now: a reload does not probe these again. */
-  #bound = new Set<string>();
+  /** What the first thread bound: the ports later threads join, and the addresses a reload need not probe. */
+  #listeners: readonly ListenerAddress[] = [];
 
   constructor(options: ThreadPoolOptions) {
     super();
@@ -74,19 +73,14 @@ export class ThreadPool extends EventEmitter {
   async start(): Promise<ListenerAddress[]> {
     await this.#assertFree(this.#options.config());
     const listeners = await this.#start();
-    this.#remember(listeners);
+    this.#listeners = listeners;
     await Promise.all(Array.from({ length: this.#options.count - 1 }, () => this.#start()));
     return listeners;
   }
 
-  #remember(listeners: readonly ListenerAddress[]): void {
-    this.#ports = sharedPorts(listeners);
-    this.#bound = new Set(listeners.map((listener) => `${listener.host}|${listener.port}`));
-  }
-
   async #assertFree(config: UcgateConfig): Promise<void> {
     for (const { host, port } of listenAddresses(config)) {
-      if (port === 0 || this.#bound.has(`${host}|${port}`)) continue;
+      if (port === 0 || this.#listeners.some((listener) => listener.host === host && listener.port === port)) continue;
       try {
         await assertPortFree(host, port);
       } catch (err) {
@@ -112,7 +106,7 @@ export class ThreadPool extends EventEmitter {
     const { started, exited } = converse(
       talk,
       {
-        init: () => ({ ...this.#options.initMessage(), ports: this.#ports }),
+        init: () => ({ ...this.#options.initMessage(), ports: sharedPorts(this.#listeners) }),
         catchUp: this.#options.catchUp,
         report: (message) => this.emit('report', message, worker),
       },
@@ -142,9 +136,9 @@ export class ThreadPool extends EventEmitter {
     await this.#assertFree(message.config);
     const [first, ...rest] = [...this.#workers];
     if (!first) return [];
-    const listeners = await applyConfigTo(first.talk, { ...message, ports: this.#ports });
-    this.#remember(listeners);
-    await Promise.all(rest.map(({ talk }) => applyConfigTo(talk, { ...message, ports: this.#ports })));
+    const listeners = await applyConfigTo(first.talk, { ...message, ports: sharedPorts(this.#listeners) });
+    this.#listeners = listeners;
+    await Promise.all(rest.map(({ talk }) => applyConfigTo(talk, { ...message, ports: sharedPorts(listeners) })));
     return listeners;
   }
 

@@ -35,7 +35,7 @@ export const clusterChannel: PrimaryChannel = {
 };
 
 export function runWorker(log: Logger, channel: PrimaryChannel = clusterChannel): WorkerProcess {
-  const send = (message: WorkerMessage): void => channel.send(message);
+  const { send } = channel;
   const plane = new DataPlane({
     log,
     observer: observerReporting(send),
