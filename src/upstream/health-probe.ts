@@ -6,8 +6,10 @@
  * Each failure is classified by the layer that failed.
  */
 import { request, type IncomingMessage } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { tlsNameOptions } from '../net/tls-name.js';
+import { markSocket } from '../net/dscp.js';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
@@ -24,6 +26,8 @@ export interface ProbeTarget {
   readonly verify: boolean;
   /** The node certificate asked for, as the data plane asks (clusters[].tls.keyType); absent: rsa. */
   readonly keyType?: UpstreamKeyType;
+  /** The cluster's DSCP code point (clusters[].dscp), where the runtime can mark: checks travel as requests do. */
+  readonly codePoint?: number;
 }
 
 export interface ProbeResult {
@@ -63,9 +67,13 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
     // no certificate of that type), so the check sees the certificate requests will get.
     const memoryKey = offerKey(target.host, target.port, target.servername, target.keyType);
     const open = (fallback: boolean): TLSSocket => {
+      // Marked as soon as TCP connects, before the ClientHello leaves (as upstream-node.ts does).
+      const raw = target.codePoint === undefined ? undefined : connectTcp({ host: target.host, port: target.port });
+      if (raw) raw.once('connect', () => markSocket(raw, target.codePoint!));
       const next = connectTls({
         host: target.host,
         port: target.port,
+        ...(raw && { socket: raw }),
         ...tlsNameOptions(target.servername),
         rejectUnauthorized: false,
         ...upstreamTlsOptions(target.keyType, fallback),

