@@ -10,6 +10,16 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
+# jemalloc instead of glibc's malloc: under the same keep-alive load it held 20-35 MB less (glibc keeps
+# what TLS connections and V8's compilers freed in per-thread arenas), at no CPU cost measured
+# (docs/performance.md). Linked under one path for every architecture; gateway_ready names the allocator.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2
+# Freed pages back to the system after 1 s instead of jemalloc's 10: 12-16 MB less at the peak of a
+# keep-alive load, CPU unchanged (test/bench/results/jemalloc-decay.md).
+ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:1000
 RUN groupadd --system ucgate && useradd --system --gid ucgate --home-dir /app --shell /usr/sbin/nologin ucgate \
  && mkdir -p /app/certs /app/config && chown ucgate:ucgate /app/certs
 COPY --from=build /app/node_modules ./node_modules

@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 /**
  * Each tool: the command the tests spawn (or an absolute path), the Debian
  * package that provides it, and why the tests need it.
- * @type {ReadonlyArray<{ command: string; path?: string; pkg: string; why: string; bench?: boolean }>}
+ * @type {ReadonlyArray<{ command: string; path?: string; library?: boolean; pkg: string; why: string; bench?: boolean }>}
  */
 export const TOOLS = [
   { command: 'openssl', pkg: 'openssl', why: 'test CAs and certificates, s_client handshakes' },
@@ -36,6 +36,14 @@ export const TOOLS = [
   { command: 'slowhttptest', pkg: 'slowhttptest', why: 'the slowloris test' },
   { command: 'tcpdump', pkg: 'tcpdump', why: 'DSCP marks read on the wire' },
   { command: 'promtool', pkg: 'prometheus', why: 'checks and unit-tests the shipped Prometheus alert rules' },
+  // A library, not a command: found by its path (x86-64 Debian; elsewhere UCGATE_JEMALLOC names it).
+  {
+    command: 'libjemalloc.so.2',
+    path: process.env.UCGATE_JEMALLOC ?? '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+    library: true,
+    pkg: 'libjemalloc2',
+    why: "the Docker image's malloc, preloaded by the gateway test that runs on it and by the bench",
+  },
   { command: 'nginx', pkg: 'nginx', why: 'benchmark peer', bench: true },
   { command: 'haproxy', pkg: 'haproxy', why: 'benchmark peer', bench: true },
   { command: 'caddy', pkg: 'caddy', why: 'benchmark peer', bench: true },
@@ -51,8 +59,18 @@ function executable(file) {
   }
 }
 
+function readable(file) {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a command is found: its absolute path, or an executable of that name in a PATH folder. */
 export function found(tool, pathVariable = process.env.PATH ?? '') {
+  if (tool.library) return readable(tool.path);
   if (tool.path) return executable(tool.path);
   return pathVariable.split(delimiter).some((dir) => dir !== '' && executable(join(dir, tool.command)));
 }

@@ -44,6 +44,8 @@ import { gatewayReadiness } from './readiness.js';
 import { createTrustPublisher, type TrustPublisher } from '../cucm-trust/trust-publisher.js';
 import { startTrustMaintenance, type TrustMaintenance } from '../cucm-trust/trust-maintenance.js';
 import { hasExpired } from '../certificates/renewal-policy.js';
+import { HeapRelease, v8HeapReleaseProbe } from '../heap-release.js';
+import { allocatorInUse } from '../allocator.js';
 
 export interface PrimaryOptions {
   readonly config: UcgateConfig;
@@ -76,6 +78,7 @@ export class Primary {
   readonly #clusterCas = new Map<string, string | undefined>();
   #ticketKeys = newTicketKeys();
   #rotation: { stop(): void } | undefined;
+  #heapRelease: HeapRelease | undefined;
   #trustMaintenance: TrustMaintenance | undefined;
   /** certificates.cucmTrust: the activation gate, per-node status and `confirm-trust` (admin API). */
   trustPublisher: TrustPublisher | undefined;
@@ -152,6 +155,9 @@ export class Primary {
     await this.#srv.start();
     this.health.start();
 
+    // Before the data plane: worker threads started afterwards then find gc() too (heap-release.ts).
+    this.#heapRelease = new HeapRelease({ clock: this.clock, log: this.log, probe: v8HeapReleaseProbe() });
+    this.#heapRelease.start();
     this.#link = await createDataPlaneLink({
       config: () => this.config,
       log: this.log,
@@ -195,9 +201,10 @@ export class Primary {
       this.adminPort = admin.port;
     }
     this.log.info(
-      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, workerMode: this.#link.mode, admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
+      { event: 'gateway_ready', listeners: this.#listeners, workers: config.workers, workerMode: this.#link.mode, allocator: allocatorInUse(), admin: this.adminPort === undefined ? undefined : { port: this.adminPort } },
       'ucgate ready',
     );
+    void this.#heapRelease.releaseNow('started');
     return this.#listeners;
   }
 
@@ -363,6 +370,7 @@ export class Primary {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#rotation?.stop();
+    this.#heapRelease?.stop();
     this.#trustMaintenance?.stop();
     this.#renewals?.stop();
     this.health.stop();

@@ -4,6 +4,8 @@
  * applies what the primary broadcasts. Upstream outcomes go back to the
  * primary, which owns health.
  */
+import { systemClock } from '../clock.js';
+import { HeapRelease, v8HeapReleaseProbe } from '../heap-release.js';
 import type { Logger } from '../log.js';
 import type { PrimaryMessage, WorkerMessage } from '../wire/messages.js';
 import { isPrimaryMessage } from '../wire/messages.js';
@@ -43,12 +45,16 @@ export function runWorker(log: Logger, channel: PrimaryChannel = clusterChannel)
     processMetrics: true,
     reusePort: channel.reusePort,
   });
+  // Each worker is an isolate of its own, with its own young generation to give back when quiet.
+  const heapRelease = new HeapRelease({ clock: systemClock, log, probe: v8HeapReleaseProbe() });
+  heapRelease.start();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let shuttingDown = false;
   const shutdown = (graceMs: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    heapRelease.stop();
     log.info({ event: 'worker_draining', inFlight: plane.inFlight }, 'draining');
     void plane.drain(graceMs).then(finish, finish);
   };
@@ -61,7 +67,10 @@ export function runWorker(log: Logger, channel: PrimaryChannel = clusterChannel)
       case 'init':
         plane
           .start({ config: m.config, certificates: m.certificates, ticketKeys: Buffer.from(m.ticketKeys, 'base64'), ...(m.ports && { ports: m.ports }) })
-          .then((listeners) => send({ t: 'listening', listeners }))
+          .then((listeners) => {
+            send({ t: 'listening', listeners });
+            void heapRelease.releaseNow('started');
+          })
           .catch((err: Error) => {
             log.error({ event: 'worker_start_failed', err: err.message }, 'worker could not start');
             send({ t: 'start-failed', message: err.message });

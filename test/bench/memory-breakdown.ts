@@ -9,7 +9,7 @@
  * (glibc's arenas are the 64 MB-aligned ones, `[heap]` the main arena).
  *
  *   options: --mode auto|process (workerMode; default auto: threads on Node 24)  --workers N (default 2)
- *            --seconds N (keep-alive load, default 5)  --env 'K=V;K=V' (e.g. MALLOC_ARENA_MAX=2)
+ *            --seconds N (keep-alive load, default 5)  --quiet N (then RSS every 2 s for N s, default 40)  --env 'K=V;K=V' (e.g. 'LD_PRELOAD=' for glibc's malloc)
  *
  * ucgate runs as built (dist/), on the bench's proxy runtime (Node 24 when found), in front of
  * the bench's static nginx upstream. Nothing here asserts anything.
@@ -22,6 +22,7 @@ import { makePki } from './lib/pki.js';
 import { startNginxStaticUpstream } from './upstream/upstreams.js';
 import { UcgateContestant } from './contestants/ucgate.js';
 import { proxyRuntime } from './lib/runtime.js';
+import { benchAllocator } from './lib/allocator.js';
 import { processTree, sleep, treeCpuSeconds, treeRssMb } from './lib/proc.js';
 import { keepAliveWorkload, warmUntilSteady } from './workloads/throughput.js';
 import type { Settings } from './lib/types.js';
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   const mode = arg('--mode', 'auto');
   const workers = Number(arg('--workers', '2'));
   const seconds = Number(arg('--seconds', '5'));
+  const quietS = Number(arg('--quiet', '40'));
   const extra: Record<string, string> = {};
   for (const kv of arg('--env', '').split(';').filter(Boolean)) extra[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   const workDir = mkdtempSync(join(tmpdir(), 'ucgate-memory-'));
@@ -101,9 +103,11 @@ async function main(): Promise<void> {
   const pki = await makePki(workDir);
   const upstream = await startNginxStaticUpstream(pki, workDir);
   const runtime = proxyRuntime();
-  const base = new UcgateContestant(REPO, workers, [], 'ucgate', { UCGATE_MEMORY_PROBE_DIR: probeDir, ...extra }, runtime.execPath);
+  // As the bench runs ucgate: jemalloc preloaded when found (--env 'LD_PRELOAD=' for glibc's malloc).
+  const allocator = benchAllocator();
+  const base = new UcgateContestant(REPO, workers, [], 'ucgate', { ...allocator.env, UCGATE_MEMORY_PROBE_DIR: probeDir, ...extra }, runtime.execPath);
   const contestant = mode === 'process' ? base.withProcessWorkers() : base;
-  const out: string[] = [`# ucgate memory, Node ${runtime.version}, ${workers} workers, workerMode ${mode}${Object.keys(extra).length ? `, env ${JSON.stringify(extra)}` : ''}`];
+  const out: string[] = [`# ucgate memory, Node ${runtime.version}, ${workers} workers, workerMode ${mode}, ${extra.LD_PRELOAD === '' ? 'glibc' : allocator.name} malloc${Object.keys(extra).length ? `, env ${JSON.stringify(extra)}` : ''}`];
   try {
     await contestant.start(upstream, pki, workDir);
     await sleep(3_000);
@@ -123,6 +127,17 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     out.push('', `keep-alive (wrk, 50 connections, ${seconds} s): ${Math.round(result.metrics.rps ?? 0)} req/s, peak RSS sum sampled ${peak.toFixed(0)} MB`, '');
     out.push(...(await report('after the keep-alive load', contestant, probeDir, 1 + workers)));
+    // Then quiet, without the probe's forced collections: what the gateway gives back by itself
+    // (src/heap-release.ts; the allocator's freed pages).
+    const trail: string[] = [];
+    for (let s = 2; s <= quietS; s += 2) {
+      await sleep(2_000);
+      trail.push(`${s}s ${treeRssMb(contestant.pids())?.toFixed(0)}`);
+    }
+    if (quietS > 0) {
+      out.push('', `quiet for ${quietS} s, RSS sum every 2 s (MB): ${trail.join(', ')}`, '');
+      out.push(...(await report(`${quietS} s after the load`, contestant, probeDir, 1 + workers)));
+    }
   } finally {
     await contestant.stop();
     await upstream.stop();

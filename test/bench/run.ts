@@ -13,7 +13,8 @@
  *            --wait-quiet S            (wait up to S s for other work on the machine to finish)
  *            --floor                   (add node-floor: a bare Node.js proxy, the reference for Node's own cost)
  *            --compare DIR             (add ucgate-before: the build in DIR/dist, e.g. an older checkout)
- *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...)
+ *            --variant NAME 'K=V;K=V'  (add NAME: this build with that environment, e.g. NODE_OPTIONS=...;
+ *                                       items that start with -- are node's own arguments, e.g. '--no-maglev')
  *            --alpn                    (add NAME-alpn for each ucgate build: the same with ACME tls-alpn-01 configured)
  *            --dual                    (add NAME-dual for each ucgate build: RSA + ECDSA certificates, ECDSA for clients that offer it)
  *            --processes               (add NAME-processes for each ucgate build: workerMode process, node:cluster, beside threads)
@@ -35,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { makePki } from './lib/pki.js';
 import { proxyRuntime, type ProxyRuntime } from './lib/runtime.js';
+import { benchAllocator, type BenchAllocator } from './lib/allocator.js';
 import { treeCpuSeconds, treeRssMb } from './lib/proc.js';
 import { busyShare, waitForQuiet } from './lib/quiet.js';
 import { record, renderWorkload, type ResultTable } from './lib/report.js';
@@ -82,7 +84,7 @@ interface Args {
   waitQuietS: number;
   floor: boolean;
   compare?: string;
-  variants: { name: string; env: NodeJS.ProcessEnv }[];
+  variants: { name: string; env: NodeJS.ProcessEnv; nodeArgs: string[] }[];
   alpn: boolean;
   dual: boolean;
   processes: boolean;
@@ -130,10 +132,13 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--client-alpn') args.clientAlpn = value(i++).split(',');
     else if (a === '--compare') args.compare = resolve(value(i++));
     else if (a === '--variant') {
-      // --variant NAME 'KEY=VALUE;KEY=VALUE': this build again, with that environment (e.g. NODE_OPTIONS).
+      // --variant NAME 'KEY=VALUE;--flag': this build again, with that environment (e.g. NODE_OPTIONS)
+      // and node arguments (V8 flags that NODE_OPTIONS refuses, such as --no-maglev).
       const name = value(i++);
-      const env = Object.fromEntries(value(i++).split(';').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-      args.variants.push({ name, env });
+      const items = value(i++).split(';').filter(Boolean);
+      const nodeArgs = items.filter((item) => item.startsWith('--'));
+      const env = Object.fromEntries(items.filter((item) => !item.startsWith('--')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+      args.variants.push({ name, env, nodeArgs });
     }
     else if (a === '--rounds') args.rounds = Number(value(i++));
     else if (a === '--failover-rounds') args.failoverRounds = Number(value(i++));
@@ -168,7 +173,7 @@ function version(command: string): string {
   }
 }
 
-function environment(args: Args, upstream: string, runtime: ProxyRuntime): string[] {
+function environment(args: Args, upstream: string, runtime: ProxyRuntime, allocator: BenchAllocator): string[] {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -178,7 +183,7 @@ function environment(args: Args, upstream: string, runtime: ProxyRuntime): strin
     // Not a git checkout: the figures still stand on their own.
   }
   return [
-    `- ${new Date().toISOString()}, ucgate ${commit}; ucgate and node-floor on Node ${runtime.version}${runtime.fallbackNote ? ` (${runtime.fallbackNote})` : ''}, the load generators on Node ${process.version}; ${availableParallelism()} cores shared by load generator, proxy and upstream`,
+    `- ${new Date().toISOString()}, ucgate ${commit}; ucgate and node-floor on Node ${runtime.version}${runtime.fallbackNote ? ` (${runtime.fallbackNote})` : ''}, ucgate on ${allocator.name} malloc${allocator.fallbackNote ? ` (${allocator.fallbackNote})` : ' (preloaded, as the Docker image runs it; node-floor on glibc)'}, the load generators on Node ${process.version}; ${availableParallelism()} cores shared by load generator, proxy and upstream`,
     `- ${version('nginx -v')}; ${version('haproxy -v')}; caddy ${version('caddy version')}; ${version('wrk -v')}`,
     `- mode ${args.short ? 'short' : 'full'}: ${args.rounds} round(s) of ${args.durationS} s (+${args.warmupS} s warm-up) per throughput workload, ${args.failoverRounds} failover round(s); medians over rounds; contestant order rotated each round`,
     `- each proxy, once started, is loaded with wrk until its rate is steady (at least ${args.minWarmupS} runs of 1 s, the last two within 15 % and the last within 15 % of the best, at most ${args.maxWarmupS} s) before anything is measured`,
@@ -197,13 +202,15 @@ async function main(): Promise<void> {
   if (runtime.fallbackNote) process.stderr.write(`bench: ${runtime.fallbackNote}\n`);
   else process.stderr.write(`bench: ucgate and node-floor on Node ${runtime.version} (${runtime.execPath})\n`);
   const node = runtime.execPath;
-  const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2, [], 'ucgate', {}, node)];
+  const allocator = benchAllocator();
+  if (allocator.fallbackNote) process.stderr.write(`bench: ${allocator.fallbackNote}\n`);
+  const contestants: Contestant[] = [new DirectContestant(), new UcgateContestant(REPO, 2, [], 'ucgate', allocator.env, node)];
   if (args.peers) contestants.push(new NginxContestant(), new HaproxyContestant(), new CaddyContestant());
   // A reference, not a peer: the least a Node.js proxy does per request (what Node's stack costs by itself).
   if (args.floor || args.only?.includes('node-floor')) contestants.push(new NodeFloorContestant(REPO, 2, [], node));
   // Another build of ucgate (a checkout with its own dist/), for before/after figures from one run.
-  if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before', {}, node));
-  for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, [], variant.name, variant.env, node));
+  if (args.compare) contestants.push(new UcgateContestant(args.compare, 2, [], 'ucgate-before', allocator.env, node));
+  for (const variant of args.variants) contestants.push(new UcgateContestant(REPO, 2, variant.nodeArgs, variant.name, { ...allocator.env, ...variant.env }, node));
   // The same builds with ACME tls-alpn-01 configured: what answering acme-tls/1 costs every other handshake.
   if (args.alpn) contestants.push(...contestants.filter((c): c is UcgateContestant => c instanceof UcgateContestant).map((c) => c.withTlsAlpn()));
   // The same builds with worker processes (node:cluster) instead of threads: what threads save or cost.
@@ -236,7 +243,7 @@ async function main(): Promise<void> {
     if (sim) upstreams.push(sim);
     const fast = needsThroughput && args.upstream === 'nginx' ? await startNginxStaticUpstream(pki, workDir) : sim;
     if (fast && fast !== sim) upstreams.push(fast);
-    envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes', runtime);
+    envLines = environment(args, args.upstream === 'nginx' ? 'nginx serving the node bodies as static files (2 workers)' : 'simulated CUCM nodes', runtime, allocator);
 
     const runOne = async (contestant: Contestant, upstream: UpstreamSet, list: readonly Workload[], round: number, maxWarmS: number, warmConnections = 50): Promise<void> => {
       log(`round ${round + 1}: starting ${contestant.name} (${list.map((w) => w.id).join(', ')})`);

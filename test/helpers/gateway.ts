@@ -107,10 +107,14 @@ export async function startGatewayProcess(
   t: TeardownTarget,
   dir: string,
   config: Record<string, unknown>,
-  options: { execPath?: string } = {},
+  options: { execPath?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<GatewayProcess> {
   const configFile = writeConfig(dir, { workers: 1, ...config });
-  const proc = spawn(options.execPath ?? process.execPath, [MAIN, 'start', '--config', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(options.execPath ?? process.execPath, [MAIN, 'start', '--config', configFile], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env && { env: { ...process.env, ...options.env } }),
+  });
   const logs: LogLine[] = [];
   let stdout = '';
   let stderr = '';
