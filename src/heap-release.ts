@@ -62,8 +62,6 @@ export class HeapRelease {
   #stopped = false;
   #unsupported = false;
   #releasing = false;
-  /** Releases done, for tests. */
-  released = 0;
 
   constructor(options: HeapReleaseOptions) {
     this.#options = options;
@@ -123,7 +121,6 @@ export class HeapRelease {
       this.#releasing = false;
     }
     const after = probe.youngGenerationBytes();
-    this.released++;
     // The collection's own time would count as busy at the next check; it is not load.
     probe.busySinceLastCall();
     if (after >= before) {
