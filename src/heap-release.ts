@@ -139,7 +139,7 @@ function round(mb: number): number {
   return Math.round(mb * 10) / 10;
 }
 
-type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => Promise<void> | void;
+export type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => Promise<void> | void;
 
 /**
  * This isolate's gc(). The first call in a process (the primary's, before its
@@ -147,7 +147,7 @@ type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'a
  * afterwards carry `gc`; this isolate's own context predates it, so its gc()
  * comes from a new context. (V8 defines the global read-only: it stays.)
  */
-function gcFunction(): GcFunction {
+export function isolateGc(): GcFunction {
   const global = globalThis as { gc?: unknown };
   if (typeof global.gc === 'function') return global.gc as GcFunction;
   setFlagsFromString('--expose-gc');
@@ -156,7 +156,7 @@ function gcFunction(): GcFunction {
 
 /** The probe of the isolate this runs in. */
 export function v8HeapReleaseProbe(): HeapReleaseProbe {
-  const gc = gcFunction();
+  const gc = isolateGc();
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   return {
     youngGenerationBytes: () =>

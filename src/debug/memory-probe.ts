@@ -10,9 +10,9 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
+import { isolateGc } from '../heap-release.js';
 
 /** Where the main thread tells worker threads to probe themselves. */
 const CHANNEL = 'ucgate-memory-probe';
@@ -33,9 +33,7 @@ export interface MemoryProbe {
 
 /** Returns the probe to run on each SIGUSR2. */
 export function memoryProbe(dir: string): () => void {
-  // --expose-gc set at run time: `gc` then exists in contexts created afterwards.
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = isolateGc();
   return () => {
     // Twice: the first collection runs finalizers that free what the second then reclaims.
     gc();

@@ -4,7 +4,7 @@
  * The mark is set once the TCP connection exists (earlier, the kernel has no
  * socket to mark) and before the first TLS byte, so the handshake is marked too.
  */
-import { Socket } from 'node:net';
+import { Socket, connect as connectTcp } from 'node:net';
 
 const NAMED: Record<string, number> = {
   CS0: 0, CS1: 8, CS2: 16, CS3: 24, CS4: 32, CS5: 40, CS6: 48, CS7: 56,
@@ -23,6 +23,18 @@ type Markable = Socket & { setTypeOfService?: (tos: number) => void };
 
 /** Whether this runtime can mark sockets at all. */
 export const dscpSupported = typeof (Socket.prototype as Markable).setTypeOfService === 'function';
+
+/** The code point to mark with: undefined where none is configured or this runtime cannot mark. */
+export function dscpToMark(value: string | number | undefined): number | undefined {
+  return value !== undefined && dscpSupported ? dscpCodePoint(value) : undefined;
+}
+
+/** A TCP connection marked as soon as it connects, before the TLS ClientHello leaves. */
+export function connectMarked(host: string, port: number, codePoint: number): Socket {
+  const socket = connectTcp({ host, port });
+  socket.once('connect', () => markSocket(socket, codePoint));
+  return socket;
+}
 
 /** Marks a connected socket; a failure (an unusual socket type) is ignored: marking is best effort. */
 export function markSocket(socket: Socket, codePoint: number): void {

@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import type { NodeHealthUpdate } from '../wire/messages.js';
 import { NodeHealth, type HealthObservation, type NodeHealthSnapshot } from './node-health.js';
 import { probeNode, type ProbeTarget } from './health-probe.js';
-import { dscpCodePoint, dscpSupported } from '../net/dscp.js';
+import { dscpToMark } from '../net/dscp.js';
 
 const JITTER = 0.1;
 const MAX_COOL_DOWN_MS = 300_000;
@@ -129,6 +129,7 @@ export class HealthManager extends EventEmitter {
       }
       if (existing) this.#retire(existing);
       const url = new URL(node.url);
+      const codePoint = dscpToMark(cluster.dscp);
       const entry: Entry = {
         cluster,
         node,
@@ -140,7 +141,7 @@ export class HealthManager extends EventEmitter {
           ca: this.#options.caFor(cluster),
           verify: cluster.tls.verify,
           ...(cluster.tls.keyType && { keyType: cluster.tls.keyType }),
-          ...(cluster.dscp !== undefined && dscpSupported && { codePoint: dscpCodePoint(cluster.dscp) }),
+          ...(codePoint !== undefined && { codePoint }),
         },
         cooling: { until: undefined, timer: undefined },
         sessions: new Map(),

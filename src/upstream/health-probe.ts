@@ -6,10 +6,9 @@
  * Each failure is classified by the layer that failed.
  */
 import { request, type IncomingMessage } from 'node:http';
-import { connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { tlsNameOptions } from '../net/tls-name.js';
-import { markSocket } from '../net/dscp.js';
+import { connectMarked } from '../net/dscp.js';
 import type { X509Certificate } from 'node:crypto';
 import type { HealthCheckConfig, UpstreamKeyType } from '../config/types.js';
 import type { FailureLayer } from './node-health.js';
@@ -67,9 +66,7 @@ export function probeNode(target: ProbeTarget, check: HealthCheckConfig): Promis
     // no certificate of that type), so the check sees the certificate requests will get.
     const memoryKey = offerKey(target.host, target.port, target.servername, target.keyType);
     const open = (fallback: boolean): TLSSocket => {
-      // Marked as soon as TCP connects, before the ClientHello leaves (as upstream-node.ts does).
-      const raw = target.codePoint === undefined ? undefined : connectTcp({ host: target.host, port: target.port });
-      if (raw) raw.once('connect', () => markSocket(raw, target.codePoint!));
+      const raw = target.codePoint === undefined ? undefined : connectMarked(target.host, target.port, target.codePoint);
       const next = connectTls({
         host: target.host,
         port: target.port,

@@ -9,12 +9,12 @@
  * stream pair, no agent bookkeeping per request), see the README's
  * performance section for the figures.
  */
-import { connect as connectTcp, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { tlsNameOptions } from '../net/tls-name.js';
 import { setFlagsFromString } from 'node:v8';
 import { Client, Pool, buildConnector, type Dispatcher } from 'undici';
-import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
+import { connectMarked, dscpToMark } from '../net/dscp.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { upstreamTlsOptions, offerRefused, offerMemory, offerKey } from './tls-offer.js';
 
@@ -132,13 +132,10 @@ export class UpstreamNode {
     const preferred = connectorFor(false);
     const fallback = connectorFor(true);
     const memoryKey = offerKey(this.target.host, this.target.port, this.servername, keyType);
-    const codePoint = cluster.dscp !== undefined && dscpSupported ? dscpCodePoint(cluster.dscp) : undefined;
+    const codePoint = dscpToMark(cluster.dscp);
     const dial = (connector: buildConnector.connector, connectOptions: buildConnector.Options, callback: buildConnector.Callback): void => {
       if (codePoint === undefined) return void connector(connectOptions, callback);
-      // The TCP socket is marked as soon as it connects, before the TLS ClientHello leaves.
-      const raw = connectTcp({ host: connectOptions.hostname, port: Number(connectOptions.port) });
-      raw.once('connect', () => markSocket(raw, codePoint));
-      connector({ ...connectOptions, httpSocket: raw }, callback);
+      connector({ ...connectOptions, httpSocket: connectMarked(connectOptions.hostname, Number(connectOptions.port), codePoint) }, callback);
     };
     const connect = (connectOptions: buildConnector.Options, callback: buildConnector.Callback): void => {
       if (offerMemory.fallbackFirst(memoryKey)) return dial(fallback, connectOptions, callback);

@@ -13,7 +13,7 @@ import type { ListenerInfo } from '../proxy/request-handler.js';
 import { tlsProfile } from '../tls/profiles.js';
 import { SessionTickets } from '../tls/ticket-renewal.js';
 import { acmeTlsAlpnOptions, closeValidations, type AlpnChallengeSource } from '../challenges/tls-alpn01-responder.js';
-import { dscpCodePoint, dscpSupported, markSocket } from '../net/dscp.js';
+import { dscpToMark, markSocket } from '../net/dscp.js';
 
 // Node checks headersTimeout and requestTimeout only this often (default 30 s): slowloris needs seconds, not half a minute.
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
@@ -162,8 +162,8 @@ export class HttpListener implements Listener {
 
 /** Marks every accepted connection before its first byte (the TLS ServerHello included). */
 function markConnections(server: HttpsServer | HttpServer, dscp: string | number | undefined): void {
-  if (dscp === undefined || !dscpSupported) return;
-  const codePoint = dscpCodePoint(dscp);
+  const codePoint = dscpToMark(dscp);
+  if (codePoint === undefined) return;
   server.on('connection', (socket) => markSocket(socket, codePoint));
 }
 
